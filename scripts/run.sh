@@ -1,0 +1,48 @@
+#!/bin/sh
+# SPDX-License-Identifier: ISC
+# `make run`: a default config and state dir under the checkout, a
+# certificate-free loopback setup, then `postern serve` in the foreground.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+run="$top/run"
+conf="$run/postern.conf"
+mkdir -p "$run"
+if [ ! -f "$conf" ]; then
+    cat > "$conf" <<CONF
+# Written by 'make run'. Edit freely; 'make run' keeps an existing file.
+hostname localhost
+state_dir $run/state
+listen 127.0.0.1:2525 {
+    role mx
+}
+listen 127.0.0.1:2587 {
+    role submission
+}
+# Mail for example.test is relayed to a local SMTP server on port 10099
+# (start one with: smtp-sink -u nobody 127.0.0.1:10099 100).
+domain example.test {
+    deliver smtp://127.0.0.1:10099
+}
+trusted_networks 127.0.0.1/32 ::1/128
+CONF
+    echo "postern: wrote $conf"
+fi
+"$top/build/postern" config check -c "$conf"
+cat <<MSG
+
+postern is starting in the foreground (Ctrl-C stops it).
+  MX listener:          127.0.0.1:2525
+  submission listener:  127.0.0.1:2587 (relaying for trusted_networks only until AUTH exists)
+  config:               $conf
+  state:                $run/state
+
+Send a test message (in another terminal):
+  swaks --server 127.0.0.1:2525 --from you@example.org --to someone@example.test
+Look at the queue:
+  $top/build/postern queue list -c $conf
+Messages for example.test go to 127.0.0.1:10099; until something listens there
+they stay queued and are retried. Start a sink to receive them:
+  smtp-sink -u nobody 127.0.0.1:10099 100
+
+MSG
+exec "$top/build/postern" serve -c "$conf"

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * cli - `postern` subcommands.
+ *
+ * Every subcommand takes -c FILE (anywhere after its words); the default is
+ * /etc/postern/postern.conf. Exit status: 0 success, 1 failure, 2 usage.
+ *
+ * SECURITY: see cli.h.
+ */
+#include "cli/cli.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf/conf.h"
+#include "lib/buf.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "proc/control.h"
+#include "proc/procs.h"
+
+static const char usage_text[] =
+	"usage: postern COMMAND [ARGS] [-c FILE]\n"
+	"\n"
+	"A secure SMTP gateway: MX gateway on port 25, submission on 587/465.\n"
+	"\n"
+	"Commands:\n"
+	"  serve [-d]                 run the gateway in the foreground (-d: debug logging)\n"
+	"  config check               validate the config; errors name the file and line\n"
+	"  config dump                print the effective config, defaults included\n"
+	"  queue list                 list queued messages and their recipients\n"
+	"  queue show ID              envelope, delivery state and headers of a message\n"
+	"  queue flush                retry every deferred message now\n"
+	"  queue delete ID            remove a message without a bounce\n"
+	"  queue hold ID              keep a message from being delivered\n"
+	"  queue release ID           deliver a held message again\n"
+	"  version                    print the version\n"
+	"  help                       this text\n"
+	"\n"
+	"Options:\n"
+	"  -c, --config FILE          config file (default " CONF_DEFAULT_PATH ")\n"
+	"  -h, --help                 this text\n"
+	"\n"
+	"Queue commands talk to the running daemon over STATE_DIR/control.sock.\n"
+	"Documentation: docs/ in the source tree (configuration, operations, queue).\n";
+
+struct cli {
+	const char *config;
+	bool debug;
+	char *words[16];
+	int nwords;
+};
+
+static int
+usage(FILE *f, int status)
+{
+	fputs(usage_text, f);
+	return status;
+}
+
+/* parse_args - options anywhere, the rest are words. */
+static int
+parse_args(struct cli *c, int argc, char **argv)
+{
+	int i;
+
+	memset(c, 0, sizeof(*c));
+	c->config = CONF_DEFAULT_PATH;
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+			if (++i >= argc) {
+				fprintf(stderr, "postern: %s needs a file name\n", a);
+				return -1;
+			}
+			c->config = argv[i];
+		} else if (strncmp(a, "--config=", 9) == 0) {
+			c->config = a + 9;
+		} else if (strcmp(a, "-d") == 0 || strcmp(a, "--debug") == 0) {
+			c->debug = true;
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			c->words[0] = "help";
+			c->nwords = 1;
+			return 0;
+		} else if (a[0] == '-' && a[1] != '\0') {
+			fprintf(stderr, "postern: unknown option %s\n", a);
+			return -1;
+		} else if (c->nwords < (int)nitems(c->words)) {
+			c->words[c->nwords++] = argv[i];
+		} else {
+			fprintf(stderr, "postern: too many arguments\n");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+cmd_config(struct cli *c)
+{
+	char err[CONF_ERR_MAX + 64];
+	struct conf cf;
+	struct buf out = BUF_INIT;
+
+	if (c->nwords != 2 || (strcmp(c->words[1], "check") != 0 &&
+			       strcmp(c->words[1], "dump") != 0))
+		return usage(stderr, 2);
+	if (conf_load(c->config, &cf, err, sizeof(err)) == -1) {
+		fprintf(stderr, "postern: %s\n", err);
+		return 1;
+	}
+	if (strcmp(c->words[1], "check") == 0) {
+		printf("%s: ok (%zu listener%s, %zu domain%s)\n", c->config, cf.nlisteners,
+		       cf.nlisteners == 1 ? "" : "s", cf.ndomains, cf.ndomains == 1 ? "" : "s");
+	} else {
+		conf_dump(&cf, &out);
+		fputs(buf_cstr(&out), stdout);
+		buf_free(&out);
+	}
+	conf_free(&cf);
+	return 0;
+}
+
+static int
+cmd_queue(struct cli *c)
+{
+	char err[CONF_ERR_MAX + 64], path[PATH_MAX];
+	struct conf cf;
+	struct buf out = BUF_INIT;
+	int rc;
+
+	if (c->nwords < 2)
+		return usage(stderr, 2);
+	if (conf_load(c->config, &cf, err, sizeof(err)) == -1) {
+		fprintf(stderr, "postern: %s\n", err);
+		return 1;
+	}
+	control_path(&cf, path, sizeof(path));
+	conf_free(&cf);
+	rc = control_request(path, c->nwords, c->words, &out);
+	if (rc == 0) {
+		fputs(buf_cstr(&out), stdout);
+	} else {
+		fprintf(stderr, "postern: %s\n", buf_cstr(&out));
+	}
+	buf_free(&out);
+	return rc == 0 ? 0 : 1;
+}
+
+int
+cli_main(int argc, char **argv)
+{
+	struct cli c;
+
+	log_init("cli", false, LOG_LEVEL_INFO);
+	if (parse_args(&c, argc, argv) == -1)
+		return usage(stderr, 2);
+	if (c.nwords == 0)
+		return usage(stderr, 2);
+	if (strcmp(c.words[0], "help") == 0)
+		return usage(stdout, 0);
+	if (strcmp(c.words[0], "version") == 0) {
+		printf("postern %s\n", POSTERN_VERSION);
+		return 0;
+	}
+	if (strcmp(c.words[0], "serve") == 0) {
+		if (c.nwords != 1)
+			return usage(stderr, 2);
+		return parent_main(c.config, c.debug);
+	}
+	if (strcmp(c.words[0], "config") == 0)
+		return cmd_config(&c);
+	if (strcmp(c.words[0], "queue") == 0)
+		return cmd_queue(&c);
+	fprintf(stderr, "postern: unknown command '%s'\n\n", c.words[0]);
+	return usage(stderr, 2);
+}

@@ -1,0 +1,744 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * conf - schema, defaults and validation of the postern config.
+ *
+ * Each directive is a row of a table: its name, argument count, whether it
+ * takes a block, and the function that stores it. Unknown directives,
+ * wrong argument counts and bad values are errors naming file and line.
+ *
+ * SECURITY: the parsed values bound every limit the daemon enforces; the
+ * validator refuses combinations that would make an open relay.
+ * STANDARDS: RFC 5321 section 4.5.3.1 minimums for the limits.
+ */
+#include "conf/conf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conf/confparse.h"
+#include "lib/file.h"
+#include "lib/util.h"
+
+struct ctx {
+	const char *file;
+	struct conf *cf;
+	char *err;
+	size_t errsz;
+};
+
+static int __attribute__((format(printf, 3, 4)))
+cerr(struct ctx *c, const struct conf_node *n, const char *fmt, ...)
+{
+	char msg[CONF_ERR_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(c->err, c->errsz, "%s:%d: %s", c->file, n ? n->line : 0, msg);
+	return -1;
+}
+
+struct directive {
+	const char *name;
+	size_t min_args, max_args;
+	int block; /* 1: requires a block, 0: forbids one */
+	int (*store)(struct ctx *, const struct conf_node *, void *);
+	size_t off; /* offset of the field in the target struct, for setters */
+};
+
+static int apply(struct ctx *c, const struct conf_node *parent, const struct directive *tab,
+		 size_t ntab, void *target);
+
+/* Setters shared by several tables. */
+
+static int
+set_duration(struct ctx *c, const struct conf_node *n, void *field)
+{
+	if (parse_duration(n->args[0], field) == -1)
+		return cerr(c, n, "%s: '%s' is not a duration (like 30s, 5m, 2h, 5d)", n->name,
+			    n->args[0]);
+	return 0;
+}
+
+static int
+set_size(struct ctx *c, const struct conf_node *n, void *field)
+{
+	if (parse_size(n->args[0], field) == -1)
+		return cerr(c, n, "%s: '%s' is not a size (like 4096, 64k, 50M)", n->name,
+			    n->args[0]);
+	return 0;
+}
+
+static int
+set_count(struct ctx *c, const struct conf_node *n, void *field)
+{
+	if (parse_u64(n->args[0], 1000000000, field) == -1)
+		return cerr(c, n, "%s: '%s' is not a number", n->name, n->args[0]);
+	return 0;
+}
+
+static bool
+valid_hostname(const char *s)
+{
+	size_t len = strlen(s), label = 0, i;
+
+	if (len == 0 || len > CONF_HOSTNAME_MAX)
+		return false;
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '.') {
+			if (label == 0)
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!isalnum(ch) && ch != '-')
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return label > 0;
+}
+
+static void
+lower(char *s)
+{
+	for (; *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+int
+route_parse(const char *s, struct route *r)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	const char *hp;
+	char host[CONF_HOSTNAME_MAX + 8];
+	char *colon;
+	uint64_t port;
+
+	memset(r, 0, sizeof(*r));
+	if (str_copy(r->spec, s, sizeof(r->spec)) == -1)
+		return -1;
+	if (strncmp(s, "lmtp:unix:", 10) == 0) {
+		r->kind = ROUTE_LMTP_UNIX;
+		if (s[10] != '/' || str_copy(r->path, s + 10, sizeof(r->path)) == -1)
+			return -1;
+		return 0;
+	}
+	if (strncmp(s, "smtp://", 7) == 0) {
+		r->kind = ROUTE_SMTP;
+		hp = s + 7;
+	} else if (strncmp(s, "lmtp://", 7) == 0) {
+		r->kind = ROUTE_LMTP;
+		hp = s + 7;
+	} else {
+		return -1;
+	}
+	if (*hp == '[') {
+		if (net_parse_hostport(hp, &ss, &len) == -1)
+			return -1;
+		net_ntop((struct sockaddr *)&ss, r->host, sizeof(r->host));
+		r->port = net_port((struct sockaddr *)&ss);
+		return 0;
+	}
+	if (str_copy(host, hp, sizeof(host)) == -1)
+		return -1;
+	colon = strrchr(host, ':');
+	if (colon != NULL) {
+		*colon = '\0';
+		if (parse_u64(colon + 1, 65535, &port) == -1 || port == 0)
+			return -1;
+	} else {
+		port = r->kind == ROUTE_LMTP ? 24 : 25;
+	}
+	if (net_parse_ip(host, &ss, &len) == -1 && !valid_hostname(host))
+		return -1;
+	str_copy(r->host, host, sizeof(r->host));
+	lower(r->host);
+	r->port = (uint16_t)port;
+	return 0;
+}
+
+/* Top-level directives. */
+
+static int
+st_hostname(struct ctx *c, const struct conf_node *n, void *t)
+{
+	(void)t;
+	if (!valid_hostname(n->args[0]))
+		return cerr(c, n, "hostname: '%s' is not a valid host name", n->args[0]);
+	str_copy(c->cf->hostname, n->args[0], sizeof(c->cf->hostname));
+	lower(c->cf->hostname);
+	return 0;
+}
+
+static int
+st_state_dir(struct ctx *c, const struct conf_node *n, void *t)
+{
+	(void)t;
+	if (n->args[0][0] != '/')
+		return cerr(c, n, "state_dir: '%s' must be an absolute path", n->args[0]);
+	if (strlen(n->args[0]) > 200)
+		return cerr(c, n, "state_dir: path longer than 200 bytes");
+	free(c->cf->state_dir);
+	c->cf->state_dir = xstrdup(n->args[0]);
+	return 0;
+}
+
+static int
+st_user(struct ctx *c, const struct conf_node *n, void *t)
+{
+	(void)t;
+	free(c->cf->user);
+	c->cf->user = xstrdup(n->args[0]);
+	return 0;
+}
+
+static int
+st_log(struct ctx *c, const struct conf_node *n, void *t)
+{
+	size_t i;
+
+	(void)t;
+	for (i = 0; i < n->nargs; i++) {
+		if (strcmp(n->args[i], "stderr") == 0)
+			c->cf->log_syslog = false;
+		else if (strcmp(n->args[i], "syslog") == 0)
+			c->cf->log_syslog = true;
+		else if (strcmp(n->args[i], "debug") == 0)
+			c->cf->log_debug = true;
+		else
+			return cerr(c, n, "log: '%s' is not one of stderr, syslog, debug",
+				    n->args[i]);
+	}
+	return 0;
+}
+
+static int
+li_role(struct ctx *c, const struct conf_node *n, void *t)
+{
+	struct conf_listener *l = t;
+
+	if (strcmp(n->args[0], "mx") == 0)
+		l->role = ROLE_MX;
+	else if (strcmp(n->args[0], "submission") == 0)
+		l->role = ROLE_SUBMISSION;
+	else
+		return cerr(c, n, "role: '%s' is not one of mx, submission", n->args[0]);
+	return 0;
+}
+
+static const struct directive listen_tab[] = {
+	{"role", 1, 1, 0, li_role, 0},
+};
+
+static int
+st_listen(struct ctx *c, const struct conf_node *n, void *t)
+{
+	struct conf *cf = c->cf;
+	struct conf_listener l;
+	size_t i;
+
+	(void)t;
+	memset(&l, 0, sizeof(l));
+	l.line = n->line;
+	l.role = (enum listen_role)-1;
+	if (net_parse_hostport(n->args[0], &l.addr, &l.addrlen) == -1)
+		return cerr(c, n,
+			    "listen: '%s' is not a numeric address and port (like 127.0.0.1:25 "
+			    "or [::1]:25)",
+			    n->args[0]);
+	net_format((struct sockaddr *)&l.addr, l.spec, sizeof(l.spec));
+	if (apply(c, n, listen_tab, nitems(listen_tab), &l) == -1)
+		return -1;
+	if ((int)l.role == -1)
+		return cerr(c, n, "listen %s: missing 'role mx' or 'role submission'", l.spec);
+	for (i = 0; i < cf->nlisteners; i++)
+		if (strcmp(cf->listeners[i].spec, l.spec) == 0)
+			return cerr(c, n, "listen %s: already defined at line %d", l.spec,
+				    cf->listeners[i].line);
+	cf->listeners = xreallocarray(cf->listeners, cf->nlisteners + 1, sizeof(l));
+	cf->listeners[cf->nlisteners++] = l;
+	return 0;
+}
+
+static int
+do_deliver(struct ctx *c, const struct conf_node *n, void *t)
+{
+	struct conf_domain *d = t;
+
+	if (route_parse(n->args[0], &d->deliver) == -1)
+		return cerr(c, n,
+			    "deliver: '%s' is not smtp://host:port, lmtp://host:port or "
+			    "lmtp:unix:/path",
+			    n->args[0]);
+	return 0;
+}
+
+static const struct directive domain_tab[] = {
+	{"deliver", 1, 1, 0, do_deliver, 0},
+};
+
+static int
+st_domain(struct ctx *c, const struct conf_node *n, void *t)
+{
+	struct conf *cf = c->cf;
+	struct conf_domain d;
+
+	(void)t;
+	memset(&d, 0, sizeof(d));
+	if (!valid_hostname(n->args[0]))
+		return cerr(c, n, "domain: '%s' is not a valid domain name", n->args[0]);
+	str_copy(d.name, n->args[0], sizeof(d.name));
+	lower(d.name);
+	if (conf_find_domain(cf, d.name) != NULL)
+		return cerr(c, n, "domain %s: defined twice", d.name);
+	if (apply(c, n, domain_tab, nitems(domain_tab), &d) == -1)
+		return -1;
+	if (d.deliver.spec[0] == '\0')
+		return cerr(c, n, "domain %s: missing 'deliver' (where its mail goes)", d.name);
+	cf->domains = xreallocarray(cf->domains, cf->ndomains + 1, sizeof(d));
+	cf->domains[cf->ndomains++] = d;
+	return 0;
+}
+
+static int
+re_smarthost(struct ctx *c, const struct conf_node *n, void *t)
+{
+	(void)t;
+	if (route_parse(n->args[0], &c->cf->smarthost) == -1 ||
+	    c->cf->smarthost.kind == ROUTE_LMTP_UNIX)
+		return cerr(c, n, "smarthost: '%s' is not smtp://host:port or lmtp://host:port",
+			    n->args[0]);
+	c->cf->has_smarthost = true;
+	return 0;
+}
+
+static const struct directive relay_tab[] = {
+	{"smarthost", 1, 1, 0, re_smarthost, 0},
+};
+
+static int
+st_relay(struct ctx *c, const struct conf_node *n, void *t)
+{
+	(void)t;
+	return apply(c, n, relay_tab, nitems(relay_tab), NULL);
+}
+
+static int
+st_trusted(struct ctx *c, const struct conf_node *n, void *t)
+{
+	struct conf *cf = c->cf;
+	size_t i;
+
+	(void)t;
+	for (i = 0; i < n->nargs; i++) {
+		struct cidr net;
+
+		if (net_parse_cidr(n->args[i], &net) == -1)
+			return cerr(c, n,
+				    "trusted_networks: '%s' is not a network (like 10.0.0.0/8 or "
+				    "::1/128; host bits must be zero)",
+				    n->args[i]);
+		if (net.prefix == 0)
+			return cerr(c, n,
+				    "trusted_networks: '%s' trusts the whole internet: that is an "
+				    "open relay",
+				    n->args[i]);
+		cf->trusted = xreallocarray(cf->trusted, cf->ntrusted + 1, sizeof(net));
+		cf->trusted[cf->ntrusted++] = net;
+	}
+	return 0;
+}
+
+static int
+st_resolver(struct ctx *c, const struct conf_node *n, void *t)
+{
+	struct conf *cf = c->cf;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char ip[NET_ADDRSTRLEN];
+	size_t i;
+
+	(void)t;
+	for (i = 0; i < n->nargs; i++) {
+		uint16_t port = 53;
+
+		if (net_parse_hostport(n->args[i], &ss, &len) == 0)
+			port = net_port((struct sockaddr *)&ss);
+		else if (net_parse_ip(n->args[i], &ss, &len) == -1)
+			return cerr(c, n,
+				    "resolver: '%s' is not an address or address:port (like "
+				    "127.0.0.1:5353)",
+				    n->args[i]);
+		net_ntop((struct sockaddr *)&ss, ip, sizeof(ip));
+		cf->resolvers = xreallocarray(cf->resolvers, cf->nresolvers + 1,
+					      sizeof(*cf->resolvers));
+		snprintf(cf->resolvers[cf->nresolvers++], sizeof(*cf->resolvers), "%s@%u", ip,
+			 port);
+	}
+	return 0;
+}
+
+static int
+sm_line_endings(struct ctx *c, const struct conf_node *n, void *t)
+{
+	struct conf_limits *l = t;
+
+	if (strcmp(n->args[0], "strict") == 0)
+		l->line_endings = LINE_ENDINGS_STRICT;
+	else if (strcmp(n->args[0], "normalize") == 0)
+		l->line_endings = LINE_ENDINGS_NORMALIZE;
+	else
+		return cerr(c, n, "line_endings: '%s' is not one of strict, normalize",
+			    n->args[0]);
+	return 0;
+}
+
+#define LIM(f) offsetof(struct conf_limits, f)
+static const struct directive smtp_tab[] = {
+	{"max_command_length", 1, 1, 0, set_size, LIM(max_command_length)},
+	{"max_data_line_length", 1, 1, 0, set_size, LIM(max_data_line_length)},
+	{"max_recipients", 1, 1, 0, set_count, LIM(max_recipients)},
+	{"max_message_size", 1, 1, 0, set_size, LIM(max_message_size)},
+	{"max_errors", 1, 1, 0, set_count, LIM(max_errors)},
+	{"command_timeout", 1, 1, 0, set_duration, LIM(command_timeout)},
+	{"data_timeout", 1, 1, 0, set_duration, LIM(data_timeout)},
+	{"session_timeout", 1, 1, 0, set_duration, LIM(session_timeout)},
+	{"max_connections", 1, 1, 0, set_count, LIM(max_connections)},
+	{"max_connections_per_ip", 1, 1, 0, set_count, LIM(max_connections_per_ip)},
+	{"shutdown_timeout", 1, 1, 0, set_duration, LIM(shutdown_timeout)},
+	{"line_endings", 1, 1, 0, sm_line_endings, 0},
+};
+#undef LIM
+
+static int
+st_smtp(struct ctx *c, const struct conf_node *n, void *t)
+{
+	(void)t;
+	return apply(c, n, smtp_tab, nitems(smtp_tab), &c->cf->limits);
+}
+
+#define QF(f) offsetof(struct conf_queue, f)
+static const struct directive queue_tab[] = {
+	{"max_lifetime", 1, 1, 0, set_duration, QF(max_lifetime)},
+	{"retry_min", 1, 1, 0, set_duration, QF(retry_min)},
+	{"retry_max", 1, 1, 0, set_duration, QF(retry_max)},
+	{"delay_warning", 1, 1, 0, set_duration, QF(delay_warning)},
+	{"max_per_destination", 1, 1, 0, set_count, QF(max_per_destination)},
+	{"max_deliveries", 1, 1, 0, set_count, QF(max_deliveries)},
+	{"connect_timeout", 1, 1, 0, set_duration, QF(connect_timeout)},
+	{"reply_timeout", 1, 1, 0, set_duration, QF(reply_timeout)},
+	{"idle_reuse", 1, 1, 0, set_duration, QF(idle_reuse)},
+};
+#undef QF
+
+static int
+st_queue(struct ctx *c, const struct conf_node *n, void *t)
+{
+	(void)t;
+	return apply(c, n, queue_tab, nitems(queue_tab), &c->cf->queue);
+}
+
+static const struct directive top_tab[] = {
+	{"hostname", 1, 1, 0, st_hostname, 0},
+	{"state_dir", 1, 1, 0, st_state_dir, 0},
+	{"user", 1, 1, 0, st_user, 0},
+	{"log", 1, 3, 0, st_log, 0},
+	{"listen", 1, 1, 1, st_listen, 0},
+	{"domain", 1, 1, 1, st_domain, 0},
+	{"relay", 0, 0, 1, st_relay, 0},
+	{"trusted_networks", 1, CONF_MAX_ARGS, 0, st_trusted, 0},
+	{"resolver", 1, 8, 0, st_resolver, 0},
+	{"smtp", 0, 0, 1, st_smtp, 0},
+	{"queue", 0, 0, 1, st_queue, 0},
+};
+
+/* apply - store each child of parent through the matching table row. */
+static int
+apply(struct ctx *c, const struct conf_node *parent, const struct directive *tab, size_t ntab,
+      void *target)
+{
+	size_t i, j;
+
+	for (i = 0; i < parent->nchildren; i++) {
+		const struct conf_node *n = &parent->children[i];
+		const struct directive *d = NULL;
+
+		for (j = 0; j < ntab; j++)
+			if (strcmp(tab[j].name, n->name) == 0)
+				d = &tab[j];
+		if (d == NULL)
+			return cerr(c, n, "unknown directive '%s'%s%s", n->name,
+				    parent->name ? " in " : "", parent->name ? parent->name : "");
+		if (n->nargs < d->min_args || n->nargs > d->max_args) {
+			if (d->min_args == d->max_args)
+				return cerr(c, n, "%s takes %zu argument%s, not %zu", n->name,
+					    d->min_args, d->min_args == 1 ? "" : "s", n->nargs);
+			return cerr(c, n, "%s takes %zu to %zu arguments, not %zu", n->name,
+				    d->min_args, d->max_args, n->nargs);
+		}
+		if (d->block && !n->has_block)
+			return cerr(c, n, "%s needs a { ... } block", n->name);
+		if (!d->block && n->has_block)
+			return cerr(c, n, "%s takes no block", n->name);
+		if (d->store(c, n, target ? (char *)target + d->off : NULL) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+conf_defaults(struct conf *cf)
+{
+	memset(cf, 0, sizeof(*cf));
+	str_copy(cf->hostname, "localhost", sizeof(cf->hostname));
+	cf->user = xstrdup("postern");
+	cf->limits.max_command_length = 2048;
+	cf->limits.max_data_line_length = 65536;
+	cf->limits.max_recipients = 100;
+	cf->limits.max_message_size = 50 * 1024 * 1024;
+	cf->limits.max_errors = 10;
+	cf->limits.command_timeout = 300;
+	cf->limits.data_timeout = 180;
+	cf->limits.session_timeout = 1800;
+	cf->limits.max_connections = 1000;
+	cf->limits.max_connections_per_ip = 20;
+	cf->limits.shutdown_timeout = 30;
+	cf->limits.line_endings = LINE_ENDINGS_STRICT;
+	cf->queue.max_lifetime = 5 * 86400;
+	cf->queue.retry_min = 300;
+	cf->queue.retry_max = 4000;
+	cf->queue.delay_warning = 4 * 3600;
+	cf->queue.max_per_destination = 20;
+	cf->queue.max_deliveries = 100;
+	cf->queue.connect_timeout = 30;
+	cf->queue.reply_timeout = 300;
+	cf->queue.idle_reuse = 2;
+}
+
+/* conf_validate - cross-directive checks after everything is read. */
+static int
+conf_validate(struct ctx *c)
+{
+	struct conf *cf = c->cf;
+	const struct conf_limits *l = &cf->limits;
+
+	if (cf->state_dir == NULL)
+		return cerr(c, NULL, "missing 'state_dir' (where postern keeps its queue)");
+	if (cf->nlisteners == 0)
+		return cerr(c, NULL, "no 'listen' directive: postern would accept nothing");
+	if (l->max_command_length < 512)
+		return cerr(c, NULL, "smtp max_command_length must be at least 512 (RFC 5321)");
+	if (l->max_data_line_length < 1000)
+		return cerr(c, NULL, "smtp max_data_line_length must be at least 1000 (RFC 5321)");
+	if (l->max_recipients < 1)
+		return cerr(c, NULL, "smtp max_recipients must be at least 1");
+	if (l->max_message_size < 4096)
+		return cerr(c, NULL, "smtp max_message_size must be at least 4k");
+	if (l->max_errors < 1 || l->max_connections < 1 || l->max_connections_per_ip < 1)
+		return cerr(c, NULL, "smtp limits must be at least 1");
+	if (l->command_timeout < 1 || l->data_timeout < 1 || l->session_timeout < 1)
+		return cerr(c, NULL, "smtp timeouts must be at least 1s");
+	if (cf->queue.retry_min < 1 || cf->queue.retry_max < cf->queue.retry_min)
+		return cerr(c, NULL, "queue retry_max must be at least retry_min (and both > 0)");
+	if (cf->queue.max_per_destination < 1 || cf->queue.max_deliveries < 1)
+		return cerr(c, NULL, "queue concurrency limits must be at least 1");
+	if (cf->queue.connect_timeout < 1 || cf->queue.reply_timeout < 1)
+		return cerr(c, NULL, "queue timeouts must be at least 1s");
+	return 0;
+}
+
+int
+conf_parse(const char *file, const char *text, size_t len, struct conf *cf, char *err,
+	   size_t errsz)
+{
+	struct conf_node root;
+	struct ctx c = {file, cf, err, errsz};
+	int rc;
+
+	conf_defaults(cf);
+	if (conf_parse_text(file, text, len, &root, err, errsz) == -1) {
+		conf_free(cf);
+		return -1;
+	}
+	rc = apply(&c, &root, top_tab, nitems(top_tab), NULL);
+	if (rc == 0)
+		rc = conf_validate(&c);
+	conf_node_free(&root);
+	if (rc == -1) {
+		conf_free(cf);
+		return -1;
+	}
+	cf->path = xstrdup(file);
+	return 0;
+}
+
+int
+conf_read_file(const char *path, struct buf *out, char *err, size_t errsz)
+{
+	if (file_read(path, CONF_MAX_FILE, out) == -1) {
+		if (errno == EFBIG)
+			snprintf(err, errsz, "%s: larger than %d bytes", path, CONF_MAX_FILE);
+		else
+			snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+conf_load(const char *path, struct conf *cf, char *err, size_t errsz)
+{
+	struct buf text = BUF_INIT;
+	int rc;
+
+	if (conf_read_file(path, &text, err, errsz) == -1) {
+		conf_defaults(cf);
+		conf_free(cf);
+		return -1;
+	}
+	rc = conf_parse(path, buf_cstr(&text), text.len, cf, err, errsz);
+	buf_free(&text);
+	return rc;
+}
+
+void
+conf_free(struct conf *cf)
+{
+	free(cf->path);
+	free(cf->state_dir);
+	free(cf->user);
+	free(cf->listeners);
+	free(cf->domains);
+	free(cf->trusted);
+	free(cf->resolvers);
+	memset(cf, 0, sizeof(*cf));
+}
+
+const struct conf_domain *
+conf_find_domain(const struct conf *cf, const char *domain)
+{
+	size_t i;
+
+	for (i = 0; i < cf->ndomains; i++)
+		if (strcasecmp(cf->domains[i].name, domain) == 0)
+			return &cf->domains[i];
+	return NULL;
+}
+
+bool
+conf_is_trusted(const struct conf *cf, const struct sockaddr *sa)
+{
+	size_t i;
+
+	for (i = 0; i < cf->ntrusted; i++)
+		if (net_cidr_match(&cf->trusted[i], sa))
+			return true;
+	return false;
+}
+
+const char *
+conf_role_name(enum listen_role role)
+{
+	return role == ROLE_MX ? "mx" : "submission";
+}
+
+void
+conf_dump(const struct conf *cf, struct buf *out)
+{
+	const struct conf_limits *l = &cf->limits;
+	const struct conf_queue *q = &cf->queue;
+	char ip[NET_ADDRSTRLEN];
+	size_t i;
+
+	buf_addf(out, "hostname %s\nstate_dir %s\nuser %s\nlog %s%s\n", cf->hostname,
+		 cf->state_dir, cf->user, cf->log_syslog ? "syslog" : "stderr",
+		 cf->log_debug ? " debug" : "");
+	for (i = 0; i < cf->nlisteners; i++)
+		buf_addf(out, "listen %s {\n\trole %s\n}\n", cf->listeners[i].spec,
+			 conf_role_name(cf->listeners[i].role));
+	for (i = 0; i < cf->ndomains; i++)
+		buf_addf(out, "domain %s {\n\tdeliver %s\n}\n", cf->domains[i].name,
+			 cf->domains[i].deliver.spec);
+	if (cf->has_smarthost)
+		buf_addf(out, "relay {\n\tsmarthost %s\n}\n", cf->smarthost.spec);
+	if (cf->ntrusted > 0) {
+		buf_adds(out, "trusted_networks");
+		for (i = 0; i < cf->ntrusted; i++) {
+			const struct cidr *n = &cf->trusted[i];
+			struct sockaddr_storage ss;
+
+			memset(&ss, 0, sizeof(ss));
+			ss.ss_family = (sa_family_t)n->family;
+			if (n->family == AF_INET)
+				memcpy(&((struct sockaddr_in *)&ss)->sin_addr, n->addr, 4);
+			else
+				memcpy(&((struct sockaddr_in6 *)&ss)->sin6_addr, n->addr, 16);
+			buf_addf(out, " %s/%u", net_ntop((struct sockaddr *)&ss, ip, sizeof(ip)),
+				 n->prefix);
+		}
+		buf_adds(out, "\n");
+	}
+	for (i = 0; i < cf->nresolvers; i++)
+		buf_addf(out, "resolver %s\n", cf->resolvers[i]);
+	buf_addf(out,
+		 "smtp {\n\tmax_command_length %ju\n\tmax_data_line_length %ju\n"
+		 "\tmax_recipients %ju\n\tmax_message_size %ju\n\tmax_errors %ju\n"
+		 "\tcommand_timeout %jus\n\tdata_timeout %jus\n\tsession_timeout %jus\n"
+		 "\tmax_connections %ju\n\tmax_connections_per_ip %ju\n"
+		 "\tshutdown_timeout %jus\n\tline_endings %s\n}\n",
+		 (uintmax_t)l->max_command_length, (uintmax_t)l->max_data_line_length,
+		 (uintmax_t)l->max_recipients, (uintmax_t)l->max_message_size,
+		 (uintmax_t)l->max_errors, (uintmax_t)l->command_timeout,
+		 (uintmax_t)l->data_timeout, (uintmax_t)l->session_timeout,
+		 (uintmax_t)l->max_connections, (uintmax_t)l->max_connections_per_ip,
+		 (uintmax_t)l->shutdown_timeout,
+		 l->line_endings == LINE_ENDINGS_STRICT ? "strict" : "normalize");
+	buf_addf(out,
+		 "queue {\n\tmax_lifetime %jus\n\tretry_min %jus\n\tretry_max %jus\n"
+		 "\tdelay_warning %jus\n\tmax_per_destination %ju\n\tmax_deliveries %ju\n"
+		 "\tconnect_timeout %jus\n\treply_timeout %jus\n\tidle_reuse %jus\n}\n",
+		 (uintmax_t)q->max_lifetime, (uintmax_t)q->retry_min, (uintmax_t)q->retry_max,
+		 (uintmax_t)q->delay_warning, (uintmax_t)q->max_per_destination,
+		 (uintmax_t)q->max_deliveries, (uintmax_t)q->connect_timeout,
+		 (uintmax_t)q->reply_timeout, (uintmax_t)q->idle_reuse);
+}
+
+struct conf *
+conf_new_shared(const char *file, const char *text, size_t len, char *err, size_t errsz)
+{
+	struct conf *cf = xcalloc(1, sizeof(*cf));
+
+	if (conf_parse(file, text, len, cf, err, errsz) == -1) {
+		free(cf);
+		return NULL;
+	}
+	cf->refs = 1;
+	return cf;
+}
+
+struct conf *
+conf_ref(struct conf *cf)
+{
+	cf->refs++;
+	return cf;
+}
+
+void
+conf_unref(struct conf *cf)
+{
+	if (cf == NULL || --cf->refs > 0)
+		return;
+	conf_free(cf);
+	free(cf);
+}

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * conf - postern's configuration: the schema that gives the parsed tree its
+ * meaning, defaults, and validation with errors naming file and line.
+ *
+ * SECURITY: runs in the parent (as root) on the operator's file, and in the
+ * children on the same text passed over IPC. Pure apart from conf_load().
+ */
+#ifndef POSTERN_CONF_H
+#define POSTERN_CONF_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "conf/confparse.h"
+#include "lib/buf.h"
+#include "lib/net.h"
+
+#define CONF_DEFAULT_PATH "/etc/postern/postern.conf"
+#define CONF_MAX_FILE (128 * 1024)
+#define CONF_HOSTNAME_MAX 255
+
+enum listen_role { ROLE_MX, ROLE_SUBMISSION };
+enum line_endings { LINE_ENDINGS_STRICT, LINE_ENDINGS_NORMALIZE };
+
+/* A next hop: smtp://host:port, lmtp://host:port or lmtp:unix:/path. */
+enum route_kind { ROUTE_SMTP, ROUTE_LMTP, ROUTE_LMTP_UNIX };
+struct route {
+	enum route_kind kind;
+	char host[CONF_HOSTNAME_MAX + 1]; /* a numeric address or a name */
+	uint16_t port;
+	char path[108];
+	char spec[400]; /* as written, for logs */
+};
+
+struct conf_listener {
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	char spec[NET_ADDRSTRLEN + 8];
+	enum listen_role role;
+	int line;
+};
+
+struct conf_domain {
+	char name[CONF_HOSTNAME_MAX + 1]; /* lower case */
+	struct route deliver;
+};
+
+struct conf_limits {
+	uint64_t max_command_length;   /* bytes, CRLF excluded */
+	uint64_t max_data_line_length; /* bytes of one DATA line */
+	uint64_t max_recipients;       /* per message */
+	uint64_t max_message_size;     /* bytes, advertised in SIZE */
+	uint64_t max_errors;           /* then 421 and close */
+	uint64_t command_timeout;      /* seconds waiting for a command */
+	uint64_t data_timeout;         /* seconds between DATA reads */
+	uint64_t session_timeout;      /* seconds for a whole session */
+	uint64_t max_connections;      /* in total */
+	uint64_t max_connections_per_ip;
+	uint64_t shutdown_timeout; /* seconds sessions get to finish at stop */
+	enum line_endings line_endings;
+};
+
+struct conf_queue {
+	uint64_t max_lifetime;   /* seconds before a bounce */
+	uint64_t retry_min;      /* first retry delay, seconds */
+	uint64_t retry_max;      /* retry delay ceiling, seconds */
+	uint64_t delay_warning;  /* seconds before a delay DSN (NOTIFY=DELAY) */
+	uint64_t max_per_destination; /* concurrent connections per next hop */
+	uint64_t max_deliveries; /* concurrent outbound connections in total */
+	uint64_t connect_timeout;
+	uint64_t reply_timeout;
+	uint64_t idle_reuse;     /* seconds an idle outbound connection is kept */
+};
+
+struct conf {
+	int refs; /* conf_ref/conf_unref count; 0 for an unshared conf */
+	char *path;
+	char hostname[CONF_HOSTNAME_MAX + 1];
+	char *state_dir;
+	char *user; /* unprivileged user when started as root */
+	bool log_syslog;
+	bool log_debug;
+	struct conf_listener *listeners;
+	size_t nlisteners;
+	struct conf_domain *domains;
+	size_t ndomains;
+	struct route smarthost;
+	bool has_smarthost;
+	struct cidr *trusted;
+	size_t ntrusted;
+	char (*resolvers)[NET_ADDRSTRLEN + 8]; /* "ip@port" for libunbound */
+	size_t nresolvers;
+	struct conf_limits limits;
+	struct conf_queue queue;
+};
+
+/* conf_parse - build cf from text (named file in messages). On error
+ * returns -1 with "file:line: message" in err; cf is then left empty. */
+int conf_parse(const char *file, const char *text, size_t len, struct conf *cf, char *err,
+	       size_t errsz);
+/* conf_load - read and parse the file at path. */
+int conf_load(const char *path, struct conf *cf, char *err, size_t errsz);
+/* conf_read_file - the raw text, bounded by CONF_MAX_FILE. */
+int conf_read_file(const char *path, struct buf *out, char *err, size_t errsz);
+void conf_free(struct conf *cf);
+/* conf_new_shared - parse into a heap conf with one reference. */
+struct conf *conf_new_shared(const char *file, const char *text, size_t len, char *err,
+			     size_t errsz);
+struct conf *conf_ref(struct conf *cf);
+/* conf_unref - drop a reference; the last one frees the conf. */
+void conf_unref(struct conf *cf);
+/* conf_find_domain - the configured domain (case-insensitive), or NULL. */
+const struct conf_domain *conf_find_domain(const struct conf *cf, const char *domain);
+/* conf_is_trusted - is the client address in trusted_networks? */
+bool conf_is_trusted(const struct conf *cf, const struct sockaddr *sa);
+/* route_parse - parse a next-hop URL into r; 0 or -1. */
+int route_parse(const char *s, struct route *r);
+/* conf_dump - the effective configuration, defaults included, as text. */
+void conf_dump(const struct conf *cf, struct buf *out);
+const char *conf_role_name(enum listen_role role);
+
+#endif

@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * dns - libunbound on the event loop.
+ *
+ * SECURITY: see dns.h. libunbound decompresses names in MX RDATA, so the
+ * parser only accepts uncompressed names and rejects pointers.
+ */
+#include "dns/dns.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unbound.h>
+
+#include "lib/log.h"
+#include "lib/net.h"
+#include "lib/util.h"
+
+struct dns {
+	struct ub_ctx *ctx;
+	struct event *ev;
+	struct event_base *base;
+};
+
+int
+dns_parse_name(const uint8_t *p, size_t n, char out[DNS_NAME_MAX + 1])
+{
+	size_t i = 0, o = 0;
+
+	for (;;) {
+		uint8_t len;
+
+		if (i >= n)
+			return -1;
+		len = p[i++];
+		if (len == 0)
+			break;
+		if (len > 63 || i + len > n || o + len + 1 > DNS_NAME_MAX)
+			return -1;
+		if (o > 0)
+			out[o++] = '.';
+		for (size_t k = 0; k < len; k++) {
+			unsigned char c = p[i + k];
+
+			/* Host names only: letters, digits, hyphen, underscore. */
+			if (!isalnum(c) && c != '-' && c != '_')
+				return -1;
+			out[o++] = (char)tolower(c);
+		}
+		i += len;
+	}
+	out[o] = '\0';
+	return (int)i;
+}
+
+int
+dns_parse_mx(const uint8_t *p, size_t n, struct dns_mx *mx)
+{
+	int used;
+
+	if (n < 3)
+		return -1;
+	mx->pref = (uint16_t)(p[0] << 8 | p[1]);
+	used = dns_parse_name(p + 2, n - 2, mx->host);
+	if (used < 0 || (size_t)used != n - 2)
+		return -1;
+	return 0;
+}
+
+static void
+on_ub(evutil_socket_t fd, short what, void *arg)
+{
+	struct dns *d = arg;
+
+	(void)fd;
+	(void)what;
+	if (ub_process(d->ctx) != 0)
+		log_warnx("dns: ub_process failed");
+}
+
+struct dns *
+dns_new(struct event_base *base, const struct conf *cf, char *err, size_t errsz)
+{
+	struct dns *d = xcalloc(1, sizeof(*d));
+	size_t i;
+	int r = 0;
+
+	d->base = base;
+	d->ctx = ub_ctx_create();
+	if (d->ctx == NULL) {
+		snprintf(err, errsz, "ub_ctx_create failed");
+		free(d);
+		return NULL;
+	}
+	r |= ub_ctx_async(d->ctx, 1);
+	if (cf->nresolvers > 0) {
+		r |= ub_ctx_set_option(d->ctx, "do-not-query-localhost:", "no");
+		/* RFC 6761 names are served locally by default; let them through. */
+		r |= ub_ctx_set_option(d->ctx, "local-zone:", "test. nodefault");
+		r |= ub_ctx_set_option(d->ctx, "local-zone:", "invalid. nodefault");
+		for (i = 0; i < cf->nresolvers; i++)
+			r |= ub_ctx_set_fwd(d->ctx, cf->resolvers[i]);
+	} else {
+		r |= ub_ctx_resolvconf(d->ctx, NULL);
+	}
+	if (r != 0) {
+		snprintf(err, errsz, "resolver setup failed: %s", ub_strerror(r));
+		ub_ctx_delete(d->ctx);
+		free(d);
+		return NULL;
+	}
+	d->ev = event_new(base, ub_fd(d->ctx), EV_READ | EV_PERSIST, on_ub, d);
+	event_add(d->ev, NULL);
+	return d;
+}
+
+void
+dns_free(struct dns *d)
+{
+	if (d == NULL)
+		return;
+	event_free(d->ev);
+	ub_ctx_delete(d->ctx);
+	free(d);
+}
+
+static enum dns_status
+status_of(int err, const struct ub_result *res)
+{
+	if (err != 0 || res == NULL)
+		return DNS_TEMPFAIL;
+	if (res->rcode == 3)
+		return DNS_NXDOMAIN;
+	if (res->rcode != 0)
+		return DNS_TEMPFAIL;
+	if (!res->havedata)
+		return DNS_NODATA;
+	return DNS_OK;
+}
+
+/* MX lookups. */
+
+struct mx_query {
+	dns_mx_cb cb;
+	void *arg;
+};
+
+static int
+mx_cmp(const void *a, const void *b)
+{
+	const struct dns_mx *x = a, *y = b;
+
+	return (int)x->pref - (int)y->pref;
+}
+
+static void
+shuffle_equal(struct dns_mx *mx, size_t n)
+{
+	size_t i, j, start = 0;
+
+	for (i = 1; i <= n; i++) {
+		if (i < n && mx[i].pref == mx[start].pref)
+			continue;
+		for (j = i - 1; j > start; j--) {
+			uint32_t r;
+			size_t k;
+			struct dns_mx t;
+
+			if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+				r = 0;
+			k = start + r % (j - start + 1);
+			t = mx[j];
+			mx[j] = mx[k];
+			mx[k] = t;
+		}
+		start = i;
+	}
+}
+
+static void
+on_mx(void *arg, int err, struct ub_result *res)
+{
+	struct mx_query *q = arg;
+	struct dns_mx mx[DNS_MAX_MX] = {0};
+	enum dns_status st = status_of(err, res);
+	size_t n = 0;
+	int i;
+
+	if (st == DNS_OK) {
+		for (i = 0; res->data[i] != NULL && n < DNS_MAX_MX; i++)
+			if (dns_parse_mx((const uint8_t *)res->data[i], (size_t)res->len[i],
+					 &mx[n]) == 0)
+				n++;
+		if (n == 0)
+			st = DNS_TEMPFAIL; /* records there but none parsed */
+		qsort(mx, n, sizeof(mx[0]), mx_cmp);
+		shuffle_equal(mx, n);
+	}
+	q->cb(q->arg, st, mx, n);
+	if (res != NULL)
+		ub_resolve_free(res);
+	free(q);
+}
+
+void
+dns_mx(struct dns *d, const char *domain, dns_mx_cb cb, void *arg)
+{
+	struct mx_query *q = xcalloc(1, sizeof(*q));
+	int r;
+
+	q->cb = cb;
+	q->arg = arg;
+	r = ub_resolve_async(d->ctx, domain, 15 /* MX */, 1, q, on_mx, NULL);
+	if (r != 0) {
+		log_warnx("dns: resolve %s: %s", domain, ub_strerror(r));
+		free(q);
+		cb(arg, DNS_TEMPFAIL, NULL, 0);
+	}
+}
+
+/* Address lookups: A and AAAA in parallel. */
+
+struct addr_query {
+	struct dns *d;
+	dns_addr_cb cb;
+	void *arg;
+	int outstanding;
+	enum dns_status st4, st6;
+	struct dns_addrs v4, v6;
+	struct event *ev_now; /* numeric host: answer from the loop */
+	struct dns_addrs numeric;
+};
+
+static void
+addr_finish(struct addr_query *q)
+{
+	struct dns_addrs all;
+	enum dns_status st;
+	size_t i;
+
+	memset(&all, 0, sizeof(all));
+	for (i = 0; i < q->v6.n && all.n < DNS_MAX_ADDRS; i++)
+		all.addr[all.n++] = q->v6.addr[i];
+	for (i = 0; i < q->v4.n && all.n < DNS_MAX_ADDRS; i++)
+		all.addr[all.n++] = q->v4.addr[i];
+	if (all.n > 0)
+		st = DNS_OK;
+	else if (q->st4 == DNS_TEMPFAIL || q->st6 == DNS_TEMPFAIL)
+		st = DNS_TEMPFAIL;
+	else if (q->st4 == DNS_NXDOMAIN && q->st6 != DNS_NODATA)
+		st = DNS_NXDOMAIN;
+	else
+		st = DNS_NODATA;
+	q->cb(q->arg, st, &all);
+	free(q);
+}
+
+static void
+collect_addrs(struct ub_result *res, int family, struct dns_addrs *out)
+{
+	int i;
+
+	for (i = 0; res->data[i] != NULL && out->n < DNS_MAX_ADDRS; i++) {
+		struct sockaddr_storage *ss = &out->addr[out->n];
+
+		memset(ss, 0, sizeof(*ss));
+		if (family == AF_INET && res->len[i] == 4) {
+			ss->ss_family = AF_INET;
+			memcpy(&((struct sockaddr_in *)ss)->sin_addr, res->data[i], 4);
+			out->n++;
+		} else if (family == AF_INET6 && res->len[i] == 16) {
+			ss->ss_family = AF_INET6;
+			memcpy(&((struct sockaddr_in6 *)ss)->sin6_addr, res->data[i], 16);
+			out->n++;
+		}
+	}
+}
+
+static void
+on_a(void *arg, int err, struct ub_result *res)
+{
+	struct addr_query *q = arg;
+
+	q->st4 = status_of(err, res);
+	if (q->st4 == DNS_OK)
+		collect_addrs(res, AF_INET, &q->v4);
+	if (res != NULL)
+		ub_resolve_free(res);
+	if (--q->outstanding == 0)
+		addr_finish(q);
+}
+
+static void
+on_aaaa(void *arg, int err, struct ub_result *res)
+{
+	struct addr_query *q = arg;
+
+	q->st6 = status_of(err, res);
+	if (q->st6 == DNS_OK)
+		collect_addrs(res, AF_INET6, &q->v6);
+	if (res != NULL)
+		ub_resolve_free(res);
+	if (--q->outstanding == 0)
+		addr_finish(q);
+}
+
+static void
+on_numeric(evutil_socket_t fd, short what, void *arg)
+{
+	struct addr_query *q = arg;
+
+	(void)fd;
+	(void)what;
+	event_free(q->ev_now);
+	q->cb(q->arg, DNS_OK, &q->numeric);
+	free(q);
+}
+
+void
+dns_addrs(struct dns *d, const char *host, dns_addr_cb cb, void *arg)
+{
+	struct addr_query *q = xcalloc(1, sizeof(*q));
+	socklen_t len;
+	int r;
+
+	q->d = d;
+	q->cb = cb;
+	q->arg = arg;
+	if (net_parse_ip(host, &q->numeric.addr[0], &len) == 0) {
+		q->numeric.n = 1;
+		q->ev_now = evtimer_new(d->base, on_numeric, q);
+		event_active(q->ev_now, EV_TIMEOUT, 0);
+		return;
+	}
+	q->st4 = q->st6 = DNS_TEMPFAIL;
+	q->outstanding = 2;
+	r = ub_resolve_async(d->ctx, host, 1 /* A */, 1, q, on_a, NULL);
+	if (r != 0)
+		q->outstanding--;
+	r = ub_resolve_async(d->ctx, host, 28 /* AAAA */, 1, q, on_aaaa, NULL);
+	if (r != 0)
+		q->outstanding--;
+	if (q->outstanding == 0)
+		addr_finish(q);
+}

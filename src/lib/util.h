@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * util - allocation that aborts on failure, bounded string copies and the
+ * small number parsers every other module uses.
+ *
+ * SECURITY: no I/O. Number parsers reject overflow, signs and trailing junk,
+ * so attacker-supplied sizes never wrap.
+ */
+#ifndef POSTERN_UTIL_H
+#define POSTERN_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define nitems(a) (sizeof(a) / sizeof((a)[0]))
+
+/* xmalloc - malloc that aborts the process when memory is exhausted. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+/* xreallocarray - realloc of n * size, aborting on overflow. */
+void *xreallocarray(void *p, size_t n, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* xasprintf - formatted string in fresh memory; aborts on failure. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* str_copy - copy src into dst of size dstsize, always NUL-terminating.
+ * Returns 0, or -1 when src did not fit (dst then holds a truncated copy). */
+int str_copy(char *dst, const char *src, size_t dstsize);
+
+/* str_fmt - snprintf that returns 0, or -1 on error or truncation. */
+int str_fmt(char *dst, size_t dstsize, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* parse_u64 - parse a decimal number in [0, max] from the whole of s. */
+int parse_u64(const char *s, uint64_t max, uint64_t *out);
+/* parse_u64n - the same for the first n bytes of s (not NUL-terminated). */
+int parse_u64n(const char *s, size_t n, uint64_t max, uint64_t *out);
+
+/* parse_duration - "30", "30s", "5m", "2h", "5d", "1w" into seconds. */
+int parse_duration(const char *s, uint64_t *seconds);
+/* parse_size - "1000", "64k", "50M", "1G" into bytes (powers of 1024). */
+int parse_size(const char *s, uint64_t *bytes);
+
+/* strcase_eq - ASCII case-insensitive equality. */
+bool strcase_eq(const char *a, const char *b);
+/* strcase_prefix - does s start with prefix, ignoring ASCII case? */
+bool strcase_prefix(const char *s, const char *prefix);
+
+/* wipe_free - explicit_bzero then free, for buffers that held secrets. */
+void wipe_free(void *p, size_t n);
+
+/* now_ms - monotonic clock in milliseconds. */
+uint64_t now_ms(void);
+
+#endif

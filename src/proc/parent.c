@@ -1,0 +1,466 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * parent - reads the config, prepares the state directory, binds the
+ * listening sockets and the control socket, starts the smtp and queue
+ * processes and supervises them: SIGHUP reloads, SIGTERM stops gracefully,
+ * an unexpected child exit stops everything (a supervisor restarts us).
+ *
+ * SECURITY: keeps root when started as root, to bind privileged ports on
+ * reload; parses nothing but the operator's config. A config that does not
+ * validate on reload is refused and the running one kept.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lib/file.h"
+#include "lib/ipc.h"
+#include "lib/log.h"
+#include "lib/net.h"
+#include "lib/util.h"
+#include "proc/procs.h"
+#include "proc/proto.h"
+
+struct child {
+	const char *name;
+	pid_t pid;
+	struct ipc *ipc;
+	bool stopped;
+};
+
+struct parent {
+	struct event_base *base;
+	char path[PATH_MAX];
+	struct conf *cf;
+	struct buf text; /* the config text cf was parsed from */
+	struct privsep_user pu;
+	int *lfds;	 /* listening sockets, one per cf->listeners */
+	int control_fd;
+	int lock_fd;
+	struct child smtp, queue;
+	bool stopping;
+	int status;
+	struct event *ev_kill;
+};
+
+static struct parent pp;
+
+void
+control_path(const struct conf *cf, char *out, size_t outsz)
+{
+	snprintf(out, outsz, "%s/control.sock", cf->state_dir);
+}
+
+/* prepare_state - state_dir and what the children need inside it. */
+static int
+prepare_state(struct parent *p)
+{
+	const struct conf *cf = p->cf;
+	char path[PATH_MAX];
+
+	if (mkdir_p(cf->state_dir, 0755) == -1) {
+		log_warn("cannot create state_dir %s", cf->state_dir);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/postern.lock", cf->state_dir);
+	p->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (p->lock_fd == -1 || flock(p->lock_fd, LOCK_EX | LOCK_NB) == -1) {
+		log_warnx("state_dir %s is in use by another postern (or not writable: %s)",
+			  cf->state_dir, strerror(errno));
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/spool", cf->state_dir);
+	if (mkdir_mode(path, 0700) == -1 ||
+	    (p->pu.drop && chown(path, p->pu.uid, p->pu.gid) == -1)) {
+		log_warn("cannot prepare %s", path);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/empty", cf->state_dir);
+	if (mkdir_mode(path, 0555) == -1) {
+		log_warn("cannot prepare %s", path);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+bind_control(struct parent *p)
+{
+	struct sockaddr_un sun;
+	mode_t old;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	control_path(p->cf, sun.sun_path, sizeof(sun.sun_path));
+	(void)unlink(sun.sun_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 || listen(fd, 16) == -1) {
+		umask(old);
+		log_warn("cannot bind the control socket %s", sun.sun_path);
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	if (p->pu.drop && chown(sun.sun_path, p->pu.uid, p->pu.gid) == -1)
+		log_warn("chown %s", sun.sun_path);
+	p->control_fd = fd;
+	return 0;
+}
+
+/* bind_listeners - sockets for cf, reusing those in old (same address). */
+static int *
+bind_listeners(const struct conf *cf, const struct conf *old, int *old_fds)
+{
+	int *fds = xcalloc(cf->nlisteners ? cf->nlisteners : 1, sizeof(int));
+	size_t i, j;
+
+	for (i = 0; i < cf->nlisteners; i++) {
+		const struct conf_listener *l = &cf->listeners[i];
+
+		fds[i] = -1;
+		for (j = 0; old != NULL && j < old->nlisteners; j++)
+			if (strcmp(old->listeners[j].spec, l->spec) == 0 && old_fds[j] != -1)
+				fds[i] = dup(old_fds[j]);
+		if (fds[i] == -1)
+			fds[i] = net_listen((struct sockaddr *)&l->addr, l->addrlen, 1024);
+		if (fds[i] == -1) {
+			log_warn("cannot listen on %s (%s:%d)", l->spec, cf->path, l->line);
+			while (i-- > 0)
+				close(fds[i]);
+			free(fds);
+			return NULL;
+		}
+	}
+	return fds;
+}
+
+static void
+close_fds(int *fds, size_t n)
+{
+	size_t i;
+
+	for (i = 0; fds != NULL && i < n; i++)
+		if (fds[i] != -1)
+			close(fds[i]);
+	free(fds);
+}
+
+static void
+send_conf(struct parent *p, struct child *c)
+{
+	struct ipc_out out;
+
+	ipc_begin(&out, IMSG_CONF);
+	ipc_add_str(&out, p->path);
+	ipc_add_data(&out, p->text.data, p->text.len);
+	ipc_send(c->ipc, &out);
+}
+
+static void
+send_listeners(struct parent *p)
+{
+	struct ipc_out out;
+	size_t i;
+
+	for (i = 0; i < p->cf->nlisteners; i++) {
+		int fd = dup(p->lfds[i]);
+
+		if (fd == -1)
+			log_fatal("dup");
+		ipc_begin(&out, IMSG_LISTENER);
+		ipc_add_fd(&out, fd);
+		ipc_send(p->smtp.ipc, &out);
+	}
+	ipc_begin(&out, IMSG_LISTENERS_DONE);
+	ipc_send(p->smtp.ipc, &out);
+}
+
+static void
+reload(struct parent *p)
+{
+	char err[CONF_ERR_MAX + 64];
+	struct buf text = BUF_INIT;
+	struct conf *cf;
+	int *fds;
+
+	if (p->stopping)
+		return;
+	if (conf_read_file(p->path, &text, err, sizeof(err)) == -1 ||
+	    (cf = conf_new_shared(p->path, buf_cstr(&text), text.len, err, sizeof(err))) == NULL) {
+		log_warnx("parent reload-refused reason=\"%s\" (keeping the running config)", err);
+		buf_free(&text);
+		return;
+	}
+	if (strcmp(cf->state_dir, p->cf->state_dir) != 0 || strcmp(cf->user, p->cf->user) != 0) {
+		log_warnx("parent reload-refused reason=\"state_dir and user change only with a "
+			  "restart\" (keeping the running config)");
+		conf_unref(cf);
+		buf_free(&text);
+		return;
+	}
+	fds = bind_listeners(cf, p->cf, p->lfds);
+	if (fds == NULL) {
+		log_warnx("parent reload-refused reason=\"cannot listen\" (keeping the running "
+			  "config)");
+		conf_unref(cf);
+		buf_free(&text);
+		return;
+	}
+	close_fds(p->lfds, p->cf->nlisteners);
+	p->lfds = fds;
+	conf_unref(p->cf);
+	p->cf = cf;
+	buf_free(&p->text);
+	p->text = text;
+	log_set_level(cf->log_debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+	send_conf(p, &p->queue);
+	send_conf(p, &p->smtp);
+	send_listeners(p);
+	log_info("parent reloaded config=%s listeners=%zu", p->path, cf->nlisteners);
+}
+
+static void
+kill_children(struct parent *p, int sig)
+{
+	if (p->smtp.pid > 0 && !p->smtp.stopped)
+		kill(p->smtp.pid, sig);
+	if (p->queue.pid > 0 && !p->queue.stopped)
+		kill(p->queue.pid, sig);
+}
+
+static void
+on_kill_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct parent *p = arg;
+
+	(void)fd;
+	(void)what;
+	log_warnx("parent: children did not stop in time; killing them");
+	kill_children(p, SIGKILL);
+}
+
+static void
+stop(struct parent *p, int status)
+{
+	struct timeval tv = {(time_t)p->cf->limits.shutdown_timeout + 15, 0};
+	struct ipc_out out;
+
+	if (p->stopping)
+		return;
+	p->stopping = true;
+	p->status = status;
+	log_info("parent stopping");
+	if (!p->smtp.stopped) {
+		ipc_begin(&out, IMSG_STOP);
+		ipc_send(p->smtp.ipc, &out);
+	} else if (!p->queue.stopped) {
+		ipc_begin(&out, IMSG_STOP);
+		ipc_send(p->queue.ipc, &out);
+	}
+	p->ev_kill = evtimer_new(p->base, on_kill_timer, p);
+	evtimer_add(p->ev_kill, &tv);
+}
+
+/* child_gone - one child exited (or said it stopped). */
+static void
+child_gone(struct parent *p, struct child *c, const char *how)
+{
+	struct ipc_out out;
+
+	if (c->stopped)
+		return;
+	c->stopped = true;
+	if (!p->stopping) {
+		log_warnx("parent: %s process %s; stopping", c->name, how);
+		p->stopping = true;
+		p->status = 1;
+		kill_children(p, SIGKILL);
+	}
+	if (c == &p->smtp && !p->queue.stopped && p->status == 0) {
+		/* Sessions are done: now the queue can stop too. */
+		ipc_begin(&out, IMSG_STOP);
+		ipc_send(p->queue.ipc, &out);
+	}
+	if (p->smtp.stopped && p->queue.stopped)
+		event_base_loopexit(p->base, NULL);
+}
+
+static void
+on_child_msg(struct ipc *ipc, struct ipc_msg *m, void *arg)
+{
+	struct child *c = arg;
+
+	(void)ipc;
+	if (m == NULL)
+		return; /* SIGCHLD tells */
+	if (m->type != IMSG_STOPPED)
+		log_bug("parent: unexpected message %u from %s", m->type, c->name);
+	ipc_end(m);
+	child_gone(&pp, c, "stopped");
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct parent *p = arg;
+	pid_t pid;
+	int st;
+
+	(void)what;
+	switch (sig) {
+	case SIGHUP:
+		reload(p);
+		break;
+	case SIGTERM:
+	case SIGINT:
+		stop(p, 0);
+		break;
+	case SIGCHLD:
+		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+			char how[64];
+
+			if (WIFSIGNALED(st))
+				snprintf(how, sizeof(how), "was killed by signal %d", WTERMSIG(st));
+			else
+				snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(st));
+			if (pid == p->smtp.pid)
+				child_gone(p, &p->smtp, how);
+			else if (pid == p->queue.pid)
+				child_gone(p, &p->queue, how);
+			if (WIFSIGNALED(st) || WEXITSTATUS(st) != 0)
+				p->status = 1;
+		}
+		break;
+	}
+}
+
+/* start_child - fork; the child keeps only the descriptors it needs. */
+static pid_t
+start_child(struct parent *p, bool is_smtp, int child_end, int peer_end, const int *unused,
+	    size_t nunused)
+{
+	struct proc_fds fds;
+	pid_t pid = fork();
+	size_t i;
+
+	if (pid == -1)
+		log_fatal("fork");
+	if (pid > 0) {
+		close(child_end);
+		return pid;
+	}
+	for (i = 0; i < nunused; i++)
+		if (unused[i] != -1)
+			close(unused[i]);
+	memset(&fds, 0, sizeof(fds));
+	fds.ppid = getppid();
+	fds.parent = child_end;
+	fds.peer = peer_end;
+	if (is_smtp) {
+		close(p->control_fd);
+		fds.listeners = p->lfds;
+		fds.control = -1;
+		smtp_proc_main(p->cf, &fds, &p->pu);
+	}
+	close_fds(p->lfds, p->cf->nlisteners);
+	fds.control = p->control_fd;
+	queue_proc_main(p->cf, &fds, &p->pu);
+}
+
+static int
+setup(struct parent *p, const char *path)
+{
+	char err[CONF_ERR_MAX + 64];
+
+	memset(p, 0, sizeof(*p));
+	p->control_fd = -1;
+	p->lock_fd = -1;
+	p->smtp.name = "smtp";
+	p->queue.name = "queue";
+	str_copy(p->path, path, sizeof(p->path));
+	if (conf_read_file(path, &p->text, err, sizeof(err)) == -1 ||
+	    (p->cf = conf_new_shared(path, buf_cstr(&p->text), p->text.len, err, sizeof(err))) ==
+		    NULL) {
+		fprintf(stderr, "postern: %s\n", err);
+		return -1;
+	}
+	log_set_syslog(p->cf->log_syslog);
+	log_set_level(p->cf->log_debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+	if (privsep_lookup(p->cf->user, &p->pu, err, sizeof(err)) == -1) {
+		fprintf(stderr, "postern: %s\n", err);
+		return -1;
+	}
+	if (prepare_state(p) == -1 || bind_control(p) == -1)
+		return -1;
+	p->lfds = bind_listeners(p->cf, NULL, NULL);
+	if (p->lfds == NULL)
+		return -1;
+	return 0;
+}
+
+int
+parent_main(const char *path, bool debug)
+{
+	struct parent *p = &pp;
+	int sq[2], ss[2], sx[2];
+	struct event *sigs[4];
+	const int signums[4] = {SIGHUP, SIGTERM, SIGINT, SIGCHLD};
+	size_t i;
+
+	log_init("parent", false, debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+	if (setup(p, path) == -1)
+		return 1;
+	if (debug)
+		log_set_level(LOG_LEVEL_DEBUG);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sq) == -1 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ss) == -1 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sx) == -1)
+		log_fatal("socketpair");
+	signal(SIGPIPE, SIG_IGN);
+	/* queue: sq[1] to parent, sx[1] to smtp; smtp: ss[1] to parent, sx[0] to queue */
+	{
+		const int not_queue[] = {sq[0], ss[0], ss[1], sx[0]};
+		const int not_smtp[] = {sq[0], ss[0], sx[1]};
+
+		p->queue.pid = start_child(p, false, sq[1], sx[1], not_queue, nitems(not_queue));
+		p->smtp.pid = start_child(p, true, ss[1], sx[0], not_smtp, nitems(not_smtp));
+	}
+	close(sx[0]);
+	close(sx[1]);
+	close(p->control_fd);
+	p->control_fd = -1;
+	p->base = event_base_new();
+	if (p->base == NULL)
+		log_fatalx("event_base_new failed");
+	p->queue.ipc = ipc_new(p->base, sq[0], "queue", on_child_msg, &p->queue);
+	p->smtp.ipc = ipc_new(p->base, ss[0], "smtp", on_child_msg, &p->smtp);
+	for (i = 0; i < nitems(signums); i++) {
+		sigs[i] = evsignal_new(p->base, signums[i], on_signal, p);
+		event_add(sigs[i], NULL);
+	}
+	for (i = 0; i < p->cf->nlisteners; i++)
+		log_info("parent listening on %s role=%s", p->cf->listeners[i].spec,
+			 conf_role_name(p->cf->listeners[i].role));
+	log_info("parent started version=%s config=%s state_dir=%s user=%s", POSTERN_VERSION,
+		 p->path, p->cf->state_dir, p->pu.drop ? p->pu.name : "(unchanged)");
+	event_base_dispatch(p->base);
+	for (i = 0; i < nitems(signums); i++)
+		event_free(sigs[i]);
+	log_info("parent stopped status=%d", p->status);
+	return p->status;
+}

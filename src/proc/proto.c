@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * proto - envelope encoding for IPC.
+ *
+ * SECURITY: decoding re-validates addresses and bounds, because the
+ * sender is the process that parses network input.
+ */
+#include "proc/proto.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/log.h"
+#include "lib/util.h"
+#include "mail/syntax.h"
+#include "queue/spool.h"
+
+void
+proto_add_envelope(struct ipc_out *out, const struct envelope *env)
+{
+	uint32_t i;
+
+	ipc_add_u64(out, env->arrival);
+	ipc_add_str(out, env->sender);
+	ipc_add_u8(out, (uint8_t)env->ret);
+	ipc_add_str(out, env->envid);
+	ipc_add_u8(out, (uint8_t)env->body);
+	ipc_add_u8(out, env->smtputf8);
+	ipc_add_str(out, env->client_ip);
+	ipc_add_str(out, env->helo);
+	ipc_add_str(out, env->proto);
+	ipc_add_u8(out, env->submission);
+	ipc_add_u32(out, env->nrcpts);
+	for (i = 0; i < env->nrcpts; i++) {
+		ipc_add_str(out, env->rcpts[i].addr);
+		ipc_add_str(out, env->rcpts[i].domain);
+		ipc_add_u8(out, (uint8_t)env->rcpts[i].notify);
+		ipc_add_str(out, env->rcpts[i].orcpt);
+	}
+}
+
+static bool
+valid_addr(const char *a, bool allow_empty)
+{
+	const char *at = strrchr(a, '@');
+
+	if (*a == '\0')
+		return allow_empty;
+	return at != NULL && at != a && at[1] != '\0' && strchr(a, '\n') == NULL &&
+	       strchr(a, '\r') == NULL;
+}
+
+void
+proto_get_envelope(struct ipc_msg *m, struct envelope *env, uint32_t max_rcpts)
+{
+	uint32_t i, n;
+	uint8_t v;
+
+	memset(env, 0, sizeof(*env));
+	env->arrival = ipc_get_u64(m);
+	ipc_get_strbuf(m, env->sender, sizeof(env->sender));
+	v = ipc_get_u8(m);
+	if (v > RET_HDRS)
+		log_bug("ipc %s: bad ret", m->peer);
+	env->ret = (enum dsn_ret)v;
+	ipc_get_strbuf(m, env->envid, sizeof(env->envid));
+	v = ipc_get_u8(m);
+	if (v > BODY_8BITMIME)
+		log_bug("ipc %s: bad body", m->peer);
+	env->body = (enum body_type)v;
+	env->smtputf8 = ipc_get_u8(m) != 0;
+	ipc_get_strbuf(m, env->client_ip, sizeof(env->client_ip));
+	ipc_get_strbuf(m, env->helo, sizeof(env->helo));
+	ipc_get_strbuf(m, env->proto, sizeof(env->proto));
+	env->submission = ipc_get_u8(m) != 0;
+	n = ipc_get_u32(m);
+	if (n == 0 || n > max_rcpts || n > SPOOL_MAX_RCPTS)
+		log_bug("ipc %s: %u recipients", m->peer, n);
+	if (!valid_addr(env->sender, true) || !valid_xtext(env->envid, strlen(env->envid)))
+		log_bug("ipc %s: bad sender", m->peer);
+	env->rcpts = xcalloc(n, sizeof(*env->rcpts));
+	for (i = 0; i < n; i++) {
+		struct env_rcpt *r = &env->rcpts[i];
+
+		ipc_get_strbuf(m, r->addr, sizeof(r->addr));
+		ipc_get_strbuf(m, r->domain, sizeof(r->domain));
+		r->notify = ipc_get_u8(m);
+		ipc_get_strbuf(m, r->orcpt, sizeof(r->orcpt));
+		if (!valid_addr(r->addr, false) || r->notify > 0xf)
+			log_bug("ipc %s: bad recipient", m->peer);
+	}
+	env->nrcpts = n;
+}

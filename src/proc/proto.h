@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * proto - the messages postern's processes exchange, and the envelope
+ * codec they share.
+ *
+ *   parent -> smtp, queue:  CONF (file name, text), STOP
+ *   parent -> smtp:         LISTENER (fd, index) ... LISTENERS_DONE
+ *   smtp   -> queue:        MSG_OPEN, MSG_COMMIT, MSG_ABORT
+ *   queue  -> smtp:         MSG_OPEN_OK (fd), MSG_OPEN_FAIL, MSG_COMMIT_OK,
+ *                           MSG_COMMIT_FAIL
+ *   smtp, queue -> parent:  STOPPED
+ *
+ * SECURITY: the smtp process handles network input and may be hostile to
+ * the queue: proto_get_envelope() validates every field again.
+ */
+#ifndef POSTERN_PROTO_H
+#define POSTERN_PROTO_H
+
+#include "lib/ipc.h"
+#include "mail/envelope.h"
+
+enum imsg_type {
+	IMSG_CONF = 1,
+	IMSG_STOP,
+	IMSG_STOPPED,
+	IMSG_LISTENER,
+	IMSG_LISTENERS_DONE,
+	IMSG_MSG_OPEN,
+	IMSG_MSG_OPEN_OK,
+	IMSG_MSG_OPEN_FAIL,
+	IMSG_MSG_COMMIT,
+	IMSG_MSG_COMMIT_OK,
+	IMSG_MSG_COMMIT_FAIL,
+	IMSG_MSG_ABORT,
+};
+
+void proto_add_envelope(struct ipc_out *out, const struct envelope *env);
+/* proto_get_envelope - read and validate; aborts on a malformed message.
+ * Free env->rcpts with envelope_clear(). */
+void proto_get_envelope(struct ipc_msg *m, struct envelope *env, uint32_t max_rcpts);
+
+#endif

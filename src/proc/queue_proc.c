@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * queue_proc - the queue process: answers the smtp process (open, commit,
+ * abort), runs the scheduler and the control socket.
+ *
+ * SECURITY: unprivileged; trusts nothing from the smtp process that it
+ * cannot check (proto_get_envelope re-validates, ids must be ones we
+ * issued). Control requests are bounded and parsed in control.c.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dns/dns.h"
+#include "lib/ipc.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "proc/control.h"
+#include "proc/procs.h"
+#include "proc/proto.h"
+#include "queue/queue.h"
+
+struct queue_proc {
+	struct event_base *base;
+	struct conf *cf;
+	struct ipc *parent;
+	struct ipc *smtp;
+	struct queue q;
+	struct control *control;
+};
+
+static struct queue_proc qp_global;
+
+struct commit_ctx {
+	struct queue_proc *qp;
+	uint64_t sid;
+};
+
+static const char *
+open_error(int err)
+{
+	if (err == ENOSPC || err == EDQUOT || err == EFBIG)
+		return "452 4.3.1 Error: insufficient system storage";
+	return "451 4.3.0 Error: queue file write error, try again later";
+}
+
+static void
+on_committed(void *arg, const char *id, int err)
+{
+	struct commit_ctx *ctx = arg;
+	struct ipc_out out;
+
+	ipc_begin(&out, err == 0 ? IMSG_MSG_COMMIT_OK : IMSG_MSG_COMMIT_FAIL);
+	ipc_add_u64(&out, ctx->sid);
+	ipc_add_str(&out, id);
+	ipc_add_str(&out, err == 0 ? "" : open_error(err));
+	if (ctx->qp->smtp != NULL)
+		ipc_send(ctx->qp->smtp, &out);
+	else
+		buf_free(&out.payload);
+	free(ctx);
+}
+
+static void
+do_open(struct queue_proc *qp, struct ipc_msg *m)
+{
+	char id[QUEUE_ID_LEN + 1];
+	struct envelope env;
+	struct ipc_out out;
+	uint64_t sid = ipc_get_u64(m);
+	int fd, err = 0;
+
+	proto_get_envelope(m, &env, (uint32_t)qp->cf->limits.max_recipients);
+	ipc_end(m);
+	fd = qp->q.stopping ? -1 : queue_open(&qp->q, &env, id, &err);
+	envelope_clear(&env);
+	if (fd == -1) {
+		ipc_begin(&out, IMSG_MSG_OPEN_FAIL);
+		ipc_add_u64(&out, sid);
+		ipc_add_str(&out, open_error(err));
+	} else {
+		ipc_begin(&out, IMSG_MSG_OPEN_OK);
+		ipc_add_u64(&out, sid);
+		ipc_add_str(&out, id);
+		ipc_add_fd(&out, fd);
+	}
+	ipc_send(qp->smtp, &out);
+}
+
+static void
+do_commit(struct queue_proc *qp, struct ipc_msg *m)
+{
+	struct commit_ctx *ctx = xcalloc(1, sizeof(*ctx));
+	char id[QUEUE_ID_LEN + 1];
+	uint64_t size;
+
+	ctx->qp = qp;
+	ctx->sid = ipc_get_u64(m);
+	ipc_get_strbuf(m, id, sizeof(id));
+	size = ipc_get_u64(m);
+	ipc_end(m);
+	queue_commit(&qp->q, id, size, on_committed, ctx);
+}
+
+static void
+on_smtp(struct ipc *ipc, struct ipc_msg *m, void *arg)
+{
+	struct queue_proc *qp = arg;
+	char id[QUEUE_ID_LEN + 1];
+
+	(void)ipc;
+	if (m == NULL) {
+		/* The smtp process stopped (or died: then the parent stops us). */
+		log_debug("queue: smtp process closed its channel");
+		ipc_free(qp->smtp);
+		qp->smtp = NULL;
+		return;
+	}
+	switch (m->type) {
+	case IMSG_MSG_OPEN:
+		do_open(qp, m);
+		break;
+	case IMSG_MSG_COMMIT:
+		do_commit(qp, m);
+		break;
+	case IMSG_MSG_ABORT:
+		ipc_get_strbuf(m, id, sizeof(id));
+		ipc_end(m);
+		queue_abort(&qp->q, id);
+		break;
+	default:
+		log_bug("queue: unexpected message %u from smtp", m->type);
+	}
+}
+
+static void
+on_conf(struct queue_proc *qp, struct ipc_msg *m)
+{
+	char err[CONF_ERR_MAX + 64], *file;
+	const char *text;
+	struct conf *cf;
+	size_t len;
+
+	file = ipc_get_str(m, PATH_MAX);
+	text = ipc_get_data(m, &len);
+	ipc_end(m);
+	cf = conf_new_shared(file ? file : "?", text, len, err, sizeof(err));
+	if (cf == NULL)
+		log_bug("queue: the parent sent a config that does not parse: %s", err);
+	free(file);
+	conf_unref(qp->cf);
+	qp->cf = cf;
+	queue_set_conf(&qp->q, cf);
+	log_set_level(cf->log_debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+	log_info("queue reloaded");
+}
+
+static void
+queue_finish_stop(struct queue_proc *qp)
+{
+	struct ipc_out out;
+
+	control_free(qp->control);
+	queue_free(&qp->q);
+	log_info("queue stopped");
+	ipc_begin(&out, IMSG_STOPPED);
+	ipc_send(qp->parent, &out);
+	ipc_flush(qp->parent);
+	exit(0);
+}
+
+static void
+on_parent(struct ipc *ipc, struct ipc_msg *m, void *arg)
+{
+	struct queue_proc *qp = arg;
+
+	(void)ipc;
+	if (m == NULL)
+		log_fatalx("queue: parent went away");
+	switch (m->type) {
+	case IMSG_CONF:
+		on_conf(qp, m);
+		break;
+	case IMSG_STOP:
+		ipc_end(m);
+		queue_stop(&qp->q);
+		queue_finish_stop(qp);
+		break;
+	default:
+		log_bug("queue: unexpected message %u from parent", m->type);
+	}
+}
+
+void
+queue_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user *pu)
+{
+	struct queue_proc *qp = &qp_global;
+	char err[256];
+
+	log_set_procname("queue");
+	privsep_drop(pu, NULL);
+	proc_watch_parent(fds->ppid);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	memset(qp, 0, sizeof(*qp));
+	qp->base = event_base_new();
+	if (qp->base == NULL)
+		log_fatalx("queue: event_base_new failed");
+	qp->cf = cf;
+	if (queue_init(&qp->q, qp->base, cf) == -1)
+		log_fatalx("queue: cannot use the spool in %s", cf->state_dir);
+	qp->q.dns = dns_new(qp->base, cf, err, sizeof(err));
+	if (qp->q.dns == NULL)
+		log_fatalx("queue: %s", err);
+	qp->parent = ipc_new(qp->base, fds->parent, "parent", on_parent, qp);
+	qp->smtp = ipc_new(qp->base, fds->peer, "smtp", on_smtp, qp);
+	qp->control = control_new(qp->base, fds->control, &qp->q);
+	queue_start(&qp->q);
+	event_base_dispatch(qp->base);
+	log_fatalx("queue: event loop ended");
+}

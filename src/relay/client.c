@@ -1,0 +1,609 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * client - outbound SMTP/LMTP protocol engine.
+ *
+ * Replies are matched against a FIFO of what was asked, so a pipelined
+ * group (MAIL, RCPT..., DATA) and a lock-step dialogue share one code path.
+ *
+ * SECURITY: see client.h. A reply line longer than REPLY_LINE_MAX, a
+ * malformed line, or a timeout ends the connection with a temporary error.
+ */
+#include "relay/client.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/net.h"
+#include "lib/util.h"
+
+enum cstate { C_CONNECT, C_GREETING, C_EHLO, C_HELO, C_READY, C_TX, C_QUIT, C_DEAD };
+enum expect { X_MAIL, X_RCPT, X_DATA, X_DOT, X_RSET, X_QUIT };
+
+#define CLIENT_MAX_EXPECT 2048
+
+struct client {
+	struct bufferevent *bev;
+	struct event_base *base;
+	enum cstate state;
+	struct client_conf cc;
+	char peer[NET_ADDRSTRLEN + 300];
+	const struct client_ops *ops;
+	void *arg;
+	unsigned ext;
+	int busy;    /* depth of our own event handlers on the stack */
+	bool zombie; /* freed by its owner or failed: destroy when not busy */
+	struct smtp_reply reply;
+	/* the transaction */
+	const struct client_tx *tx;
+	struct smtp_reply *results;
+	bool *accepted;
+	uint32_t naccepted;
+	uint32_t next_rcpt;   /* lock-step: next RCPT to send */
+	uint32_t dot_next;    /* LMTP: next accepted recipient to assign */
+	bool mail_ok;
+	bool data_sent;
+	/* expected replies */
+	enum expect expect[CLIENT_MAX_EXPECT];
+	uint32_t expect_idx[CLIENT_MAX_EXPECT];
+	size_t xhead, xtail;
+};
+
+static void client_fail(struct client *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+set_timeout(struct client *c, uint64_t secs)
+{
+	struct timeval tv = {(time_t)secs, 0};
+
+	bufferevent_set_timeouts(c->bev, secs ? &tv : NULL, secs ? &tv : NULL);
+}
+
+static void
+expect_push(struct client *c, enum expect x, uint32_t idx)
+{
+	if (c->xtail - c->xhead >= CLIENT_MAX_EXPECT)
+		log_bug("client: too many replies outstanding");
+	c->expect[c->xtail % CLIENT_MAX_EXPECT] = x;
+	c->expect_idx[c->xtail % CLIENT_MAX_EXPECT] = idx;
+	c->xtail++;
+}
+
+static void __attribute__((format(printf, 2, 3)))
+send_cmd(struct client *c, const char *fmt, ...)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	va_list ap;
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+/* synth - a reply we make up (for results that never reached the server). */
+static void
+synth(struct smtp_reply *r, const char *text)
+{
+	reply_init(r);
+	reply_feed(r, text, strlen(text));
+}
+
+static void
+destroy(struct client *c)
+{
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	free(c->results);
+	free(c->accepted);
+	free(c);
+}
+
+/* kill - no more callbacks; the memory goes when no handler is running. */
+static void
+kill_client(struct client *c)
+{
+	c->state = C_DEAD;
+	if (c->bev != NULL)
+		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	c->zombie = true;
+	if (c->busy == 0)
+		destroy(c);
+}
+
+static void
+client_fail(struct client *c, const char *fmt, ...)
+{
+	char why[REPLY_TEXT_MAX + 128];
+	va_list ap;
+
+	if (c->state == C_DEAD)
+		return;
+	if (c->state == C_QUIT) {
+		kill_client(c); /* the owner let go at QUIT: no callbacks */
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	c->state = C_DEAD;
+	c->busy++;
+	c->ops->failed(c->arg, c, why);
+	c->busy--;
+	kill_client(c);
+}
+
+/* The transaction. */
+
+static void
+send_mail(struct client *c)
+{
+	const struct client_tx *tx = c->tx;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	evbuffer_add_printf(out, "MAIL FROM:<%s>", tx->sender);
+	if (c->ext & EXT_SIZE)
+		evbuffer_add_printf(out, " SIZE=%llu", (unsigned long long)tx->body_len);
+	if (tx->body8 && (c->ext & EXT_8BITMIME))
+		evbuffer_add_printf(out, " BODY=8BITMIME");
+	if (tx->smtputf8)
+		evbuffer_add_printf(out, " SMTPUTF8");
+	if (c->ext & EXT_DSN) {
+		if (tx->ret != RET_UNSET)
+			evbuffer_add_printf(out, " RET=%s", tx->ret == RET_FULL ? "FULL" : "HDRS");
+		if (tx->envid && tx->envid[0])
+			evbuffer_add_printf(out, " ENVID=%s", tx->envid);
+	}
+	evbuffer_add(out, "\r\n", 2);
+	expect_push(c, X_MAIL, 0);
+}
+
+static void
+send_rcpt(struct client *c, uint32_t i)
+{
+	const struct client_rcpt *r = &c->tx->rcpts[i];
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	evbuffer_add_printf(out, "RCPT TO:<%s>", r->addr);
+	if ((c->ext & EXT_DSN) && r->notify) {
+		const char *sep = "";
+
+		evbuffer_add_printf(out, " NOTIFY=");
+		if (r->notify & NOTIFY_NEVER)
+			evbuffer_add_printf(out, "NEVER");
+		if (r->notify & NOTIFY_SUCCESS) {
+			evbuffer_add_printf(out, "%sSUCCESS", sep);
+			sep = ",";
+		}
+		if (r->notify & NOTIFY_FAILURE) {
+			evbuffer_add_printf(out, "%sFAILURE", sep);
+			sep = ",";
+		}
+		if (r->notify & NOTIFY_DELAY)
+			evbuffer_add_printf(out, "%sDELAY", sep);
+	}
+	if ((c->ext & EXT_DSN) && r->orcpt && r->orcpt[0])
+		evbuffer_add_printf(out, " ORCPT=%s", r->orcpt);
+	evbuffer_add(out, "\r\n", 2);
+	expect_push(c, X_RCPT, i);
+}
+
+static void
+tx_finish(struct client *c)
+{
+	c->state = C_READY;
+	set_timeout(c, 0);
+	c->ops->done(c->arg, c, c->results);
+}
+
+static void
+send_rset(struct client *c)
+{
+	send_cmd(c, "RSET");
+	expect_push(c, X_RSET, 0);
+}
+
+void
+client_start(struct client *c, const struct client_tx *tx)
+{
+	uint32_t i;
+
+	if (c->state != C_READY)
+		log_bug("client: transaction in state %d", c->state);
+	c->tx = tx;
+	c->state = C_TX;
+	free(c->results);
+	free(c->accepted);
+	c->results = xcalloc(tx->nrcpts, sizeof(*c->results));
+	c->accepted = xcalloc(tx->nrcpts, sizeof(*c->accepted));
+	c->naccepted = 0;
+	c->next_rcpt = 0;
+	c->dot_next = 0;
+	c->mail_ok = false;
+	c->data_sent = false;
+	set_timeout(c, c->cc.reply_timeout);
+	if (tx->smtputf8 && !(c->ext & EXT_SMTPUTF8)) {
+		for (i = 0; i < tx->nrcpts; i++)
+			synth(&c->results[i],
+			      "553 5.6.7 Destination does not support SMTPUTF8 (RFC 6531)");
+		tx_finish(c);
+		return;
+	}
+	send_mail(c);
+	if (c->ext & EXT_PIPELINING) {
+		for (i = 0; i < tx->nrcpts; i++)
+			send_rcpt(c, i);
+		c->next_rcpt = tx->nrcpts;
+		send_cmd(c, "DATA");
+		expect_push(c, X_DATA, 0);
+	}
+}
+
+static void
+send_body(struct client *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	const struct client_tx *tx = c->tx;
+
+	if (tx->body_len > 0) {
+		struct evbuffer_file_segment *seg;
+		int fd = dup(tx->body_fd);
+
+		if (fd == -1) {
+			client_fail(c, "dup: %s", strerror(errno));
+			return;
+		}
+		seg = evbuffer_file_segment_new(fd, tx->body_off, (ev_off_t)tx->body_len,
+						EVBUF_FS_CLOSE_ON_FREE);
+		if (seg == NULL) {
+			close(fd);
+			client_fail(c, "cannot read the queue file");
+			return;
+		}
+		evbuffer_add_file_segment(out, seg, 0, -1);
+		evbuffer_file_segment_free(seg);
+	}
+	evbuffer_add(out, ".\r\n", 3);
+}
+
+static void
+on_mail(struct client *c)
+{
+	uint32_t i;
+
+	c->mail_ok = reply_class(&c->reply) == 2;
+	if (!c->mail_ok) {
+		for (i = 0; i < c->tx->nrcpts; i++)
+			c->results[i] = c->reply;
+		if (!(c->ext & EXT_PIPELINING)) {
+			send_rset(c);
+		}
+		return;
+	}
+	if (!(c->ext & EXT_PIPELINING)) {
+		send_rcpt(c, 0);
+		c->next_rcpt = 1;
+	}
+}
+
+static void
+on_rcpt(struct client *c, uint32_t i)
+{
+	if (c->mail_ok) {
+		if (reply_class(&c->reply) == 2) {
+			c->accepted[i] = true;
+			c->naccepted++;
+		} else {
+			c->results[i] = c->reply;
+		}
+	}
+	if (c->ext & EXT_PIPELINING)
+		return;
+	if (c->next_rcpt < c->tx->nrcpts) {
+		send_rcpt(c, c->next_rcpt++);
+		return;
+	}
+	if (c->naccepted == 0) {
+		send_rset(c);
+		return;
+	}
+	send_cmd(c, "DATA");
+	expect_push(c, X_DATA, 0);
+}
+
+static void
+on_data(struct client *c)
+{
+	uint32_t i;
+
+	if (c->reply.code == 354) {
+		if (c->naccepted == 0 || !c->mail_ok) {
+			/* A server that said 354 with nobody to deliver to. */
+			evbuffer_add(bufferevent_get_output(c->bev), ".\r\n", 3);
+			expect_push(c, X_DOT, UINT32_MAX);
+			return;
+		}
+		c->data_sent = true;
+		send_body(c);
+		if (c->state == C_DEAD)
+			return;
+		if (!c->cc.lmtp) {
+			expect_push(c, X_DOT, 0);
+		} else {
+			for (i = 0; i < c->tx->nrcpts; i++)
+				if (c->accepted[i])
+					expect_push(c, X_DOT, i);
+		}
+		return;
+	}
+	for (i = 0; i < c->tx->nrcpts; i++)
+		if (c->accepted[i])
+			c->results[i] = c->reply;
+	send_rset(c);
+}
+
+static void
+on_dot(struct client *c, uint32_t idx)
+{
+	uint32_t i;
+
+	if (idx == UINT32_MAX) {
+		send_rset(c);
+		return;
+	}
+	if (c->cc.lmtp) {
+		c->results[idx] = c->reply;
+	} else {
+		for (i = 0; i < c->tx->nrcpts; i++)
+			if (c->accepted[i])
+				c->results[i] = c->reply;
+	}
+	if (c->xhead == c->xtail)
+		tx_finish(c);
+}
+
+/* handle_reply - a complete reply arrived; match it with what we asked. */
+static void
+handle_reply(struct client *c)
+{
+	enum expect x;
+	uint32_t idx;
+
+	switch (c->state) {
+	case C_GREETING:
+		if (reply_class(&c->reply) != 2) {
+			client_fail(c, "greeting: %d %s", c->reply.code, c->reply.text);
+			return;
+		}
+		c->state = C_EHLO;
+		send_cmd(c, "%s %s", c->cc.lmtp ? "LHLO" : "EHLO", c->cc.helo);
+		return;
+	case C_EHLO:
+	case C_HELO:
+		if (reply_class(&c->reply) != 2) {
+			if (c->state == C_EHLO && !c->cc.lmtp && reply_class(&c->reply) == 5) {
+				c->state = C_HELO;
+				send_cmd(c, "HELO %s", c->cc.helo);
+				return;
+			}
+			client_fail(c, "%s: %d %s", c->state == C_EHLO ? "EHLO" : "HELO",
+				    c->reply.code, c->reply.text);
+			return;
+		}
+		c->ext = c->state == C_EHLO ? c->reply.ext : 0;
+		c->state = C_READY;
+		set_timeout(c, 0);
+		c->ops->ready(c->arg, c);
+		return;
+	case C_TX:
+		break;
+	case C_QUIT:
+		kill_client(c); /* the 221 */
+		return;
+	default:
+		client_fail(c, "unexpected reply: %d %s", c->reply.code, c->reply.text);
+		return;
+	}
+	if (c->xhead == c->xtail) {
+		client_fail(c, "reply nobody asked for: %d %s", c->reply.code, c->reply.text);
+		return;
+	}
+	x = c->expect[c->xhead % CLIENT_MAX_EXPECT];
+	idx = c->expect_idx[c->xhead % CLIENT_MAX_EXPECT];
+	c->xhead++;
+	switch (x) {
+	case X_MAIL:
+		on_mail(c);
+		break;
+	case X_RCPT:
+		on_rcpt(c, idx);
+		break;
+	case X_DATA:
+		on_data(c);
+		break;
+	case X_DOT:
+		on_dot(c, idx);
+		break;
+	case X_RSET:
+		tx_finish(c);
+		break;
+	case X_QUIT:
+		break;
+	}
+}
+
+static void
+read_replies(struct client *c, struct evbuffer *in)
+{
+	while (c->state != C_DEAD) {
+		size_t len;
+		char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF);
+		int r;
+
+		if (line == NULL) {
+			if (evbuffer_get_length(in) > REPLY_LINE_MAX)
+				client_fail(c, "reply line too long");
+			return;
+		}
+		if (c->reply.done)
+			reply_init(&c->reply);
+		r = reply_feed(&c->reply, line, len);
+		free(line);
+		if (r == -1) {
+			client_fail(c, "malformed reply from server");
+			return;
+		}
+		if (r == 1)
+			handle_reply(c);
+	}
+}
+
+/* enter/leave - bracket every libevent callback (see kill_client). */
+static void
+leave(struct client *c)
+{
+	if (--c->busy == 0 && c->zombie)
+		destroy(c);
+}
+
+static void
+on_read(struct bufferevent *bev, void *arg)
+{
+	struct client *c = arg;
+
+	c->busy++;
+	read_replies(c, bufferevent_get_input(bev));
+	leave(c);
+}
+
+static void
+handle_event(struct client *c, struct bufferevent *bev, short what)
+{
+	int fd, one = 1;
+
+	if (c->state == C_DEAD)
+		return;
+	if (what & BEV_EVENT_CONNECTED) {
+		fd = bufferevent_getfd(bev);
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c->state = C_GREETING;
+		reply_init(&c->reply);
+		c->reply.done = true;
+		return;
+	}
+	if (c->state == C_QUIT) {
+		kill_client(c);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT)
+		client_fail(c, "timeout %s", c->state == C_CONNECT ? "connecting" : "waiting for reply");
+	else if (what & BEV_EVENT_EOF)
+		client_fail(c, "connection closed by server");
+	else
+		client_fail(c, "%s", strerror(EVUTIL_SOCKET_ERROR() ? EVUTIL_SOCKET_ERROR() : EIO));
+}
+
+static void
+on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct client *c = arg;
+
+	c->busy++;
+	handle_event(c, bev, what);
+	leave(c);
+}
+
+static void
+on_write(struct bufferevent *bev, void *arg)
+{
+	struct client *c = arg;
+
+	/* After QUIT, wait for the server's 221 or close (on_event). */
+	(void)bev;
+	(void)c;
+}
+
+struct client *
+client_connect(struct event_base *base, const struct sockaddr *addr, socklen_t len,
+	       const char *path, const struct client_conf *cc, const struct client_ops *ops,
+	       void *arg)
+{
+	struct client *c = xcalloc(1, sizeof(*c));
+	struct sockaddr_un sun;
+	char a[NET_ADDRSTRLEN + 8];
+
+	c->base = base;
+	c->cc = *cc;
+	c->ops = ops;
+	c->arg = arg;
+	c->state = C_CONNECT;
+	if (addr != NULL)
+		snprintf(c->peer, sizeof(c->peer), "%s[%s]", cc->peer_name,
+			 net_format(addr, a, sizeof(a)));
+	else
+		snprintf(c->peer, sizeof(c->peer), "%s", path);
+	c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	set_timeout(c, cc->connect_timeout);
+	if (addr == NULL) {
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		str_copy(sun.sun_path, path, sizeof(sun.sun_path));
+		addr = (struct sockaddr *)&sun;
+		len = sizeof(sun);
+	}
+	if (bufferevent_socket_connect(c->bev, addr, (int)len) == -1) {
+		/* Report from the loop, as promised. */
+		bufferevent_trigger_event(c->bev, BEV_EVENT_ERROR, BEV_TRIG_DEFER_CALLBACKS);
+	}
+	return c;
+}
+
+void
+client_quit(struct client *c)
+{
+	if (c->state == C_DEAD)
+		return;
+	if (c->state == C_READY) {
+		c->state = C_QUIT;
+		send_cmd(c, "QUIT");
+		set_timeout(c, 5);
+		return;
+	}
+	client_free(c);
+}
+
+void
+client_free(struct client *c)
+{
+	kill_client(c);
+}
+
+unsigned
+client_ext(const struct client *c)
+{
+	return c->ext;
+}
+
+const char *
+client_peer(const struct client *c)
+{
+	return c->peer;
+}
+
+void
+client_set_arg(struct client *c, void *arg)
+{
+	c->arg = arg;
+}

@@ -1,0 +1,1068 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * session - the inbound SMTP state machine.
+ *
+ * Commands are dispatched through a table whose rows name the states in
+ * which a verb is allowed and its flags (LAST: must end a PIPELINING group,
+ * RFC 2920 3.1). Every state change goes through enter_state().
+ *
+ * SECURITY: all input is hostile. Lines are bounded by max_command_length,
+ * content by max_message_size and max_data_line_length, the session by its
+ * timeouts and max_errors. Relaying is decided here: a recipient is
+ * accepted only for a configured domain on an mx listener, or from a
+ * trusted network; never otherwise (RFC 5321 3.6.2, practice 1).
+ * STANDARDS: see session.h.
+ */
+#include "smtp/session.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/buf.h"
+#include "lib/file.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "mail/data.h"
+#include "mail/header.h"
+#include "mail/syntax.h"
+
+/* Bytes of content buffered before a write to the spool file. */
+#define SESSION_WRITE_CHUNK (64 * 1024)
+
+enum state {
+	ST_CONNECTED, /* greeting sent, no HELO/EHLO yet */
+	ST_IDLE,      /* greeted, no transaction */
+	ST_MAIL,      /* MAIL accepted */
+	ST_RCPT,      /* at least one RCPT accepted */
+	ST_BDAT,      /* between BDAT chunks */
+	ST_CONTENT,   /* reading DATA content or a BDAT chunk */
+	ST_WAIT,      /* waiting for the queue; input paused */
+	ST_CLOSING,   /* reply flushed, then close */
+};
+
+static const char *state_names[] = {"connected", "idle", "mail", "rcpt",
+				    "bdat", "content", "wait", "closing"};
+
+#define SB(s) (1u << (s))
+
+/* Command flags. */
+#define F_LAST 0x1 /* must be the last command of a pipelined group */
+
+struct session {
+	uint64_t id;
+	char sid[17];
+	struct session_env env;
+	struct conf *cf;
+	struct conf_listener listener;
+	struct bufferevent *bev;
+	struct event *ev_session_timeout;
+	enum state state;
+	char ip[NET_ADDRSTRLEN];
+	struct sockaddr_storage peer;
+	bool trusted;
+	bool esmtp;	 /* EHLO (extensions on) rather than HELO */
+	char helo[ENV_HELO_MAX + 1];
+	unsigned errors;
+	bool shutting_down;
+	bool peer_gone; /* the client left while the queue was busy */
+	const char *close_reason;
+	/* transaction */
+	struct envelope tx;
+	bool tx_smtputf8;
+	uint64_t tx_declared_size;
+	char qid[QUEUE_ID_LEN + 1];
+	int fd; /* spool file, -1 when none */
+	struct data_reader reader;
+	struct buf out; /* content waiting to be written */
+	int write_errno;
+	bool is_bdat;
+	uint64_t bdat_left;
+	bool bdat_last;
+	const char *bdat_fail; /* consume the chunk, then give this reply */
+	uint64_t nmessages;
+};
+
+struct command {
+	enum smtp_verb verb;
+	unsigned states; /* SB() of states where the verb is allowed */
+	unsigned flags;
+	void (*fn)(struct session *, const char *args, size_t len);
+	const char *bad_sequence; /* reply when not allowed */
+};
+
+static void session_process(struct session *s);
+static void session_close(struct session *s, const char *reason);
+static void session_end(struct session *s, const char *reason);
+static void tx_reset(struct session *s);
+
+static void
+enter_state(struct session *s, enum state st)
+{
+	if (log_debug_enabled() && s->state != st)
+		log_debug("%s smtp state from=%s to=%s", s->sid, state_names[s->state],
+			  state_names[st]);
+	s->state = st;
+}
+
+static void __attribute__((format(printf, 2, 3)))
+reply(struct session *s, const char *fmt, ...)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	va_list ap;
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+/* error_reply - a reply that counts toward max_errors. */
+static void __attribute__((format(printf, 2, 3)))
+error_reply(struct session *s, const char *fmt, ...)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	va_list ap;
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	evbuffer_add(out, "\r\n", 2);
+	if (++s->errors >= s->cf->limits.max_errors) {
+		reply(s, "421 4.7.0 %s Error: too many errors", s->cf->hostname);
+		session_close(s, "too-many-errors");
+	}
+}
+
+static void
+set_read_timeout(struct session *s, uint64_t secs)
+{
+	struct timeval rt = {(time_t)secs, 0};
+	struct timeval wt = {(time_t)s->cf->limits.command_timeout, 0};
+
+	bufferevent_set_timeouts(s->bev, &rt, &wt);
+}
+
+/* Transaction management. */
+
+static void
+tx_reset(struct session *s)
+{
+	if (s->fd != -1) {
+		close(s->fd);
+		s->fd = -1;
+	}
+	if (s->qid[0] != '\0') {
+		s->env.ops->abort(s->env.arg, s->qid);
+		s->qid[0] = '\0';
+	}
+	envelope_clear(&s->tx);
+	buf_free(&s->out);
+	s->tx_smtputf8 = false;
+	s->tx_declared_size = 0;
+	s->write_errno = 0;
+	s->is_bdat = false;
+	s->bdat_left = 0;
+	s->bdat_last = false;
+	s->bdat_fail = NULL;
+}
+
+/* Commands. */
+
+static void
+ehlo_reply(struct session *s)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+
+	evbuffer_add_printf(out,
+			    "250-%s\r\n"
+			    "250-PIPELINING\r\n"
+			    "250-SIZE %llu\r\n"
+			    "250-8BITMIME\r\n"
+			    "250-SMTPUTF8\r\n"
+			    "250-ENHANCEDSTATUSCODES\r\n"
+			    "250-DSN\r\n"
+			    "250 CHUNKING\r\n",
+			    s->cf->hostname, (unsigned long long)s->cf->limits.max_message_size);
+}
+
+static void
+cmd_helo(struct session *s, const char *args, size_t len, bool esmtp)
+{
+	if (smtp_parse_helo(args, len) == -1) {
+		error_reply(s, "501 5.5.4 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
+		return;
+	}
+	tx_reset(s);
+	memcpy(s->helo, args, len);
+	s->helo[len] = '\0';
+	s->esmtp = esmtp;
+	if (esmtp)
+		ehlo_reply(s);
+	else
+		reply(s, "250 %s", s->cf->hostname);
+	enter_state(s, ST_IDLE);
+}
+
+static void
+cmd_ehlo(struct session *s, const char *args, size_t len)
+{
+	cmd_helo(s, args, len, true);
+}
+
+static void
+cmd_helo_plain(struct session *s, const char *args, size_t len)
+{
+	cmd_helo(s, args, len, false);
+}
+
+static void
+cmd_mail(struct session *s, const char *args, size_t len)
+{
+	char err[SMTP_REPLY_MAX];
+	struct smtp_path path;
+	struct mail_params mp;
+
+	if (smtp_parse_mail(args, len, &path, &mp, err) == -1) {
+		error_reply(s, "%s", err);
+		return;
+	}
+	if (s->listener.role == ROLE_SUBMISSION && !s->trusted) {
+		error_reply(s, "530 5.7.0 Authentication required");
+		return;
+	}
+	if (!s->esmtp && (mp.has_size || mp.body || mp.smtputf8 || mp.ret || mp.envid[0])) {
+		error_reply(s, "555 5.5.4 MAIL parameters need EHLO");
+		return;
+	}
+	if (path.utf8 && !mp.smtputf8) {
+		error_reply(s, "553 5.6.7 Non-ASCII sender address needs SMTPUTF8");
+		return;
+	}
+	if (mp.has_size && mp.size > s->cf->limits.max_message_size) {
+		error_reply(s, "552 5.3.4 Message size exceeds fixed limit");
+		return;
+	}
+	tx_reset(s);
+	str_copy(s->tx.sender, path.null ? "" : path.addr, sizeof(s->tx.sender));
+	s->tx.ret = mp.ret;
+	str_copy(s->tx.envid, mp.envid, sizeof(s->tx.envid));
+	s->tx.body = mp.body;
+	s->tx.smtputf8 = mp.smtputf8;
+	s->tx_smtputf8 = mp.smtputf8;
+	s->tx_declared_size = mp.size;
+	reply(s, "250 2.1.0 Ok");
+	enter_state(s, ST_MAIL);
+}
+
+/* postmaster_rcpt - RFC 5321 4.5.1: <Postmaster> must be accepted. */
+static void
+postmaster_rcpt(struct session *s, struct env_rcpt *r)
+{
+	const char *dom = s->cf->hostname;
+
+	if (conf_find_domain(s->cf, dom) == NULL && s->cf->ndomains > 0)
+		dom = s->cf->domains[0].name;
+	snprintf(r->addr, sizeof(r->addr), "postmaster@%s", dom);
+	str_copy(r->domain, dom, sizeof(r->domain));
+}
+
+/* may_relay_to - the relay decision for one recipient domain. */
+static bool
+may_relay_to(const struct session *s, const char *domain)
+{
+	if (s->trusted)
+		return true;
+	if (s->listener.role == ROLE_MX && conf_find_domain(s->cf, domain) != NULL)
+		return true;
+	return false;
+}
+
+static void
+cmd_rcpt(struct session *s, const char *args, size_t len)
+{
+	char err[SMTP_REPLY_MAX], esc[LOG_ESCAPE_BUF];
+	struct smtp_path path;
+	struct rcpt_params rp;
+	struct env_rcpt r;
+
+	if (smtp_parse_rcpt(args, len, &path, &rp, err) == -1) {
+		error_reply(s, "%s", err);
+		return;
+	}
+	if (!s->esmtp && (rp.notify || rp.orcpt[0])) {
+		error_reply(s, "555 5.5.4 RCPT parameters need EHLO");
+		return;
+	}
+	if (path.utf8 && !s->tx_smtputf8) {
+		error_reply(s, "553 5.6.7 Non-ASCII recipient address needs SMTPUTF8");
+		return;
+	}
+	if (s->tx.nrcpts >= s->cf->limits.max_recipients) {
+		reply(s, "452 4.5.3 Error: too many recipients");
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	if (path.postmaster) {
+		postmaster_rcpt(s, &r);
+	} else {
+		str_copy(r.addr, path.addr, sizeof(r.addr));
+		str_copy(r.domain, path.domain, sizeof(r.domain));
+	}
+	if (!path.postmaster && !may_relay_to(s, r.domain)) {
+		if (s->listener.role == ROLE_SUBMISSION) {
+			error_reply(s, "530 5.7.0 Authentication required");
+			return;
+		}
+		log_info("%s smtp reject reason=relay-denied ip=%s rcpt=\"%s\"", s->sid, s->ip,
+			 log_escape_str(esc, r.addr));
+		error_reply(s, "554 5.7.1 <%s>: Relay access denied", r.addr);
+		return;
+	}
+	r.notify = rp.notify;
+	str_copy(r.orcpt, rp.orcpt, sizeof(r.orcpt));
+	envelope_add_rcpt(&s->tx, &r);
+	reply(s, "250 2.1.5 Ok");
+	enter_state(s, ST_RCPT);
+}
+
+/* start_content - ask the queue for a spool file; input waits meanwhile. */
+static void
+start_content(struct session *s, bool bdat)
+{
+	struct timespec ts;
+
+	s->is_bdat = bdat;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	s->tx.arrival = (uint64_t)ts.tv_sec;
+	str_copy(s->tx.client_ip, s->ip, sizeof(s->tx.client_ip));
+	str_copy(s->tx.helo, s->helo, sizeof(s->tx.helo));
+	str_copy(s->tx.proto, s->tx_smtputf8 ? "UTF8SMTP" : (s->esmtp ? "ESMTP" : "SMTP"),
+		 sizeof(s->tx.proto));
+	s->tx.submission = s->listener.role == ROLE_SUBMISSION;
+	data_init(&s->reader, bdat ? DATA_MODE_BDAT : DATA_MODE_DOT,
+		  s->cf->limits.line_endings == LINE_ENDINGS_NORMALIZE,
+		  s->cf->limits.max_data_line_length, s->cf->limits.max_message_size);
+	enter_state(s, ST_WAIT);
+	bufferevent_disable(s->bev, EV_READ);
+	s->env.ops->open(s->env.arg, s->id, &s->tx);
+}
+
+static void
+cmd_data(struct session *s, const char *args, size_t len)
+{
+	(void)args;
+	if (len != 0) {
+		error_reply(s, "501 5.5.4 Syntax: DATA");
+		return;
+	}
+	if (s->is_bdat) {
+		error_reply(s, "503 5.5.1 Error: DATA after BDAT");
+		return;
+	}
+	start_content(s, false);
+}
+
+static void
+cmd_bdat(struct session *s, const char *args, size_t len)
+{
+	char err[SMTP_REPLY_MAX];
+	uint64_t size;
+	bool last;
+
+	if (smtp_parse_bdat(args, len, &size, &last, err) == -1) {
+		/* The chunk length is unknown: the session cannot stay in sync. */
+		reply(s, "%s", err);
+		session_close(s, "bad-bdat");
+		return;
+	}
+	s->bdat_left = size;
+	s->bdat_last = last;
+	if (s->state == ST_IDLE || s->state == ST_CONNECTED || s->state == ST_MAIL) {
+		s->bdat_fail = s->state == ST_MAIL ? "554 5.5.1 Error: no valid recipients"
+						   : "503 5.5.1 Error: need MAIL and RCPT first";
+		s->errors++;
+		enter_state(s, ST_CONTENT);
+		return;
+	}
+	if (s->state == ST_RCPT) {
+		start_content(s, true);
+		return;
+	}
+	enter_state(s, ST_CONTENT); /* ST_BDAT: the next chunk */
+}
+
+static void
+cmd_rset(struct session *s, const char *args, size_t len)
+{
+	(void)args;
+	(void)len;
+	tx_reset(s);
+	reply(s, "250 2.0.0 Ok");
+	enter_state(s, s->state == ST_CONNECTED ? ST_CONNECTED : ST_IDLE);
+}
+
+static void
+cmd_noop(struct session *s, const char *args, size_t len)
+{
+	(void)args;
+	(void)len;
+	reply(s, "250 2.0.0 Ok");
+}
+
+static void
+cmd_quit(struct session *s, const char *args, size_t len)
+{
+	(void)args;
+	(void)len;
+	reply(s, "221 2.0.0 Bye");
+	session_close(s, "quit");
+}
+
+static void
+cmd_help(struct session *s, const char *args, size_t len)
+{
+	(void)args;
+	(void)len;
+	reply(s, "214-2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT HELP VRFY\r\n"
+		 "214 2.0.0 See RFC 5321");
+}
+
+static void
+cmd_vrfy(struct session *s, const char *args, size_t len)
+{
+	(void)args;
+	if (len == 0) {
+		error_reply(s, "501 5.5.4 Syntax: VRFY address");
+		return;
+	}
+	reply(s, "252 2.5.2 Cannot VRFY user, but will accept message and attempt delivery");
+}
+
+static void
+cmd_expn(struct session *s, const char *args, size_t len)
+{
+	(void)args;
+	(void)len;
+	error_reply(s, "502 5.5.1 Error: EXPN not available");
+}
+
+static void
+cmd_not_offered(struct session *s, const char *args, size_t len)
+{
+	(void)args;
+	(void)len;
+	error_reply(s, "502 5.5.1 Error: command not implemented");
+}
+
+#define ANY_GREETED (SB(ST_IDLE) | SB(ST_MAIL) | SB(ST_RCPT) | SB(ST_BDAT))
+#define ANY (SB(ST_CONNECTED) | ANY_GREETED)
+
+static const struct command commands[] = {
+	{VERB_EHLO, ANY & ~SB(ST_BDAT), F_LAST, cmd_ehlo, "503 5.5.1 Error: finish BDAT first"},
+	{VERB_HELO, ANY & ~SB(ST_BDAT), F_LAST, cmd_helo_plain,
+	 "503 5.5.1 Error: finish BDAT first"},
+	{VERB_MAIL, SB(ST_IDLE), 0, cmd_mail, NULL},
+	{VERB_RCPT, SB(ST_MAIL) | SB(ST_RCPT), 0, cmd_rcpt, "503 5.5.1 Error: need MAIL command"},
+	{VERB_DATA, SB(ST_RCPT), F_LAST, cmd_data, NULL},
+	{VERB_BDAT, ANY, 0, cmd_bdat, NULL},
+	{VERB_RSET, ANY, 0, cmd_rset, NULL},
+	{VERB_NOOP, ANY, F_LAST, cmd_noop, NULL},
+	{VERB_QUIT, ANY, F_LAST, cmd_quit, NULL},
+	{VERB_HELP, ANY, F_LAST, cmd_help, NULL},
+	{VERB_VRFY, ANY & ~SB(ST_BDAT), F_LAST, cmd_vrfy, "503 5.5.1 Error: finish BDAT first"},
+	{VERB_EXPN, ANY, F_LAST, cmd_expn, NULL},
+	{VERB_STARTTLS, ANY, F_LAST, cmd_not_offered, NULL},
+	{VERB_AUTH, ANY, F_LAST, cmd_not_offered, NULL},
+};
+
+/* bad_sequence - the reply for a verb used in the wrong state. */
+static const char *
+bad_sequence(const struct session *s, const struct command *c)
+{
+	if (s->state == ST_CONNECTED)
+		return "503 5.5.1 Error: send HELO/EHLO first";
+	if (c->bad_sequence != NULL && (s->state != ST_BDAT || c->verb != VERB_RCPT))
+		return c->bad_sequence;
+	switch (c->verb) {
+	case VERB_MAIL:
+		return "503 5.5.1 Error: nested MAIL command";
+	case VERB_DATA:
+		if (s->state == ST_MAIL)
+			return "554 5.5.1 Error: no valid recipients";
+		if (s->state == ST_BDAT)
+			return "503 5.5.1 Error: DATA after BDAT";
+		return "503 5.5.1 Error: need RCPT command";
+	default:
+		return "503 5.5.1 Error: bad sequence of commands";
+	}
+}
+
+static const struct command *
+find_command(enum smtp_verb verb)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(commands); i++)
+		if (commands[i].verb == verb)
+			return &commands[i];
+	return NULL;
+}
+
+/* pipelining_violation - RFC 2920 3.1: input already waiting behind a
+ * command that must end a group, or any pipelining without PIPELINING. */
+static bool
+pipelining_violation(struct session *s, const struct command *c)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+
+	if (evbuffer_get_length(in) == 0)
+		return false;
+	if (c->verb == VERB_BDAT)
+		return false; /* chunk data follows the command by design */
+	return !s->esmtp || (c->flags & F_LAST);
+}
+
+static void
+handle_command(struct session *s, const char *line, size_t len)
+{
+	char esc[LOG_ESCAPE_BUF];
+	const struct command *c;
+	struct smtp_cmd cmd;
+
+	smtp_cmd_parse(line, len, &cmd);
+	c = find_command(cmd.verb);
+	if (c == NULL) {
+		log_info("%s smtp unknown-command ip=%s line=\"%s\"", s->sid, s->ip,
+			 log_escape(esc, line, len));
+		error_reply(s, "500 5.5.2 Error: command not recognized");
+		return;
+	}
+	if (!(c->states & SB(s->state))) {
+		error_reply(s, "%s", bad_sequence(s, c));
+		return;
+	}
+	if (pipelining_violation(s, c)) {
+		log_info("%s smtp reject reason=pipelining ip=%s after=%s", s->sid, s->ip,
+			 smtp_verb_name(cmd.verb));
+		reply(s, "554 5.5.0 Error: SMTP protocol synchronization");
+		session_close(s, "pipelining");
+		return;
+	}
+	c->fn(s, cmd.args, cmd.argslen);
+}
+
+/* read_line - the next command line from input, CRLF removed. Returns 1
+ * with the line in *line, 0 when incomplete, -1 when the session ends. */
+static int
+read_line(struct session *s, struct buf *line)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct evbuffer_ptr p = evbuffer_search(in, "\n", 1, NULL);
+	size_t len, max = s->cf->limits.max_command_length;
+	bool bare;
+
+	if (p.pos == -1) {
+		if (evbuffer_get_length(in) > max + 2) {
+			reply(s, "500 5.5.2 Error: line too long");
+			session_close(s, "line-too-long");
+			return -1;
+		}
+		return 0;
+	}
+	len = (size_t)p.pos;
+	if (len > max + 1) {
+		reply(s, "500 5.5.2 Error: line too long");
+		session_close(s, "line-too-long");
+		return -1;
+	}
+	buf_reset(line);
+	buf_reserve(line, len + 1);
+	evbuffer_remove(in, line->data, len + 1);
+	line->len = len;
+	bare = len == 0 || line->data[len - 1] != '\r';
+	if (bare && s->cf->limits.line_endings == LINE_ENDINGS_STRICT) {
+		reply(s, "521 5.5.2 %s Error: bare <LF> received", s->cf->hostname);
+		session_close(s, "bare-lf");
+		return -1;
+	}
+	if (!bare)
+		len--;
+	if (memchr(line->data, '\r', len) != NULL) {
+		reply(s, "521 5.5.2 %s Error: bare <CR> received", s->cf->hostname);
+		session_close(s, "bare-cr");
+		return -1;
+	}
+	line->len = len;
+	line->data[len] = '\0';
+	return 1;
+}
+
+/* Content. */
+
+static void
+flush_content(struct session *s)
+{
+	if (s->out.len == 0)
+		return;
+	if (s->fd != -1 && s->write_errno == 0 && write_all(s->fd, s->out.data, s->out.len) == -1)
+		s->write_errno = errno ? errno : EIO;
+	buf_reset(&s->out);
+}
+
+static void
+add_submission_headers(struct session *s)
+{
+	char date[64];
+
+	if (!s->tx.submission)
+		return;
+	if (!(s->reader.seen & DATA_SEEN_DATE)) {
+		header_date(time(NULL), date, sizeof(date));
+		buf_addf(&s->out, "Date: %s\r\n", date);
+	}
+	if (!(s->reader.seen & DATA_SEEN_MSGID))
+		buf_addf(&s->out, "Message-ID: <%s.%llu@%s>\r\n", s->qid,
+			 (unsigned long long)s->tx.arrival, s->cf->hostname);
+}
+
+/* content_failed - the reply for a message that cannot be accepted, or NULL. */
+static const char *
+content_failed(struct session *s)
+{
+	if (s->reader.too_big)
+		return "552 5.3.4 Error: message too big";
+	if (s->reader.line_too_long)
+		return "554 5.6.0 Error: message line too long";
+	if (s->write_errno == ENOSPC || s->write_errno == EDQUOT || s->write_errno == EFBIG)
+		return "452 4.3.1 Error: insufficient system storage";
+	if (s->write_errno != 0)
+		return "451 4.3.0 Error: queue file write error";
+	return NULL;
+}
+
+static void
+content_done(struct session *s)
+{
+	const char *fail;
+	uint64_t size;
+
+	if (s->reader.in_header)
+		add_submission_headers(s);
+	flush_content(s);
+	fail = content_failed(s);
+	if (fail != NULL) {
+		char esc[LOG_ESCAPE_BUF];
+
+		log_info("%s smtp reject reason=\"%s\" ip=%s id=%s size=%llu", s->sid,
+			 log_escape_str(esc, fail), s->ip, s->qid,
+			 (unsigned long long)s->reader.size);
+		if (s->write_errno != 0)
+			log_warnx("%s smtp spool-write-failed id=%s error=\"%s\"", s->sid, s->qid,
+				  strerror(s->write_errno));
+		tx_reset(s);
+		error_reply(s, "%s", fail);
+		enter_state(s, ST_IDLE);
+		return;
+	}
+	size = s->reader.size;
+	close(s->fd);
+	s->fd = -1;
+	enter_state(s, ST_WAIT);
+	bufferevent_disable(s->bev, EV_READ);
+	s->env.ops->commit(s->env.arg, s->id, s->qid, size);
+}
+
+/* bare_in_content - a bare CR or LF in content: refuse and end the session. */
+static void
+bare_in_content(struct session *s, enum data_status st)
+{
+	log_info("%s smtp reject reason=%s ip=%s id=%s", s->sid,
+		 st == DATA_BARE_LF ? "bare-lf" : "bare-cr", s->ip, s->qid);
+	tx_reset(s);
+	reply(s, "521 5.5.2 %s Error: bare <%s> received", s->cf->hostname,
+	      st == DATA_BARE_LF ? "LF" : "CR");
+	session_close(s, st == DATA_BARE_LF ? "bare-lf" : "bare-cr");
+}
+
+/* feed - run n bytes through the reader; returns bytes used, or -1 when the
+ * session was closed. Sets *end when the content is complete. */
+static ssize_t
+feed(struct session *s, const char *p, size_t n, bool *end)
+{
+	size_t used = 0, u;
+	enum data_status st;
+
+	*end = false;
+	while (used < n) {
+		st = data_feed(&s->reader, p + used, n - used, &s->out, &u);
+		used += u;
+		switch (st) {
+		case DATA_MORE:
+			break;
+		case DATA_HEADERS_DONE:
+			add_submission_headers(s);
+			continue;
+		case DATA_END:
+			*end = true;
+			return (ssize_t)used;
+		case DATA_BARE_LF:
+		case DATA_BARE_CR:
+			bare_in_content(s, st);
+			return -1;
+		}
+	}
+	if (s->out.len >= SESSION_WRITE_CHUNK)
+		flush_content(s);
+	return (ssize_t)used;
+}
+
+/* read_data - DATA content from input; returns 1 to keep processing. */
+static int
+read_data(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct evbuffer_iovec v[16];
+	int n, i;
+
+	while (evbuffer_get_length(in) > 0) {
+		bool end = false;
+
+		n = evbuffer_peek(in, -1, NULL, v, 16);
+		for (i = 0; i < n && i < 16; i++) {
+			ssize_t used = feed(s, v[i].iov_base, v[i].iov_len, &end);
+
+			if (used == -1)
+				return 0;
+			evbuffer_drain(in, (size_t)used);
+			if (end) {
+				content_done(s);
+				return s->state != ST_WAIT && s->state != ST_CLOSING;
+			}
+			if ((size_t)used < v[i].iov_len)
+				break;
+		}
+	}
+	return 0;
+}
+
+static void
+bdat_chunk_done(struct session *s)
+{
+	const char *fail = s->bdat_fail;
+
+	if (fail != NULL) {
+		tx_reset(s);
+		reply(s, "%s", fail);
+		enter_state(s, s->helo[0] ? ST_IDLE : ST_CONNECTED);
+		return;
+	}
+	if (!s->bdat_last) {
+		flush_content(s);
+		reply(s, "250 2.0.0 Ok: %llu octets", (unsigned long long)s->reader.size);
+		enter_state(s, ST_BDAT);
+		return;
+	}
+	if (data_finish_bdat(&s->reader, &s->out) != DATA_END) {
+		bare_in_content(s, DATA_BARE_CR);
+		return;
+	}
+	content_done(s);
+}
+
+/* read_bdat - consume the current chunk; returns 1 to keep processing. */
+static int
+read_bdat(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+
+	while (s->bdat_left > 0 && evbuffer_get_length(in) > 0) {
+		struct evbuffer_iovec v;
+		size_t n;
+		bool end;
+
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		n = v.iov_len < s->bdat_left ? v.iov_len : (size_t)s->bdat_left;
+		if (s->bdat_fail == NULL && feed(s, v.iov_base, n, &end) == -1)
+			return 0;
+		evbuffer_drain(in, n);
+		s->bdat_left -= n;
+	}
+	if (s->bdat_left > 0)
+		return 0;
+	bdat_chunk_done(s);
+	return s->state != ST_WAIT && s->state != ST_CLOSING;
+}
+
+static void
+session_process(struct session *s)
+{
+	struct buf line = BUF_INIT;
+
+	for (;;) {
+		int r;
+
+		if (s->state == ST_WAIT || s->state == ST_CLOSING)
+			break;
+		if (s->state == ST_CONTENT) {
+			if (!(s->is_bdat || s->bdat_fail) ? !read_data(s) : !read_bdat(s))
+				break;
+			continue;
+		}
+		if (s->shutting_down) {
+			reply(s, "421 4.3.2 %s Service shutting down", s->cf->hostname);
+			session_close(s, "shutdown");
+			break;
+		}
+		r = read_line(s, &line);
+		if (r != 1)
+			break;
+		handle_command(s, line.data, line.len);
+	}
+	buf_free(&line);
+}
+
+/* Callbacks from the owner. */
+
+void
+session_opened(struct session *s, int fd, const char *queue_id, const char *err)
+{
+	struct received_info ri;
+
+	if (s->state != ST_WAIT)
+		log_bug("%s smtp: open result in state %s", s->sid, state_names[s->state]);
+	if (s->peer_gone) {
+		if (fd != -1) {
+			close(fd);
+			s->env.ops->abort(s->env.arg, queue_id);
+		}
+		session_end(s, s->close_reason);
+		return;
+	}
+	bufferevent_enable(s->bev, EV_READ);
+	if (fd == -1) {
+		if (s->is_bdat) {
+			s->bdat_fail = err;
+			enter_state(s, ST_CONTENT);
+		} else {
+			tx_reset(s);
+			reply(s, "%s", err);
+			enter_state(s, ST_IDLE);
+		}
+		session_process(s);
+		return;
+	}
+	s->fd = fd;
+	str_copy(s->qid, queue_id, sizeof(s->qid));
+	memset(&ri, 0, sizeof(ri));
+	ri.helo = s->helo;
+	ri.client_ip = s->ip;
+	ri.hostname = s->cf->hostname;
+	ri.proto = s->tx.proto;
+	ri.queue_id = s->qid;
+	ri.rcpt = s->tx.nrcpts == 1 ? s->tx.rcpts[0].addr : NULL;
+	ri.when = (time_t)s->tx.arrival;
+	header_received(&ri, &s->out);
+	s->reader.size += s->out.len;
+	enter_state(s, ST_CONTENT);
+	if (!s->is_bdat) {
+		reply(s, "354 End data with <CR><LF>.<CR><LF>");
+		set_read_timeout(s, s->cf->limits.data_timeout);
+	}
+	session_process(s);
+}
+
+void
+session_committed(struct session *s, bool ok, const char *err)
+{
+	char esc[LOG_ESCAPE_BUF];
+
+	if (s->state != ST_WAIT)
+		log_bug("%s smtp: commit result in state %s", s->sid, state_names[s->state]);
+	if (ok) {
+		s->nmessages++;
+		log_info("%s smtp accepted sid=%s from=<%s> nrcpt=%u size=%llu proto=%s", s->qid,
+			 s->sid, log_escape_str(esc, s->tx.sender), s->tx.nrcpts,
+			 (unsigned long long)s->reader.size, s->tx.proto);
+		if (!s->peer_gone)
+			reply(s, "250 2.0.0 Ok: queued as %s", s->qid);
+	} else if (!s->peer_gone) {
+		reply(s, "%s", err);
+	}
+	s->qid[0] = '\0'; /* the queue's now, or already discarded: nothing to abort */
+	tx_reset(s);
+	if (s->peer_gone) {
+		session_end(s, s->close_reason);
+		return;
+	}
+	bufferevent_enable(s->bev, EV_READ);
+	set_read_timeout(s, s->cf->limits.command_timeout);
+	enter_state(s, ST_IDLE);
+	session_process(s);
+}
+
+/* Connection events. */
+
+static void
+session_free(struct session *s)
+{
+	tx_reset(s);
+	if (s->ev_session_timeout != NULL)
+		event_free(s->ev_session_timeout);
+	bufferevent_free(s->bev);
+	s->env.ops->closed(s->env.arg, s);
+	conf_unref(s->cf);
+	free(s);
+}
+
+static void
+session_end(struct session *s, const char *reason)
+{
+	log_info("%s smtp disconnect ip=%s reason=%s messages=%llu", s->sid, s->ip, reason,
+		 (unsigned long long)s->nmessages);
+	session_free(s);
+}
+
+/* session_close - flush what is queued for the client, then close. */
+static void
+session_close(struct session *s, const char *reason)
+{
+	if (s->state == ST_CLOSING)
+		return;
+	enter_state(s, ST_CLOSING);
+	s->close_reason = reason;
+	bufferevent_disable(s->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
+		/* Nothing to flush: close from the loop, not from under a caller. */
+		bufferevent_trigger(s->bev, EV_WRITE, BEV_TRIG_IGNORE_WATERMARKS |
+						      BEV_TRIG_DEFER_CALLBACKS);
+	}
+}
+
+static void
+on_read(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	session_process(arg);
+}
+
+static void
+on_write(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	if (s->state == ST_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		session_end(s, s->close_reason);
+}
+
+static void
+on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_TIMEOUT) {
+		if (s->state == ST_CLOSING) {
+			session_end(s, s->close_reason);
+			return;
+		}
+		if (s->state == ST_WAIT) {
+			/* The queue is slow; the timeout covers the client only. */
+			return;
+		}
+		reply(s, "421 4.4.2 %s Error: timeout exceeded", s->cf->hostname);
+		session_close(s, "timeout");
+		return;
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		if (s->state == ST_WAIT) {
+			/* Keep the session until the queue answers. */
+			bufferevent_disable(bev, EV_READ | EV_WRITE);
+			s->close_reason = what & BEV_EVENT_EOF ? "eof" : "error";
+			s->peer_gone = true;
+			return;
+		}
+		session_end(s, s->state == ST_CLOSING ? s->close_reason
+				: (what & BEV_EVENT_EOF) ? "eof" : "error");
+	}
+}
+
+static void
+on_session_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->state == ST_WAIT || s->state == ST_CLOSING)
+		return;
+	reply(s, "421 4.4.2 %s Error: session too long", s->cf->hostname);
+	session_close(s, "session-timeout");
+}
+
+struct session *
+session_new(const struct session_env *senv, int fd, const struct sockaddr *peer, socklen_t peerlen,
+	    const struct conf_listener *listener, uint64_t sid)
+{
+	struct session *s = xcalloc(1, sizeof(*s));
+	struct timeval tv;
+
+	s->id = sid;
+	snprintf(s->sid, sizeof(s->sid), "%016llx", (unsigned long long)sid);
+	s->env = *senv;
+	s->cf = conf_ref(senv->cf);
+	s->listener = *listener;
+	s->fd = -1;
+	memcpy(&s->peer, peer, peerlen < sizeof(s->peer) ? peerlen : sizeof(s->peer));
+	net_ntop(peer, s->ip, sizeof(s->ip));
+	s->trusted = conf_is_trusted(s->cf, peer);
+	s->bev = bufferevent_socket_new(senv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (s->bev == NULL)
+		log_fatalx("bufferevent_socket_new failed");
+	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
+	set_read_timeout(s, s->cf->limits.command_timeout);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, 256 * 1024);
+	s->ev_session_timeout = evtimer_new(senv->base, on_session_timeout, s);
+	tv.tv_sec = (time_t)s->cf->limits.session_timeout;
+	tv.tv_usec = 0;
+	evtimer_add(s->ev_session_timeout, &tv);
+	log_info("%s smtp connect ip=%s port=%u listener=%s role=%s trusted=%s", s->sid, s->ip,
+		 net_port(peer), listener->spec, conf_role_name(listener->role),
+		 s->trusted ? "yes" : "no");
+	reply(s, "220 %s ESMTP postern", s->cf->hostname);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	return s;
+}
+
+void
+session_shutdown(struct session *s)
+{
+	s->shutting_down = true;
+	if (s->state == ST_IDLE || s->state == ST_CONNECTED) {
+		if (evbuffer_get_length(bufferevent_get_input(s->bev)) == 0) {
+			reply(s, "421 4.3.2 %s Service shutting down", s->cf->hostname);
+			session_close(s, "shutdown");
+		}
+	}
+}
+
+uint64_t
+session_id(const struct session *s)
+{
+	return s->id;
+}
+
+const char *
+session_peer_ip(const struct session *s)
+{
+	return s->ip;
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * session - one inbound SMTP session: the command state machine, the
+ * relay decision, PIPELINING group rules, DATA and BDAT content, limits and
+ * timeouts. The owner (the smtp process) supplies the connection and the
+ * queue operations; this module never touches the spool except through the
+ * descriptor the queue hands it.
+ *
+ * SECURITY: runs in the unprivileged, chrooted smtp process and parses all
+ * network input. Limits are named in struct conf_limits; errors count
+ * toward max_errors; bare CR/LF are refused (strict) or normalized.
+ * STANDARDS: RFC 5321, RFC 2920 (PIPELINING), RFC 1870 (SIZE), RFC 6152
+ * (8BITMIME), RFC 6531 (SMTPUTF8), RFC 2034 (ENHANCEDSTATUSCODES), RFC 3461
+ * (DSN), RFC 3030 (CHUNKING), RFC 6409 section 8 (submission fix-ups).
+ */
+#ifndef POSTERN_SESSION_H
+#define POSTERN_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "conf/conf.h"
+#include "mail/envelope.h"
+
+struct event_base;
+struct session;
+
+/* What a session needs from its owner. The owner answers open and commit
+ * asynchronously with session_opened() and session_committed(). */
+struct session_ops {
+	void (*open)(void *arg, uint64_t sid, const struct envelope *env);
+	void (*commit)(void *arg, uint64_t sid, const char *queue_id, uint64_t size);
+	void (*abort)(void *arg, const char *queue_id);
+	void (*closed)(void *arg, struct session *s); /* the session is gone */
+};
+
+struct session_env {
+	struct event_base *base;
+	struct conf *cf; /* shared; each session holds a reference */
+	const struct session_ops *ops;
+	void *arg;
+};
+
+/* session_new - start a session on an accepted, non-blocking socket. */
+struct session *session_new(const struct session_env *senv, int fd, const struct sockaddr *peer,
+			    socklen_t peerlen, const struct conf_listener *listener, uint64_t sid);
+/* session_opened - the queue created the message file (fd, queue id), or
+ * failed (fd == -1, reply holds the SMTP reply to give). */
+void session_opened(struct session *s, int fd, const char *queue_id, const char *reply);
+/* session_committed - the message is safely on disk (ok) or not. */
+void session_committed(struct session *s, bool ok, const char *reply);
+/* session_shutdown - stop: finish the current command, then 421 and close. */
+void session_shutdown(struct session *s);
+uint64_t session_id(const struct session *s);
+const char *session_peer_ip(const struct session *s);
+
+#endif

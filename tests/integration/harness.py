@@ -1,0 +1,398 @@
+# SPDX-License-Identifier: ISC
+"""Test harness: start the real postern daemon on free loopback ports with a
+throwaway state dir, a scriptable SMTP/LMTP sink for it to deliver to, and
+helpers for talking to both. Everything stays on 127.0.0.1 / ::1."""
+import os
+import re
+import shutil
+import signal
+import socket
+import socketserver
+import subprocess
+import tempfile
+import threading
+import time
+
+POSTERN = os.environ.get("POSTERN_BIN") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "postern")
+SWAKS = shutil.which("swaks") or "/usr/bin/swaks"
+
+
+def free_port(host="127.0.0.1"):
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(fam, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_port(host, port, timeout=10.0):
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            with socket.socket(fam, socket.SOCK_STREAM) as s:
+                s.settimeout(0.5)
+                s.connect((host, port))
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def wait_for(pred, timeout=10.0, step=0.05):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
+class Message:
+    def __init__(self, mail_from, mail_params, rcpts, data):
+        self.mail_from = mail_from        # str, without brackets
+        self.mail_params = mail_params    # str after the path
+        self.rcpts = rcpts                # list of (addr, params)
+        self.data = data                  # bytes as on the wire, dot-stuffed, no final "."
+
+    @property
+    def content(self):
+        """The message with dot-stuffing undone (RFC 5321 4.5.2)."""
+        out = []
+        for line in self.data.split(b"\r\n"):
+            out.append(line[1:] if line.startswith(b".") else line)
+        return b"\r\n".join(out)
+
+    def header(self, name):
+        head = self.content.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
+        m = re.search(r"^" + re.escape(name) + r":[ \t]*([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)",
+                      head, re.M | re.I)
+        return m.group(1) if m else None
+
+
+class Sink:
+    """A scriptable SMTP (or LMTP) server that records what it receives.
+
+    reply(cmd, arg, state) may return a reply line to override the default;
+    it is called with cmd in MAIL, RCPT, DATA, DOT (end of data; for LMTP once
+    per accepted recipient with arg=recipient)."""
+
+    def __init__(self, host="127.0.0.1", port=None, lmtp=False, unix_path=None,
+                 ehlo=("PIPELINING", "8BITMIME", "SMTPUTF8", "DSN", "SIZE 100000000",
+                       "ENHANCEDSTATUSCODES"), reply=None):
+        self.host = host
+        self.port = port or (None if unix_path else free_port(host))
+        self.lmtp = lmtp
+        self.unix_path = unix_path
+        self.ehlo = ehlo
+        self.reply = reply
+        self.messages = []
+        self.transcripts = []
+        self.connections = 0
+        self.open_socks = []
+        self.lock = threading.Lock()
+        self.server = None
+
+    def start(self):
+        sink = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                with sink.lock:
+                    sink.connections += 1
+                    sink.open_socks.append(self.connection)
+                try:
+                    sink._session(self.rfile, self.wfile)
+                except OSError:
+                    pass
+
+        if self.unix_path:
+            class S(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+                daemon_threads = True
+            self.server = S(self.unix_path, Handler)
+        else:
+            class S(socketserver.ThreadingMixIn, socketserver.TCPServer):
+                daemon_threads = True
+                allow_reuse_address = True
+                address_family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+            self.server = S((self.host, self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self):
+        """Stop listening and drop every open connection (a server going down)."""
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+        with self.lock:
+            for c in self.open_socks:
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.open_socks = []
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *a):
+        self.stop()
+
+    def _answer(self, cmd, arg, default, st):
+        if self.reply:
+            r = self.reply(cmd, arg, st)
+            if r:
+                return r
+        return default
+
+    def _session(self, rfile, wfile):
+        def send(line):
+            wfile.write(line.encode() + b"\r\n")
+            wfile.flush()
+
+        send("220 sink.test ESMTP test sink")
+        st = {"from": None, "params": "", "rcpts": [], "accepted": []}
+        transcript = []
+        while True:
+            line = rfile.readline(100000)
+            if not line:
+                return
+            transcript.append(line)
+            text = line.rstrip(b"\r\n").decode("utf-8", "replace")
+            verb = text.split(" ", 1)[0].upper()
+            if verb in ("EHLO", "LHLO"):
+                lines = ["sink.test"] + list(self.ehlo)
+                for i, l in enumerate(lines):
+                    send(("250 " if i == len(lines) - 1 else "250-") + l)
+            elif verb == "HELO":
+                send("250 sink.test")
+            elif verb == "MAIL":
+                m = re.match(r"MAIL FROM:<([^>]*)>\s*(.*)", text, re.I)
+                st = {"from": m.group(1) if m else "", "params": m.group(2) if m else "",
+                      "rcpts": [], "accepted": []}
+                send(self._answer("MAIL", st["from"], "250 2.1.0 ok", st))
+            elif verb == "RCPT":
+                m = re.match(r"RCPT TO:<([^>]*)>\s*(.*)", text, re.I)
+                addr = m.group(1) if m else ""
+                r = self._answer("RCPT", addr, "250 2.1.5 ok", st)
+                st["rcpts"].append((addr, m.group(2) if m else ""))
+                if r.startswith("2"):
+                    st["accepted"].append((addr, m.group(2) if m else ""))
+                send(r)
+            elif verb == "DATA":
+                r = self._answer("DATA", "", "354 go ahead" if st["accepted"]
+                                 else "554 5.5.1 no valid recipients", st)
+                send(r)
+                if not r.startswith("354"):
+                    continue
+                data = b""
+                while True:
+                    l = rfile.readline(1000000)
+                    if not l:
+                        return
+                    if l == b".\r\n":
+                        break
+                    data += l
+                with self.lock:
+                    msg = Message(st["from"], st["params"], list(st["accepted"]), data)
+                    if self.lmtp:
+                        for addr, _ in st["accepted"]:
+                            r = self._answer("DOT", addr, "250 2.0.0 delivered", st)
+                            send(r)
+                            if r.startswith("2"):
+                                self.messages.append(Message(st["from"], st["params"],
+                                                             [(addr, "")], data))
+                    else:
+                        r = self._answer("DOT", "", "250 2.0.0 queued", st)
+                        if r.startswith("2"):
+                            self.messages.append(msg)
+                        send(r)
+            elif verb == "RSET":
+                st = {"from": None, "params": "", "rcpts": [], "accepted": []}
+                send("250 2.0.0 ok")
+            elif verb == "NOOP":
+                send("250 2.0.0 ok")
+            elif verb == "QUIT":
+                send("221 2.0.0 bye")
+                with self.lock:
+                    self.transcripts.append(b"".join(transcript))
+                return
+            else:
+                send("502 5.5.2 unknown")
+
+    def wait_messages(self, n, timeout=15.0):
+        wait_for(lambda: len(self.messages) >= n, timeout)
+        return self.messages
+
+
+class Daemon:
+    """postern serve with a generated config in a temporary directory."""
+
+    def __init__(self, body=None, domains=("example.test",), deliver=None, smarthost=None,
+                 trusted="127.0.0.1/32", extra="", hostname="mx.example.test", v6=False):
+        self.dir = tempfile.mkdtemp(prefix="postern-test-")
+        # The unprivileged user must be able to reach state_dir.
+        os.chmod(self.dir, 0o755)
+        self.state = os.path.join(self.dir, "state")
+        self.conf = os.path.join(self.dir, "postern.conf")
+        self.logfile = os.path.join(self.dir, "postern.log")
+        self.host = "127.0.0.1"
+        self.mx_port = free_port()
+        self.sub_port = free_port()
+        self.v6_port = free_port("::1") if v6 else None
+        self.proc = None
+        if body is None:
+            lines = [f"hostname {hostname}", f"state_dir {self.state}",
+                     f"listen 127.0.0.1:{self.mx_port} {{\n    role mx\n}}",
+                     f"listen 127.0.0.1:{self.sub_port} {{\n    role submission\n}}"]
+            if v6:
+                lines.append(f"listen [::1]:{self.v6_port} {{\n    role mx\n}}")
+            for d in domains:
+                lines.append(f"domain {d} {{\n    deliver {deliver}\n}}")
+            if smarthost:
+                lines.append(f"relay {{\n    smarthost {smarthost}\n}}")
+            if trusted:
+                lines.append(f"trusted_networks {trusted}")
+            lines.append(extra)
+            body = "\n".join(lines) + "\n"
+        self.write_conf(body)
+
+    def write_conf(self, body):
+        with open(self.conf, "w") as f:
+            f.write(body)
+
+    def start(self, wait=True):
+        self.log_fd = open(self.logfile, "ab")
+        self.proc = subprocess.Popen([POSTERN, "serve", "-c", self.conf], stdout=self.log_fd,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        if wait:
+            ok = wait_port(self.host, self.mx_port) and wait_for(
+                lambda: "parent started" in self.log(), 10)
+            if not ok:
+                raise RuntimeError("postern did not start:\n" + self.log())
+        return self
+
+    def log(self):
+        try:
+            with open(self.logfile, "r", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def wait_log(self, pattern, timeout=10.0):
+        return wait_for(lambda: re.search(pattern, self.log(), re.M), timeout)
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=40):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+        rc = self.proc.returncode
+        self.proc = None
+        self.log_fd.close()
+        return rc
+
+    def kill9(self):
+        """A crash: every process of the daemon at once."""
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+        self.proc = None
+        self.log_fd.close()
+
+    def cleanup(self):
+        if self.proc is not None:
+            self.stop()
+        if os.environ.get("POSTERN_KEEP_TEST_DIRS"):
+            return
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def ctl(self, *args, check=True):
+        p = subprocess.run([POSTERN, *args, "-c", self.conf], capture_output=True, text=True,
+                           timeout=30)
+        if check and p.returncode != 0:
+            raise AssertionError(f"postern {' '.join(args)} failed: {p.stdout}{p.stderr}")
+        return p
+
+    def queue_ids(self):
+        out = self.ctl("queue", "list").stdout
+        return re.findall(r"^([0-9a-f]{16}) ", out, re.M)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.cleanup()
+
+
+class Client:
+    """A raw SMTP client for protocol tests: exact bytes in, replies out."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=10):
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.s = socket.socket(fam, socket.SOCK_STREAM)
+        self.s.settimeout(timeout)
+        self.s.connect((host, port))
+        self.buf = b""
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.s.sendall(data)
+
+    def reply(self):
+        """One complete (possibly multi-line) reply as text; '' on close."""
+        lines = []
+        while True:
+            while b"\n" not in self.buf:
+                try:
+                    chunk = self.s.recv(65536)
+                except (ConnectionResetError, socket.timeout):
+                    chunk = b""
+                if not chunk:
+                    return "\n".join(lines)
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\n", 1)
+            line = line.rstrip(b"\r").decode("utf-8", "replace")
+            lines.append(line)
+            if len(line) < 4 or line[3] != "-":
+                return "\n".join(lines)
+
+    def cmd(self, line):
+        self.send(line + "\r\n")
+        return self.reply()
+
+    def closed(self, timeout=5):
+        """True once the server has closed the connection."""
+        self.s.settimeout(timeout)
+        try:
+            while True:
+                d = self.s.recv(65536)
+                if not d:
+                    return True
+                self.buf += d
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self):
+        self.s.close()
+
+
+def swaks(*args, timeout=60):
+    return subprocess.run([SWAKS, "--hide-all", *args], capture_output=True, text=True,
+                          timeout=timeout)

@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * test_data - the DATA/BDAT content reader: end of data, dot-stuffing,
+ * strict and normalize line endings, every SMTP smuggling sequence, limits,
+ * header tracking, and chunk boundaries anywhere.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mail/data.h"
+
+struct run {
+	enum data_status st;
+	size_t used; /* total bytes consumed */
+	struct buf out;
+	struct data_reader r;
+};
+
+/* feed_all - feed in chunks of `step` bytes, past HEADERS_DONE. */
+static void
+feed_all(struct run *run, enum data_mode mode, bool normalize, const char *in, size_t n,
+	 size_t step)
+{
+	size_t pos = 0;
+
+	memset(run, 0, sizeof(*run));
+	buf_init(&run->out);
+	data_init(&run->r, mode, normalize, 1000, 1 << 20);
+	while (pos < n) {
+		size_t len = n - pos < step ? n - pos : step, u;
+		enum data_status st = data_feed(&run->r, in + pos, len, &run->out, &u);
+
+		pos += u;
+		run->st = st;
+		if (st == DATA_HEADERS_DONE)
+			continue;
+		if (st != DATA_MORE)
+			break;
+	}
+	run->used = pos;
+}
+
+#define FEED(run, mode, norm, lit, step) feed_all(run, mode, norm, lit, sizeof(lit) - 1, step)
+
+static void
+test_end_of_data(void **state)
+{
+	static const size_t steps[] = {1, 2, 3, 7, 4096};
+	const char in[] = "Subject: x\r\n\r\nbody\r\n..leading dot\r\n.\r\nMAIL FROM:<x>\r\n";
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		struct run run;
+
+		FEED(&run, DATA_MODE_DOT, false, in, steps[i]);
+		assert_int_equal(run.st, DATA_END);
+		assert_int_equal(run.used, strlen(in) - strlen("MAIL FROM:<x>\r\n"));
+		/* stored in wire form: the stuffed dot stays, the terminator goes */
+		assert_string_equal(buf_cstr(&run.out),
+				    "Subject: x\r\n\r\nbody\r\n..leading dot\r\n");
+		buf_free(&run.out);
+	}
+}
+
+static void
+test_empty_message(void **state)
+{
+	struct run run;
+
+	(void)state;
+	FEED(&run, DATA_MODE_DOT, false, ".\r\n", 1);
+	assert_int_equal(run.st, DATA_END);
+	assert_int_equal(run.out.len, 0);
+	buf_free(&run.out);
+}
+
+/* The sequences of the public smuggling scanners: none may end the data. */
+static const char *const smuggle[] = {
+	"\n.\n",     "\r.\r",	  "\r.\n",     "\n.\r",		 "\n.\r\n",
+	"\r\n.\n",   "\r.\r\n",	  "\r\n.\r",   "\r\n.\r\r\n",	 "\r\r\n.\r\r\n",
+};
+
+static void
+test_smuggling_refused(void **state)
+{
+	size_t i, mode;
+
+	(void)state;
+	for (mode = 0; mode < 2; mode++) {
+		for (i = 0; i < sizeof(smuggle) / sizeof(smuggle[0]); i++) {
+			char in[256];
+			struct run run;
+
+			snprintf(in, sizeof(in),
+				 "Subject: t\r\n\r\nbody%sMAIL FROM:<x@evil.example>\r\n"
+				 "RCPT TO:<v@example.test>\r\nDATA\r\nsmuggled\r\n",
+				 smuggle[i]);
+			feed_all(&run, DATA_MODE_DOT, mode == 1, in, strlen(in), 1);
+			/* strict: refused at the bare CR or LF; normalize: a bare CR is
+			 * refused and a bare LF is a line end, never the end of data */
+			assert_int_not_equal(run.st, DATA_END);
+			if (mode == 0)
+				assert_true(run.st == DATA_BARE_LF || run.st == DATA_BARE_CR);
+			buf_free(&run.out);
+		}
+	}
+}
+
+static void
+test_null_before_dot_is_data(void **state)
+{
+	const char in[] = "a\r\n\0.\r\nMAIL FROM:<x>\r\n.\r\n";
+	struct run run;
+
+	(void)state;
+	FEED(&run, DATA_MODE_DOT, false, in, 5);
+	assert_int_equal(run.st, DATA_END);
+	assert_int_equal(run.used, sizeof(in) - 1);
+	assert_int_equal(run.out.len, sizeof(in) - 1 - 3);
+	buf_free(&run.out);
+}
+
+static void
+test_normalize_bare_lf(void **state)
+{
+	const char in[] = "Subject: x\n\nline one\nline two\r\n.\nmore\r\n.\r\n";
+	struct run run;
+
+	(void)state;
+	FEED(&run, DATA_MODE_DOT, true, in, 3);
+	assert_int_equal(run.st, DATA_END);
+	/* ".\n" is kept as a line holding "." (stuffed), not taken as the end */
+	assert_string_equal(buf_cstr(&run.out),
+			    "Subject: x\r\n\r\nline one\r\nline two\r\n..\r\nmore\r\n");
+	buf_free(&run.out);
+}
+
+static void
+test_strict_bare_lf_in_body(void **state)
+{
+	const char in[] = "Subject: x\r\n\r\nline\nmore\r\n.\r\n";
+	struct run run;
+
+	(void)state;
+	FEED(&run, DATA_MODE_DOT, false, in, 4096);
+	assert_int_equal(run.st, DATA_BARE_LF);
+	buf_free(&run.out);
+}
+
+static void
+test_bdat_stuffs_and_finishes(void **state)
+{
+	const char in[] = "Subject: b\r\n\r\n.hidden\r\nno newline";
+	struct run run;
+
+	(void)state;
+	FEED(&run, DATA_MODE_BDAT, false, in, 2);
+	assert_int_equal(run.st, DATA_MORE);
+	assert_int_equal(data_finish_bdat(&run.r, &run.out), DATA_END);
+	assert_string_equal(buf_cstr(&run.out),
+			    "Subject: b\r\n\r\n..hidden\r\nno newline\r\n");
+	buf_free(&run.out);
+}
+
+static void
+test_bdat_lone_cr_at_end(void **state)
+{
+	const char in[] = "x\r";
+	struct run run;
+
+	(void)state;
+	FEED(&run, DATA_MODE_BDAT, false, in, 4096);
+	assert_int_equal(data_finish_bdat(&run.r, &run.out), DATA_BARE_CR);
+	buf_free(&run.out);
+}
+
+static void
+test_headers_seen(void **state)
+{
+	const char in[] = "DATE : Mon, 1 Jan 2024 00:00:00 +0000\r\nX: y\r\n"
+			  "message-id:<a@b>\r\n\r\nDate: not a header\r\n.\r\n";
+	const char none[] = "Subject: x\r\n X-Date: folded\r\n\r\n.\r\n";
+	struct run run;
+
+	(void)state;
+	FEED(&run, DATA_MODE_DOT, false, in, 1);
+	assert_int_equal(run.st, DATA_END);
+	assert_int_equal(run.r.seen, DATA_SEEN_DATE | DATA_SEEN_MSGID);
+	buf_free(&run.out);
+	FEED(&run, DATA_MODE_DOT, false, none, 1);
+	assert_int_equal(run.r.seen, 0);
+	buf_free(&run.out);
+}
+
+static void
+test_headers_done_stops_before_blank_line(void **state)
+{
+	const char in[] = "A: b\r\n\r\nbody\r\n.\r\n";
+	struct data_reader r;
+	struct buf out = BUF_INIT;
+	size_t used;
+
+	(void)state;
+	data_init(&r, DATA_MODE_DOT, false, 1000, 1 << 20);
+	assert_int_equal(data_feed(&r, in, sizeof(in) - 1, &out, &used), DATA_HEADERS_DONE);
+	assert_int_equal(used, 6);
+	assert_string_equal(buf_cstr(&out), "A: b\r\n");
+	buf_free(&out);
+}
+
+static void
+test_limits(void **state)
+{
+	char big[3000];
+	struct data_reader r;
+	struct buf out = BUF_INIT;
+	size_t used;
+
+	(void)state;
+	memset(big, 'x', sizeof(big));
+	memcpy(big + sizeof(big) - 5, "\r\n.\r\n", 5);
+	data_init(&r, DATA_MODE_DOT, false, 1000, 1 << 20);
+	assert_int_equal(data_feed(&r, big, sizeof(big), &out, &used), DATA_END);
+	assert_true(r.line_too_long);
+	buf_free(&out);
+	data_init(&r, DATA_MODE_DOT, false, 5000, 100);
+	assert_int_equal(data_feed(&r, big, sizeof(big), &out, &used), DATA_END);
+	assert_true(r.too_big);
+	assert_false(r.line_too_long);
+	assert_true(out.len <= 100);
+	buf_free(&out);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_end_of_data),
+		cmocka_unit_test(test_empty_message),
+		cmocka_unit_test(test_smuggling_refused),
+		cmocka_unit_test(test_null_before_dot_is_data),
+		cmocka_unit_test(test_normalize_bare_lf),
+		cmocka_unit_test(test_strict_bare_lf_in_body),
+		cmocka_unit_test(test_bdat_stuffs_and_finishes),
+		cmocka_unit_test(test_bdat_lone_cr_at_end),
+		cmocka_unit_test(test_headers_seen),
+		cmocka_unit_test(test_headers_done_stops_before_blank_line),
+		cmocka_unit_test(test_limits),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
