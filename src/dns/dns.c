@@ -99,9 +99,9 @@ dns_new(struct event_base *base, const struct conf *cf, char *err, size_t errsz)
 	r |= ub_ctx_async(d->ctx, 1);
 	if (cf->nresolvers > 0) {
 		r |= ub_ctx_set_option(d->ctx, "do-not-query-localhost:", "no");
-		/* RFC 6761 names are served locally by default; let them through. */
-		r |= ub_ctx_set_option(d->ctx, "local-zone:", "test. nodefault");
-		r |= ub_ctx_set_option(d->ctx, "local-zone:", "invalid. nodefault");
+		/* libunbound answers .test (RFC 6761) itself by default: with a
+		 * configured resolver, names there are asked of it instead. */
+		r |= ub_ctx_set_option(d->ctx, "local-zone:", "test. transparent");
 		for (i = 0; i < cf->nresolvers; i++)
 			r |= ub_ctx_set_fwd(d->ctx, cf->resolvers[i]);
 	} else {
