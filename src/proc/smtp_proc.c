@@ -378,6 +378,7 @@ smtp_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user 
 	privsep_drop(pu, empty);
 	proc_watch_parent(fds->ppid);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN); /* a file size limit is an EFBIG, not a crash */
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGTERM, SIG_IGN);

@@ -28,11 +28,16 @@
 #include "lib/util.h"
 #include "queue/bounce.h"
 #include "queue/commit.h"
+#include "queue/filepool.h"
 #include "queue/sched.h"
 #include "mail/dsn.h"
 
+/* Empty spool files kept ready by the pool thread. */
+#define QUEUE_POOL_FILES 64
+
 struct qincoming {
 	char id[QUEUE_ID_LEN + 1];
+	char tmp[PATH_MAX]; /* where the file is while it is received */
 	int fd;
 	uint64_t header_len;
 	struct envelope env;
@@ -96,31 +101,47 @@ msg_add(struct queue *q, struct envelope *env, uint64_t body_off, uint64_t body_
 
 /* Incoming files. */
 
+/* new_incoming - an empty file for a new message: from the pool, or made
+ * here when the pool is empty. */
+static int
+new_incoming(struct queue *q, char id[QUEUE_ID_LEN + 1], char path[PATH_MAX])
+{
+	int fd, tries;
+
+	do {
+		new_id(id);
+	} while (map_get(q->by_id, id) != NULL || map_get(q->incoming, id) != NULL);
+	fd = filepool_take(q->pool, path);
+	if (fd != -1)
+		return fd;
+	for (tries = 0; tries < 10; tries++) {
+		snprintf(path, PATH_MAX, "%s/%s", q->dir_incoming, id);
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd != -1 || errno != EEXIST)
+			break;
+		new_id(id);
+	}
+	return fd;
+}
+
 int
 queue_open(struct queue *q, const struct envelope *env, char id[QUEUE_ID_LEN + 1], int *err)
 {
 	struct qincoming *in;
 	struct buf hdr = BUF_INIT;
 	char path[PATH_MAX];
-	int fd = -1, afd = -1, tries;
+	int fd, afd = -1;
 
-	for (tries = 0; tries < 10; tries++) {
-		new_id(id);
-		if (map_get(q->by_id, id) != NULL || map_get(q->incoming, id) != NULL)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", q->dir_incoming, id);
-		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd != -1 || errno != EEXIST)
-			break;
-	}
+	fd = new_incoming(q, id, path);
 	if (fd == -1) {
 		*err = errno;
-		log_warn("queue open-failed path=%s", path);
+		log_warn("queue open-failed dir=%s", q->dir_incoming);
 		return -1;
 	}
 	in = xcalloc(1, sizeof(*in));
 	in->q = q;
 	str_copy(in->id, id, sizeof(in->id));
+	str_copy(in->tmp, path, sizeof(in->tmp));
 	in->env = *env;
 	in->env.rcpts = xcalloc(env->nrcpts, sizeof(*env->rcpts));
 	memcpy(in->env.rcpts, env->rcpts, env->nrcpts * sizeof(*env->rcpts));
@@ -129,6 +150,7 @@ queue_open(struct queue *q, const struct envelope *env, char id[QUEUE_ID_LEN + 1
 	in->header_len = hdr.len;
 	if (write_all(fd, hdr.data, hdr.len) == -1)
 		goto fail;
+	/* The smtp process may only append: the envelope above is ours. */
 	afd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
 	if (afd == -1)
 		goto fail;
@@ -150,15 +172,11 @@ fail:
 static void
 incoming_free(struct queue *q, struct qincoming *in, bool unlink_it)
 {
-	char path[PATH_MAX];
-
 	map_del(q->incoming, in->id);
-	if (unlink_it) {
-		snprintf(path, sizeof(path), "%s/%s", q->dir_incoming, in->id);
-		(void)unlink(path);
-	}
 	if (in->fd != -1)
 		close(in->fd);
+	if (unlink_it)
+		filepool_recycle(q->pool, in->tmp);
 	envelope_clear(&in->env);
 	free(in);
 }
@@ -225,7 +243,7 @@ start_commit(struct queue *q, struct qincoming *in, uint64_t expect)
 		return errno;
 	in->committing = true;
 	in->req.fd = in->fd;
-	snprintf(in->req.tmp, sizeof(in->req.tmp), "%s/%s", q->dir_incoming, in->id);
+	str_copy(in->req.tmp, in->tmp, sizeof(in->req.tmp));
 	queue_msg_path(q, in->id, in->req.dst, sizeof(in->req.dst));
 	in->req.arg = in;
 	committer_submit(q->committer, &in->req);
@@ -337,6 +355,7 @@ load_state(struct queue *q, struct qmsg *m)
 		buf_free(&b);
 		return;
 	}
+	m->has_state_file = true;
 	if (spool_state_parse(buf_cstr(&b), b.len, m->env.nrcpts, &st) == -1) {
 		log_warnx("%s queue state-corrupt: retrying all recipients", m->id);
 	} else {
@@ -511,10 +530,12 @@ write_state(struct queue *q, struct qmsg *m)
 
 	snprintf(name, sizeof(name), "%s.st", m->id);
 	spool_state_format(&m->st, &b);
-	if (file_write_durable(q->dir_queue, name, b.data, b.len) == -1)
+	if (file_write_durable(q->dir_queue, name, b.data, b.len) == -1) {
 		log_warn("%s queue state-write-failed", m->id);
-	else
+	} else {
 		m->state_dirty = false;
+		m->has_state_file = true;
+	}
 	buf_free(&b);
 }
 
@@ -524,10 +545,12 @@ remove_msg(struct queue *q, struct qmsg *m, const char *why)
 	char path[PATH_MAX];
 
 	queue_msg_path(q, m->id, path, sizeof(path));
-	if (unlink(path) == -1 && errno != ENOENT)
-		log_warn("%s queue unlink", m->id);
-	state_path(q, m->id, path, sizeof(path));
-	(void)unlink(path);
+	filepool_recycle(q->pool, path);
+	if (m->has_state_file) {
+		state_path(q, m->id, path, sizeof(path));
+		if (unlink(path) == -1 && errno != ENOENT)
+			log_warn("%s queue unlink %s", m->id, path);
+	}
 	log_info("%s queue removed reason=%s", m->id, why);
 	msg_free(q, m);
 }
@@ -634,6 +657,7 @@ queue_init(struct queue *q, struct event_base *base, struct conf *cf)
 	snprintf(q->dir_corrupt, sizeof(q->dir_corrupt), "%s/corrupt", q->spool);
 	if (make_dirs(q) == -1 || recover(q) == -1)
 		return -1;
+	q->pool = filepool_new(q->dir_incoming, QUEUE_POOL_FILES);
 	q->committer = committer_new(base, q->dir_queue, 4, commit_done, q);
 	q->sched = sched_new(q);
 	return 0;
@@ -665,14 +689,6 @@ queue_stop(struct queue *q)
 	sched_stop(q->sched);
 }
 
-static void
-free_incoming(const char *key, void *val, void *arg)
-{
-	(void)key;
-	(void)arg;
-	(void)val;
-}
-
 void
 queue_free(struct queue *q)
 {
@@ -680,9 +696,10 @@ queue_free(struct queue *q)
 
 	committer_free(q->committer);
 	sched_free(q->sched);
+	filepool_free(q->pool);
 	while ((m = TAILQ_FIRST(&q->msgs)) != NULL)
 		msg_free(q, m);
-	map_each(q->incoming, free_incoming, NULL);
+	/* Files still being received stay in incoming/ and go at the next start. */
 	map_free(q->by_id);
 	map_free(q->incoming);
 	conf_unref(q->cf);

@@ -47,6 +47,7 @@ struct qmsg {
 	uint32_t jobs;	   /* deliveries in progress */
 	bool deleted;	   /* remove when the jobs finish */
 	bool state_dirty;  /* st differs from the file */
+	bool has_state_file; /* ID.st exists */
 	uint8_t *notice;   /* per recipient: a DSN owed this round (DSN_*), or 0 */
 	struct event *ev_retry;
 };
@@ -64,6 +65,7 @@ struct queue {
 	char dir_queue[PATH_MAX];
 	char dir_corrupt[PATH_MAX];
 	struct committer *committer;
+	struct filepool *pool;
 	struct qmsg_list msgs;
 	struct map *by_id;	 /* id -> qmsg */
 	struct map *incoming;	 /* id -> qincoming */

@@ -40,8 +40,7 @@ struct client {
 	const struct client_ops *ops;
 	void *arg;
 	unsigned ext;
-	int busy;    /* depth of our own event handlers on the stack */
-	bool zombie; /* freed by its owner or failed: destroy when not busy */
+	bool zombie; /* freed by its owner or failed: destroyed from the loop */
 	struct smtp_reply reply;
 	/* the transaction */
 	const struct client_tx *tx;
@@ -109,16 +108,29 @@ destroy(struct client *c)
 	free(c);
 }
 
-/* kill - no more callbacks; the memory goes when no handler is running. */
+static void
+on_destroy(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	destroy(arg);
+}
+
+/* kill_client - no more callbacks; the memory goes from the event loop,
+ * never under a caller that may still hold the pointer. */
 static void
 kill_client(struct client *c)
 {
+	struct timeval now = {0, 0};
+
 	c->state = C_DEAD;
+	if (c->zombie)
+		return;
+	c->zombie = true;
 	if (c->bev != NULL)
 		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
-	c->zombie = true;
-	if (c->busy == 0)
-		destroy(c);
+	if (event_base_once(c->base, -1, EV_TIMEOUT, on_destroy, c, &now) == -1)
+		log_fatalx("client: event_base_once failed");
 }
 
 static void
@@ -137,9 +149,7 @@ client_fail(struct client *c, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	c->state = C_DEAD;
-	c->busy++;
 	c->ops->failed(c->arg, c, why);
-	c->busy--;
 	kill_client(c);
 }
 
@@ -468,22 +478,10 @@ read_replies(struct client *c, struct evbuffer *in)
 	}
 }
 
-/* enter/leave - bracket every libevent callback (see kill_client). */
-static void
-leave(struct client *c)
-{
-	if (--c->busy == 0 && c->zombie)
-		destroy(c);
-}
-
 static void
 on_read(struct bufferevent *bev, void *arg)
 {
-	struct client *c = arg;
-
-	c->busy++;
-	read_replies(c, bufferevent_get_input(bev));
-	leave(c);
+	read_replies(arg, bufferevent_get_input(bev));
 }
 
 static void
@@ -516,11 +514,7 @@ handle_event(struct client *c, struct bufferevent *bev, short what)
 static void
 on_event(struct bufferevent *bev, short what, void *arg)
 {
-	struct client *c = arg;
-
-	c->busy++;
-	handle_event(c, bev, what);
-	leave(c);
+	handle_event(arg, bev, what);
 }
 
 static void
