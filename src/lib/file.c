@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,8 +117,8 @@ fsync_dir(const char *path)
 	return rc;
 }
 
-int
-file_write_durable(const char *dir, const char *name, const void *data, size_t len)
+static int
+write_replace(const char *dir, const char *name, const void *data, size_t len, bool sync)
 {
 	char tmp[PATH_MAX], dst[PATH_MAX];
 	int fd = -1, saved;
@@ -131,7 +132,7 @@ file_write_durable(const char *dir, const char *name, const void *data, size_t l
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1)
 		return -1;
-	if (write_all(fd, data, len) == -1 || fsync(fd) == -1)
+	if (write_all(fd, data, len) == -1 || (sync && fsync(fd) == -1))
 		goto fail;
 	if (close(fd) == -1) {
 		fd = -1;
@@ -140,7 +141,7 @@ file_write_durable(const char *dir, const char *name, const void *data, size_t l
 	fd = -1;
 	if (rename(tmp, dst) == -1)
 		goto fail;
-	return fsync_dir(dir);
+	return sync ? fsync_dir(dir) : 0;
 fail:
 	saved = errno;
 	if (fd != -1)
@@ -148,6 +149,18 @@ fail:
 	(void)unlink(tmp);
 	errno = saved;
 	return -1;
+}
+
+int
+file_write_durable(const char *dir, const char *name, const void *data, size_t len)
+{
+	return write_replace(dir, name, data, len, true);
+}
+
+int
+file_write_atomic(const char *dir, const char *name, const void *data, size_t len)
+{
+	return write_replace(dir, name, data, len, false);
 }
 
 int

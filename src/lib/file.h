@@ -28,6 +28,10 @@ int pread_all(int fd, void *p, size_t n, off_t off);
 int fsync_dir(const char *path);
 /* file_write_durable - replace dir/name with data, durably. */
 int file_write_durable(const char *dir, const char *name, const void *data, size_t len);
+/* file_write_atomic - replace dir/name with data atomically (readers see
+ * the old or the new file, never a mix) but without waiting for the disk:
+ * after a crash either version, or an empty file, may be found. */
+int file_write_atomic(const char *dir, const char *name, const void *data, size_t len);
 /* file_read - read a whole regular file of at most max bytes into out. */
 int file_read(const char *path, size_t max, struct buf *out);
 /* mkdir_mode - create dir (parents must exist) or accept an existing one;

@@ -62,6 +62,26 @@ control_path(const struct conf *cf, char *out, size_t outsz)
 	snprintf(out, outsz, "%s/control.sock", cf->state_dir);
 }
 
+/* lock_state - the state_dir lock. All our processes hold it, so a new
+ * daemon waits (briefly) until every process of a previous one is gone. */
+static int
+lock_state(int fd)
+{
+	int i;
+
+	for (i = 0; i < 50; i++) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK)
+			return -1;
+		if (i == 0)
+			log_info("parent waiting for a previous postern to release the state_dir");
+		usleep(100000);
+	}
+	errno = EWOULDBLOCK;
+	return -1;
+}
+
 /* prepare_state - state_dir and what the children need inside it. */
 static int
 prepare_state(struct parent *p)
@@ -75,7 +95,7 @@ prepare_state(struct parent *p)
 	}
 	snprintf(path, sizeof(path), "%s/postern.lock", cf->state_dir);
 	p->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (p->lock_fd == -1 || flock(p->lock_fd, LOCK_EX | LOCK_NB) == -1) {
+	if (p->lock_fd == -1 || lock_state(p->lock_fd) == -1) {
 		log_warnx("state_dir %s is in use by another postern (or not writable: %s)",
 			  cf->state_dir, strerror(errno));
 		return -1;

@@ -522,15 +522,21 @@ queue_set_rcpt(struct qmsg *m, uint32_t idx, enum rcpt_status st, const char *te
 	m->state_dirty = true;
 }
 
+/* write_state - save m's delivery state. Retry bookkeeping is written
+ * without waiting for the disk (losing it after a crash only repeats a
+ * delivery attempt); an operator's hold or release is made durable. */
 static void
-write_state(struct queue *q, struct qmsg *m)
+write_state(struct queue *q, struct qmsg *m, bool durable)
 {
 	struct buf b = BUF_INIT;
 	char name[QUEUE_ID_LEN + 4];
+	int rc;
 
 	snprintf(name, sizeof(name), "%s.st", m->id);
 	spool_state_format(&m->st, &b);
-	if (file_write_durable(q->dir_queue, name, b.data, b.len) == -1) {
+	rc = durable ? file_write_durable(q->dir_queue, name, b.data, b.len)
+		     : file_write_atomic(q->dir_queue, name, b.data, b.len);
+	if (rc == -1) {
 		log_warn("%s queue state-write-failed", m->id);
 	} else {
 		m->state_dirty = false;
@@ -609,7 +615,7 @@ queue_delivery_done(struct queue *q, struct qmsg *m)
 	if (m->st.first_fail == 0)
 		m->st.first_fail = now;
 	m->st.next_try = now + backoff(cq, m->st.attempts);
-	write_state(q, m);
+	write_state(q, m, false);
 	log_info("%s queue deferred attempts=%u next-retry-in=%llus", m->id, m->st.attempts,
 		 (unsigned long long)(m->st.next_try - now));
 	queue_schedule(q, m);
@@ -858,13 +864,13 @@ queue_ctl(struct queue *q, char **argv, int argc, struct buf *out)
 		m->st.hold = 1;
 		if (m->ev_retry != NULL)
 			evtimer_del(m->ev_retry);
-		write_state(q, m);
+		write_state(q, m, true);
 		log_info("%s queue held", m->id);
 		buf_addf(out, "held %s\n", m->id);
 	} else {
 		m->st.hold = 0;
 		m->st.next_try = 0;
-		write_state(q, m);
+		write_state(q, m, true);
 		log_info("%s queue released", m->id);
 		buf_addf(out, "released %s\n", m->id);
 		queue_schedule(q, m);

@@ -79,6 +79,8 @@ struct dest {
 	uint64_t targets_until;
 	TAILQ_ENTRY(dest) wait_entry;
 	bool waiting_slot;
+	uint64_t dead_until; /* unreachable: defer without trying until then */
+	char dead_reason[REPLY_TEXT_MAX + 64];
 	struct sched *s;
 };
 TAILQ_HEAD(dest_list, dest);
@@ -359,6 +361,17 @@ conn_try(struct conn *c)
 				   NULL, &cc, &conn_ops, c);
 }
 
+/* dest_mark_dead - nothing there answers: defer new work without
+ * connecting for a while (at most retry_min, at most a minute). */
+static void
+dest_mark_dead(struct dest *d, const char *why)
+{
+	uint64_t pause = d->s->q->cf->queue.retry_min;
+
+	d->dead_until = (uint64_t)time(NULL) + (pause < 60 ? pause : 60);
+	snprintf(d->dead_reason, sizeof(d->dead_reason), "%s", why);
+}
+
 /* dest_defer_all - a destination that cannot be reached now. */
 static void
 dest_defer_all(struct dest *d, const char *why)
@@ -435,8 +448,10 @@ on_failed(void *arg, struct client *cl, const char *why)
 	/* No target would talk to us: everything waiting here is deferred. */
 	d->targets_until = 0;
 	conn_free(c);
-	if (d->nconn == 0)
+	if (d->nconn == 0) {
+		dest_mark_dead(d, why);
 		dest_defer_all(d, why);
+	}
 }
 
 static const struct client_ops conn_ops = {on_ready, on_done, on_failed};
@@ -556,10 +571,12 @@ resolve_done(struct resolve *r, enum dns_status st, const char *why)
 	}
 	free(r->targets);
 	free(r);
-	if (st == DNS_NXDOMAIN || st == DNS_NODATA)
+	if (st == DNS_NXDOMAIN || st == DNS_NODATA) {
 		dest_fail_all(d, why);
-	else
+	} else {
+		dest_mark_dead(d, why);
 		dest_defer_all(d, why);
+	}
 }
 
 static void
@@ -664,6 +681,10 @@ dest_kick(struct dest *d)
 	}
 	if (TAILQ_EMPTY(&d->jobs) || d->resolving)
 		return;
+	if (d->nconn == 0 && (uint64_t)time(NULL) < d->dead_until) {
+		dest_defer_all(d, d->dead_reason);
+		return;
+	}
 	if (!(d->kind == DEST_ROUTE && d->route.kind == ROUTE_LMTP_UNIX) &&
 	    (d->ntargets == 0 || (uint64_t)time(NULL) >= d->targets_until)) {
 		if (d->nconn == 0 || d->ntargets == 0) {

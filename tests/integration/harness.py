@@ -264,14 +264,15 @@ class Daemon:
             f.write(body)
 
     def start(self, wait=True):
+        before = len(self.log())
         self.log_fd = open(self.logfile, "ab")
         self.proc = subprocess.Popen([POSTERN, "serve", "-c", self.conf], stdout=self.log_fd,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         if wait:
-            ok = wait_port(self.host, self.mx_port) and wait_for(
-                lambda: "parent started" in self.log(), 10)
+            ok = wait_for(lambda: "parent started" in self.log()[before:], 15) and \
+                wait_port(self.host, self.mx_port)
             if not ok:
-                raise RuntimeError("postern did not start:\n" + self.log())
+                raise RuntimeError("postern did not start:\n" + self.log()[before:])
         return self
 
     def log(self):
@@ -305,13 +306,22 @@ class Daemon:
         """A crash: every process of the daemon at once."""
         if self.proc is None:
             return
+        pgid = self.proc.pid
         try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
+            os.killpg(pgid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         self.proc.wait()
         self.proc = None
         self.log_fd.close()
+
+        def group_gone():
+            try:
+                os.killpg(pgid, 0)
+                return False
+            except ProcessLookupError:
+                return True
+        wait_for(group_gone, 10)
 
     def cleanup(self):
         if self.proc is not None:
@@ -396,3 +406,93 @@ class Client:
 def swaks(*args, timeout=60):
     return subprocess.run([SWAKS, "--hide-all", *args], capture_output=True, text=True,
                           timeout=timeout)
+
+
+# Helpers for the protocol tests (tests/integration/test_smtp_*.py).
+
+def smtp_send(port, sender, rcpts, body, host="127.0.0.1", timeout=30, **kw):
+    """sendmail() through Python's smtplib; returns the refused-recipients dict."""
+    import smtplib
+    with smtplib.SMTP(host, port, timeout=timeout) as s:
+        return s.sendmail(sender, rcpts, body, **kw)
+
+
+class ProtoClient(Client):
+    """Client with the conveniences the protocol tests share."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=10, greet=True):
+        super().__init__(port, host=host, timeout=timeout)
+        self.greeting = self.reply() if greet else None
+
+    def replies(self, n):
+        """Exactly n replies (fewer only if the server closed)."""
+        out = []
+        for _ in range(n):
+            r = self.reply()
+            if r == "":
+                break
+            out.append(r)
+        return out
+
+    def drain(self, timeout=5):
+        """Every reply until the server closes, or until it has been silent
+        for timeout seconds; returns (replies, closed)."""
+        data, self.buf, closed = self.buf, b"", False
+        self.s.settimeout(timeout)
+        try:
+            while True:
+                chunk = self.s.recv(65536)
+                if not chunk:
+                    closed = True
+                    break
+                data += chunk
+        except (ConnectionResetError, BrokenPipeError):
+            closed = True
+        except socket.timeout:
+            pass
+        out, lines = [], []
+        for raw in data.split(b"\n"):
+            if not raw:
+                continue
+            line = raw.rstrip(b"\r").decode("utf-8", "replace")
+            lines.append(line)
+            if len(line) < 4 or line[3] != "-":
+                out.append("\n".join(lines))
+                lines = []
+        if lines:
+            out.append("\n".join(lines))
+        return out, closed
+
+    def ehlo(self, name="client.example.org"):
+        r = self.cmd(f"EHLO {name}")
+        if not r.startswith("250"):
+            raise AssertionError(f"EHLO refused: {r!r}")
+        return r
+
+    def bdat(self, chunk, last=False):
+        """Send one BDAT command and its chunk in a single write (no reply read)."""
+        if isinstance(chunk, str):
+            chunk = chunk.encode()
+        self.send(f"BDAT {len(chunk)}{' LAST' if last else ''}\r\n".encode() + chunk)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+
+def queued_id(reply):
+    """The queue id in a '250 2.0.0 Ok: queued as ID' reply, or None."""
+    m = re.search(r"queued as ([0-9a-f]{16})", reply)
+    return m.group(1) if m else None
+
+
+def sink_wait(sink, pred, n=1, timeout=15.0):
+    """The sink's messages for which pred(message) holds, once there are n of
+    them (or after timeout, however many there are)."""
+    def match():
+        with sink.lock:
+            return [m for m in sink.messages if pred(m)]
+    wait_for(lambda: len(match()) >= n, timeout)
+    return match()
