@@ -119,6 +119,15 @@ class Collector(unittest.TextTestResult):
         super().addError(test, err)
         record(f"integration/{test.id()}", False, self._exc_info_to_string(err, test))
 
+    def addExpectedFailure(self, test, err):
+        super().addExpectedFailure(test, err)
+        record(f"integration/{test.id()} (known bug, expected failure)", False,
+               self._exc_info_to_string(err, test))
+
+    def addUnexpectedSuccess(self, test):
+        super().addUnexpectedSuccess(test)
+        record(f"integration/{test.id()} (marked expected failure but passes)", False)
+
     def addSkip(self, test, reason):
         super().addSkip(test, reason)
         record(f"integration/{test.id()} (skipped: {reason})", False, reason)

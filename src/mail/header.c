@@ -45,8 +45,10 @@ header_received(const struct received_info *ri, struct buf *out)
 
 	header_sanitize(ri->helo ? ri->helo : "unknown", helo, sizeof(helo));
 	header_date(ri->when, date, sizeof(date));
-	buf_addf(out, "Received: from %s ([%s])\r\n\tby %s (postern) with %s", helo,
-		 ri->client_ip, ri->hostname, ri->proto);
+	/* RFC 5321 4.1.3: an IPv6 address literal carries the IPv6: tag. */
+	buf_addf(out, "Received: from %s ([%s%s])\r\n\tby %s (postern) with %s", helo,
+		 strchr(ri->client_ip, ':') ? "IPv6:" : "", ri->client_ip, ri->hostname,
+		 ri->proto);
 	if (ri->tls != NULL)
 		buf_addf(out, "\r\n\t(%s)", ri->tls);
 	buf_addf(out, "\r\n\tid %s", ri->queue_id);

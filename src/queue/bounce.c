@@ -99,7 +99,9 @@ send_dsn(struct queue *q, struct qmsg *m, struct dsn_rcpt *rc, size_t n, bool wi
 	str_copy(env.client_ip, "127.0.0.1", sizeof(env.client_ip));
 	str_copy(env.helo, q->cf->hostname, sizeof(env.helo));
 	str_copy(env.proto, "local", sizeof(env.proto));
+	/* The notification carries the original: it needs the same transport. */
 	env.smtputf8 = m->env.smtputf8;
+	env.body = m->env.body;
 	str_copy(to.addr, m->env.sender, sizeof(to.addr));
 	at = strrchr(to.addr, '@');
 	str_copy(to.domain, at ? at + 1 : "", sizeof(to.domain));

@@ -249,6 +249,15 @@ client_start(struct client *c, const struct client_tx *tx)
 		tx_finish(c);
 		return;
 	}
+	if (tx->body8 && !(c->ext & EXT_8BITMIME)) {
+		/* RFC 6152 3: never 8-bit octets to a 7-bit server; we do not
+		 * convert, so it is a permanent failure. */
+		for (i = 0; i < tx->nrcpts; i++)
+			synth(&c->results[i], "554 5.6.3 Destination does not support 8BITMIME "
+					      "and conversion is not supported");
+		tx_finish(c);
+		return;
+	}
 	send_mail(c);
 	if (c->ext & EXT_PIPELINING) {
 		for (i = 0; i < tx->nrcpts; i++)

@@ -37,6 +37,10 @@
 
 /* Bytes of content buffered before a write to the spool file. */
 #define SESSION_WRITE_CHUNK (64 * 1024)
+/* Reply bytes a client may leave unread before its commands are no longer
+ * read: one that pipelines without reading must not grow our output
+ * buffer without bound. */
+#define SESSION_OUTPUT_MAX (64 * 1024)
 
 enum state {
 	ST_CONNECTED, /* greeting sent, no HELO/EHLO yet */
@@ -73,7 +77,8 @@ struct session {
 	char helo[ENV_HELO_MAX + 1];
 	unsigned errors;
 	bool shutting_down;
-	bool peer_gone; /* the client left while the queue was busy */
+	bool peer_gone;	  /* the client left while the queue was busy */
+	bool out_blocked; /* reading paused until the client takes its replies */
 	const char *close_reason;
 	/* transaction */
 	struct envelope tx;
@@ -84,6 +89,7 @@ struct session {
 	struct data_reader reader;
 	struct buf out; /* content waiting to be written */
 	int write_errno;
+	uint64_t extra; /* bytes we added (Received, submission headers) */
 	bool is_bdat;
 	uint64_t bdat_left;
 	bool bdat_last;
@@ -169,6 +175,7 @@ tx_reset(struct session *s)
 	s->tx_smtputf8 = false;
 	s->tx_declared_size = 0;
 	s->write_errno = 0;
+	s->extra = 0;
 	s->is_bdat = false;
 	s->bdat_left = 0;
 	s->bdat_last = false;
@@ -477,7 +484,7 @@ static const struct command commands[] = {
 	{VERB_RSET, ANY, 0, cmd_rset, NULL},
 	{VERB_NOOP, ANY, F_LAST, cmd_noop, NULL},
 	{VERB_QUIT, ANY, F_LAST, cmd_quit, NULL},
-	{VERB_HELP, ANY, F_LAST, cmd_help, NULL},
+	{VERB_HELP, ANY, 0, cmd_help, NULL},
 	{VERB_VRFY, ANY & ~SB(ST_BDAT), F_LAST, cmd_vrfy, "503 5.5.1 Error: finish BDAT first"},
 	{VERB_EXPN, ANY, F_LAST, cmd_expn, NULL},
 	{VERB_STARTTLS, ANY, F_LAST, cmd_not_offered, NULL},
@@ -622,6 +629,7 @@ static void
 add_submission_headers(struct session *s)
 {
 	char date[64];
+	size_t before = s->out.len;
 
 	if (!s->tx.submission)
 		return;
@@ -632,6 +640,7 @@ add_submission_headers(struct session *s)
 	if (!(s->reader.seen & DATA_SEEN_MSGID))
 		buf_addf(&s->out, "Message-ID: <%s.%llu@%s>\r\n", s->qid,
 			 (unsigned long long)s->tx.arrival, s->cf->hostname);
+	s->extra += s->out.len - before;
 }
 
 /* content_failed - the reply for a message that cannot be accepted, or NULL. */
@@ -669,11 +678,13 @@ content_done(struct session *s)
 			log_warnx("%s smtp spool-write-failed id=%s error=\"%s\"", s->sid, s->qid,
 				  strerror(s->write_errno));
 		tx_reset(s);
-		error_reply(s, "%s", fail);
+		/* Before the reply: at max_errors it moves on to ST_CLOSING. */
 		enter_state(s, ST_IDLE);
+		set_read_timeout(s, s->cf->limits.command_timeout);
+		error_reply(s, "%s", fail);
 		return;
 	}
-	size = s->reader.size;
+	size = s->reader.size + s->extra;
 	close(s->fd);
 	s->fd = -1;
 	enter_state(s, ST_WAIT);
@@ -823,6 +834,12 @@ session_process(struct session *s)
 			session_close(s, "shutdown");
 			break;
 		}
+		if (evbuffer_get_length(bufferevent_get_output(s->bev)) > SESSION_OUTPUT_MAX) {
+			/* on_write resumes once the client has read its replies. */
+			s->out_blocked = true;
+			bufferevent_disable(s->bev, EV_READ);
+			break;
+		}
 		r = read_line(s, &line);
 		if (r != 1)
 			break;
@@ -872,7 +889,8 @@ session_opened(struct session *s, int fd, const char *queue_id, const char *err)
 	ri.rcpt = s->tx.nrcpts == 1 ? s->tx.rcpts[0].addr : NULL;
 	ri.when = (time_t)s->tx.arrival;
 	header_received(&ri, &s->out);
-	s->reader.size += s->out.len;
+	/* Ours: written to the file, but not counted against the client's SIZE. */
+	s->extra = s->out.len;
 	enter_state(s, ST_CONTENT);
 	if (!s->is_bdat) {
 		reply(s, "354 End data with <CR><LF>.<CR><LF>");
@@ -892,7 +910,7 @@ session_committed(struct session *s, bool ok, const char *err)
 		s->nmessages++;
 		log_info("%s smtp accepted sid=%s from=<%s> nrcpt=%u size=%llu proto=%s", s->qid,
 			 s->sid, log_escape_str(esc, s->tx.sender), s->tx.nrcpts,
-			 (unsigned long long)s->reader.size, s->tx.proto);
+			 (unsigned long long)(s->reader.size + s->extra), s->tx.proto);
 		if (!s->peer_gone)
 			reply(s, "250 2.0.0 Ok: queued as %s", s->qid);
 	} else if (!s->peer_gone) {
@@ -960,8 +978,15 @@ on_write(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
 
-	if (s->state == ST_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	if (s->state == ST_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
 		session_end(s, s->close_reason);
+		return;
+	}
+	if (s->out_blocked && s->state != ST_WAIT && s->state != ST_CLOSING) {
+		s->out_blocked = false;
+		bufferevent_enable(bev, EV_READ);
+		session_process(s);
+	}
 }
 
 static void
