@@ -27,7 +27,8 @@ struct pooled {
 
 struct filepool {
 	char dir[PATH_MAX];
-	size_t target;
+	size_t target; /* create new files while fewer than this are ready */
+	size_t keep;   /* recycled files are kept up to this many */
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -80,7 +81,10 @@ bring_back(struct filepool *p, struct pooled *f)
 	}
 	str_copy(f->path, to, sizeof(f->path));
 	f->fd = open(f->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-	if (f->fd == -1 || ftruncate(f->fd, 0) == -1) {
+	/* Truncated to one byte, not zero: ext4 flushes a file truncated to
+	 * zero when it is next closed (auto_da_alloc), and that close would
+	 * be the smtp process's. The header write covers the byte. */
+	if (f->fd == -1 || ftruncate(f->fd, 1) == -1) {
 		log_warn("filepool: reuse %s", f->path);
 		if (f->fd != -1)
 			close(f->fd);
@@ -109,7 +113,7 @@ pool_main(void *arg)
 			p->nrecycle--;
 		}
 		pthread_mutex_unlock(&p->mu);
-		if (r != NULL && p->nready >= p->target) {
+		if (r != NULL && p->nready >= p->keep) {
 			if (unlink(r->path) == -1 && errno != ENOENT)
 				log_warn("filepool: unlink %s", r->path);
 			free(r);
@@ -138,6 +142,7 @@ filepool_new(const char *dir, size_t target)
 
 	str_copy(p->dir, dir, sizeof(p->dir));
 	p->target = target;
+	p->keep = target * 8;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	if (pthread_create(&p->thread, NULL, pool_main, p) != 0)

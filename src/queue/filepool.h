@@ -21,7 +21,8 @@
 
 struct filepool;
 
-/* filepool_new - keep up to target empty files ready in dir. */
+/* filepool_new - create files while fewer than target are ready in dir;
+ * keep up to 8 * target recycled ones, so steady traffic creates none. */
 struct filepool *filepool_new(const char *dir, size_t target);
 /* filepool_take - an empty file opened O_RDWR, its path in path; -1 if none
  * is ready (the caller then creates one itself). Never blocks on I/O. */

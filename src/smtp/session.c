@@ -94,6 +94,7 @@ struct session {
 	uint64_t bdat_left;
 	bool bdat_last;
 	const char *bdat_fail; /* consume the chunk, then give this reply */
+	char bdat_fail_buf[SMTP_REPLY_MAX]; /* bdat_fail when it came from the queue */
 	uint64_t nmessages;
 };
 
@@ -358,8 +359,9 @@ start_content(struct session *s, bool bdat)
 	data_init(&s->reader, bdat ? DATA_MODE_BDAT : DATA_MODE_DOT,
 		  s->cf->limits.line_endings == LINE_ENDINGS_NORMALIZE,
 		  s->cf->limits.max_data_line_length, s->cf->limits.max_message_size);
+	/* Input stays enabled (bounded by the read watermark): the loop simply
+	 * does not process it until the queue answers, and an EOF is seen. */
 	enter_state(s, ST_WAIT);
-	bufferevent_disable(s->bev, EV_READ);
 	s->env.ops->open(s->env.arg, s->id, &s->tx);
 }
 
@@ -688,7 +690,6 @@ content_done(struct session *s)
 	close(s->fd);
 	s->fd = -1;
 	enter_state(s, ST_WAIT);
-	bufferevent_disable(s->bev, EV_READ);
 	s->env.ops->commit(s->env.arg, s->id, s->qid, size);
 }
 
@@ -868,7 +869,8 @@ session_opened(struct session *s, int fd, const char *queue_id, const char *err)
 	bufferevent_enable(s->bev, EV_READ);
 	if (fd == -1) {
 		if (s->is_bdat) {
-			s->bdat_fail = err;
+			str_copy(s->bdat_fail_buf, err, sizeof(s->bdat_fail_buf));
+			s->bdat_fail = s->bdat_fail_buf;
 			enter_state(s, ST_CONTENT);
 		} else {
 			tx_reset(s);
