@@ -1,0 +1,108 @@
+#!/bin/sh
+# SPDX-License-Identifier: ISC
+# `make bench` / bench/run.sh: postern vs Postfix on loopback; see bench/README.md.
+#
+# Knobs (environment):
+#   RUNS=3        repetitions of every measurement (medians are quoted)
+#   QUICK=1       short smoke run: 1 run, few messages (overrides RUNS unless set)
+#   N1 N20 N100 NBIG   messages per run at c=1, c=20, c=100 (4 KiB) and c=20 (100 KiB)
+#   IDLE=1000     idle connections for the memory test
+#   ONLY=postern|postfix   measure one MTA only (no ratios)
+#   PROFILE=1     perf record postern's smtp+queue processes during its last c=100 run
+#   KEEP=1        keep the temp dir (logs, spools) instead of deleting it
+#   TMPBASE=/var/tmp   where the temp dir (both spools) goes; not under /work
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+if [ "$(id -u)" != 0 ]; then
+    echo "bench: must run as root (Postfix, postern's privilege drop, smtp-sink -u)" >&2
+    exit 1
+fi
+
+# --- packages (idempotent) ---
+"$top/scripts/deps.sh" build
+want="postfix python3"
+[ "${PROFILE:-0}" = 1 ] && want="$want linux-perf"
+missing=""
+for p in $want; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+        missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "bench: installing:$missing"
+    # No main.cf, no service started: we run our own instance under a temp dir.
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null || apt-get update -q
+    # shellcheck disable=SC2086
+    apt-get install -y -q --no-install-recommends $missing
+fi
+getent passwd postern >/dev/null || { echo "bench: no 'postern' user" >&2; exit 1; }
+
+# --- build (release; src/ may change under us, so always run ninja) ---
+# -Dwerror=false: a warning that only -O3 finds must not stop a benchmark (GCC 12
+# once reported -Wuse-after-free in src/relay/client.c at -O3 only).
+if [ ! -f build-bench/build.ninja ]; then
+    meson setup build-bench --buildtype=release -Dwerror=false -Dtests=disabled >/dev/null
+fi
+ninja -C build-bench postern >/dev/null || ninja -C build-bench postern
+
+# --- temp dir (off the checkout; both queues live here) ---
+tmp=$(mktemp -d "${TMPBASE:-/var/tmp}/postern-bench.XXXXXX")
+chmod 755 "$tmp"
+pypid=""
+cleanup() {
+    rc=$?
+    trap - EXIT INT TERM
+    # bench.py stops what it started when told to (SIGTERM -> its finally: blocks).
+    if [ -n "$pypid" ] && kill -0 "$pypid" 2>/dev/null; then
+        kill -TERM "$pypid" 2>/dev/null || true
+        wait "$pypid" 2>/dev/null || true
+    fi
+    # End whatever bench.py started and did not stop (it records "pid starttime name").
+    if [ -f "$tmp/pids" ]; then
+        while read -r pid st name; do
+            cur=$(cut -d')' -f2- "/proc/$pid/stat" 2>/dev/null | awk '{print $20}') || cur=""
+            if [ -n "$cur" ] && [ "$cur" = "$st" ]; then
+                echo "bench: stopping leftover $name (pid $pid)" >&2
+                kill -TERM "$pid" 2>/dev/null || true
+            fi
+        done < "$tmp/pids"
+        sleep 1
+    fi
+    # A Postfix master that bench.py started but never got to record.
+    mp=$(cat "$tmp/postfix/spool/pid/master.pid" 2>/dev/null | tr -d ' ') || mp=""
+    if [ -n "$mp" ] && grep -q "^$mp " "$tmp/pids" 2>/dev/null; then mp=""; fi
+    if [ -n "$mp" ] && [ "$(cat "/proc/$mp/comm" 2>/dev/null)" = master ]; then
+        echo "bench: stopping Postfix master (pid $mp)" >&2
+        kill -TERM "$mp" 2>/dev/null || true
+        sleep 2
+    fi
+    if [ "${KEEP:-0}" = 1 ]; then
+        echo "bench: kept $tmp" >&2
+    else
+        rm -rf "$tmp"
+    fi
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+runs=${RUNS:-}
+set -- --tmp "$tmp" --postern "$top/build-bench/postern" --results "$top/bench/results" \
+    --idle "${IDLE:-1000}"
+if [ "${QUICK:-0}" = 1 ]; then
+    set -- "$@" --quick --runs "${runs:-1}"
+else
+    set -- "$@" --runs "${runs:-3}"
+fi
+[ -n "${ONLY:-}" ] && set -- "$@" --only "$ONLY"
+[ "${PROFILE:-0}" = 1 ] && set -- "$@" --profile
+# In the background so that a signal to this shell runs the trap at once.
+/usr/bin/python3 "$top/bench/bench.py" "$@" &
+pypid=$!
+wait "$pypid"
