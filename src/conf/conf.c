@@ -30,6 +30,7 @@ struct ctx {
 	struct conf *cf;
 	char *err;
 	size_t errsz;
+	const struct conf_node *queue_node; /* for errors about the queue block */
 };
 
 static int __attribute__((format(printf, 3, 4)))
@@ -41,7 +42,10 @@ cerr(struct ctx *c, const struct conf_node *n, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	snprintf(c->err, c->errsz, "%s:%d: %s", c->file, n ? n->line : 0, msg);
+	if (n != NULL)
+		snprintf(c->err, c->errsz, "%s:%d: %s", c->file, n->line, msg);
+	else
+		snprintf(c->err, c->errsz, "%s: %s", c->file, msg);
 	return -1;
 }
 
@@ -50,7 +54,9 @@ struct directive {
 	size_t min_args, max_args;
 	int block; /* 1: requires a block, 0: forbids one */
 	int (*store)(struct ctx *, const struct conf_node *, void *);
-	size_t off; /* offset of the field in the target struct, for setters */
+	size_t off;   /* offset of the field in the target struct, for setters */
+	uint64_t min; /* for numeric setters: the smallest value allowed */
+	const char *why; /* said when the value is below min */
 };
 
 static int apply(struct ctx *c, const struct conf_node *parent, const struct directive *tab,
@@ -238,7 +244,7 @@ li_role(struct ctx *c, const struct conf_node *n, void *t)
 }
 
 static const struct directive listen_tab[] = {
-	{"role", 1, 1, 0, li_role, 0},
+	{"role", 1, 1, 0, li_role, 0, 0, NULL},
 };
 
 static int
@@ -285,7 +291,7 @@ do_deliver(struct ctx *c, const struct conf_node *n, void *t)
 }
 
 static const struct directive domain_tab[] = {
-	{"deliver", 1, 1, 0, do_deliver, 0},
+	{"deliver", 1, 1, 0, do_deliver, 0, 0, NULL},
 };
 
 static int
@@ -324,7 +330,7 @@ re_smarthost(struct ctx *c, const struct conf_node *n, void *t)
 }
 
 static const struct directive relay_tab[] = {
-	{"smarthost", 1, 1, 0, re_smarthost, 0},
+	{"smarthost", 1, 1, 0, re_smarthost, 0, 0, NULL},
 };
 
 static int
@@ -349,11 +355,13 @@ st_trusted(struct ctx *c, const struct conf_node *n, void *t)
 				    "trusted_networks: '%s' is not a network (like 10.0.0.0/8 or "
 				    "::1/128; host bits must be zero)",
 				    n->args[i]);
-		if (net.prefix == 0)
+		/* /8 covers 10.0.0.0/8, /7 the IPv6 unique-local fc00::/7; anything
+		 * wider trusts much of the internet (0.0.0.0/1 twice is everything). */
+		if (net.prefix < (net.family == AF_INET ? 8u : 7u))
 			return cerr(c, n,
-				    "trusted_networks: '%s' trusts the whole internet: that is an "
-				    "open relay",
-				    n->args[i]);
+				    "trusted_networks: '%s' trusts a large part of the internet: "
+				    "that is an open relay (list your own networks, /%u or longer)",
+				    n->args[i], net.family == AF_INET ? 8 : 7);
 		cf->trusted = xreallocarray(cf->trusted, cf->ntrusted + 1, sizeof(net));
 		cf->trusted[cf->ntrusted++] = net;
 	}
@@ -406,18 +414,19 @@ sm_line_endings(struct ctx *c, const struct conf_node *n, void *t)
 
 #define LIM(f) offsetof(struct conf_limits, f)
 static const struct directive smtp_tab[] = {
-	{"max_command_length", 1, 1, 0, set_size, LIM(max_command_length)},
-	{"max_data_line_length", 1, 1, 0, set_size, LIM(max_data_line_length)},
-	{"max_recipients", 1, 1, 0, set_count, LIM(max_recipients)},
-	{"max_message_size", 1, 1, 0, set_size, LIM(max_message_size)},
-	{"max_errors", 1, 1, 0, set_count, LIM(max_errors)},
-	{"command_timeout", 1, 1, 0, set_duration, LIM(command_timeout)},
-	{"data_timeout", 1, 1, 0, set_duration, LIM(data_timeout)},
-	{"session_timeout", 1, 1, 0, set_duration, LIM(session_timeout)},
-	{"max_connections", 1, 1, 0, set_count, LIM(max_connections)},
-	{"max_connections_per_ip", 1, 1, 0, set_count, LIM(max_connections_per_ip)},
-	{"shutdown_timeout", 1, 1, 0, set_duration, LIM(shutdown_timeout)},
-	{"line_endings", 1, 1, 0, sm_line_endings, 0},
+	{"max_command_length", 1, 1, 0, set_size, LIM(max_command_length), 512, "RFC 5321 4.5.3.1.4"},
+	{"max_data_line_length", 1, 1, 0, set_size, LIM(max_data_line_length), 1000,
+	 "RFC 5321 4.5.3.1.6"},
+	{"max_recipients", 1, 1, 0, set_count, LIM(max_recipients), 1, NULL},
+	{"max_message_size", 1, 1, 0, set_size, LIM(max_message_size), 4096, NULL},
+	{"max_errors", 1, 1, 0, set_count, LIM(max_errors), 1, NULL},
+	{"command_timeout", 1, 1, 0, set_duration, LIM(command_timeout), 1, NULL},
+	{"data_timeout", 1, 1, 0, set_duration, LIM(data_timeout), 1, NULL},
+	{"session_timeout", 1, 1, 0, set_duration, LIM(session_timeout), 1, NULL},
+	{"max_connections", 1, 1, 0, set_count, LIM(max_connections), 1, NULL},
+	{"max_connections_per_ip", 1, 1, 0, set_count, LIM(max_connections_per_ip), 1, NULL},
+	{"shutdown_timeout", 1, 1, 0, set_duration, LIM(shutdown_timeout), 0, NULL},
+	{"line_endings", 1, 1, 0, sm_line_endings, 0, 0, NULL},
 };
 #undef LIM
 
@@ -430,15 +439,15 @@ st_smtp(struct ctx *c, const struct conf_node *n, void *t)
 
 #define QF(f) offsetof(struct conf_queue, f)
 static const struct directive queue_tab[] = {
-	{"max_lifetime", 1, 1, 0, set_duration, QF(max_lifetime)},
-	{"retry_min", 1, 1, 0, set_duration, QF(retry_min)},
-	{"retry_max", 1, 1, 0, set_duration, QF(retry_max)},
-	{"delay_warning", 1, 1, 0, set_duration, QF(delay_warning)},
-	{"max_per_destination", 1, 1, 0, set_count, QF(max_per_destination)},
-	{"max_deliveries", 1, 1, 0, set_count, QF(max_deliveries)},
-	{"connect_timeout", 1, 1, 0, set_duration, QF(connect_timeout)},
-	{"reply_timeout", 1, 1, 0, set_duration, QF(reply_timeout)},
-	{"idle_reuse", 1, 1, 0, set_duration, QF(idle_reuse)},
+	{"max_lifetime", 1, 1, 0, set_duration, QF(max_lifetime), 0, NULL},
+	{"retry_min", 1, 1, 0, set_duration, QF(retry_min), 1, NULL},
+	{"retry_max", 1, 1, 0, set_duration, QF(retry_max), 1, NULL},
+	{"delay_warning", 1, 1, 0, set_duration, QF(delay_warning), 0, NULL},
+	{"max_per_destination", 1, 1, 0, set_count, QF(max_per_destination), 1, NULL},
+	{"max_deliveries", 1, 1, 0, set_count, QF(max_deliveries), 1, NULL},
+	{"connect_timeout", 1, 1, 0, set_duration, QF(connect_timeout), 1, NULL},
+	{"reply_timeout", 1, 1, 0, set_duration, QF(reply_timeout), 1, NULL},
+	{"idle_reuse", 1, 1, 0, set_duration, QF(idle_reuse), 0, NULL},
 };
 #undef QF
 
@@ -446,21 +455,22 @@ static int
 st_queue(struct ctx *c, const struct conf_node *n, void *t)
 {
 	(void)t;
+	c->queue_node = n;
 	return apply(c, n, queue_tab, nitems(queue_tab), &c->cf->queue);
 }
 
 static const struct directive top_tab[] = {
-	{"hostname", 1, 1, 0, st_hostname, 0},
-	{"state_dir", 1, 1, 0, st_state_dir, 0},
-	{"user", 1, 1, 0, st_user, 0},
-	{"log", 1, 3, 0, st_log, 0},
-	{"listen", 1, 1, 1, st_listen, 0},
-	{"domain", 1, 1, 1, st_domain, 0},
-	{"relay", 0, 0, 1, st_relay, 0},
-	{"trusted_networks", 1, CONF_MAX_ARGS, 0, st_trusted, 0},
-	{"resolver", 1, 8, 0, st_resolver, 0},
-	{"smtp", 0, 0, 1, st_smtp, 0},
-	{"queue", 0, 0, 1, st_queue, 0},
+	{"hostname", 1, 1, 0, st_hostname, 0, 0, NULL},
+	{"state_dir", 1, 1, 0, st_state_dir, 0, 0, NULL},
+	{"user", 1, 1, 0, st_user, 0, 0, NULL},
+	{"log", 1, 3, 0, st_log, 0, 0, NULL},
+	{"listen", 1, 1, 1, st_listen, 0, 0, NULL},
+	{"domain", 1, 1, 1, st_domain, 0, 0, NULL},
+	{"relay", 0, 0, 1, st_relay, 0, 0, NULL},
+	{"trusted_networks", 1, CONF_MAX_ARGS, 0, st_trusted, 0, 0, NULL},
+	{"resolver", 1, 8, 0, st_resolver, 0, 0, NULL},
+	{"smtp", 0, 0, 1, st_smtp, 0, 0, NULL},
+	{"queue", 0, 0, 1, st_queue, 0, 0, NULL},
 };
 
 /* apply - store each child of parent through the matching table row. */
@@ -493,6 +503,9 @@ apply(struct ctx *c, const struct conf_node *parent, const struct directive *tab
 			return cerr(c, n, "%s takes no block", n->name);
 		if (d->store(c, n, target ? (char *)target + d->off : NULL) == -1)
 			return -1;
+		if (d->min > 0 && *(uint64_t *)(void *)((char *)target + d->off) < d->min)
+			return cerr(c, n, "%s must be at least %ju%s%s%s", n->name, (uintmax_t)d->min,
+				    d->why ? " (" : "", d->why ? d->why : "", d->why ? ")" : "");
 	}
 	return 0;
 }
@@ -531,30 +544,12 @@ static int
 conf_validate(struct ctx *c)
 {
 	struct conf *cf = c->cf;
-	const struct conf_limits *l = &cf->limits;
-
 	if (cf->state_dir == NULL)
 		return cerr(c, NULL, "missing 'state_dir' (where postern keeps its queue)");
 	if (cf->nlisteners == 0)
 		return cerr(c, NULL, "no 'listen' directive: postern would accept nothing");
-	if (l->max_command_length < 512)
-		return cerr(c, NULL, "smtp max_command_length must be at least 512 (RFC 5321)");
-	if (l->max_data_line_length < 1000)
-		return cerr(c, NULL, "smtp max_data_line_length must be at least 1000 (RFC 5321)");
-	if (l->max_recipients < 1)
-		return cerr(c, NULL, "smtp max_recipients must be at least 1");
-	if (l->max_message_size < 4096)
-		return cerr(c, NULL, "smtp max_message_size must be at least 4k");
-	if (l->max_errors < 1 || l->max_connections < 1 || l->max_connections_per_ip < 1)
-		return cerr(c, NULL, "smtp limits must be at least 1");
-	if (l->command_timeout < 1 || l->data_timeout < 1 || l->session_timeout < 1)
-		return cerr(c, NULL, "smtp timeouts must be at least 1s");
-	if (cf->queue.retry_min < 1 || cf->queue.retry_max < cf->queue.retry_min)
-		return cerr(c, NULL, "queue retry_max must be at least retry_min (and both > 0)");
-	if (cf->queue.max_per_destination < 1 || cf->queue.max_deliveries < 1)
-		return cerr(c, NULL, "queue concurrency limits must be at least 1");
-	if (cf->queue.connect_timeout < 1 || cf->queue.reply_timeout < 1)
-		return cerr(c, NULL, "queue timeouts must be at least 1s");
+	if (cf->queue.retry_max < cf->queue.retry_min)
+		return cerr(c, c->queue_node, "queue: retry_max must be at least retry_min");
 	return 0;
 }
 
@@ -563,7 +558,7 @@ conf_parse(const char *file, const char *text, size_t len, struct conf *cf, char
 	   size_t errsz)
 {
 	struct conf_node root;
-	struct ctx c = {file, cf, err, errsz};
+	struct ctx c = {file, cf, err, errsz, NULL};
 	int rc;
 
 	conf_defaults(cf);
@@ -653,6 +648,31 @@ conf_role_name(enum listen_role role)
 	return role == ROLE_MX ? "mx" : "submission";
 }
 
+/* dump_word - s as one config word followed by end: bare when the lexer
+ * reads it back unchanged, else quoted with '"' and '\\' escaped. */
+static void
+dump_word(struct buf *out, const char *s, const char *end)
+{
+	const char *p;
+	bool bare = *s != '\0';
+
+	for (p = s; *p; p++)
+		if (strchr(" \t\r\n{};#\"", *p) != NULL)
+			bare = false;
+	if (bare) {
+		buf_adds(out, s);
+	} else {
+		buf_addc(out, '"');
+		for (p = s; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				buf_addc(out, '\\');
+			buf_addc(out, *p);
+		}
+		buf_addc(out, '"');
+	}
+	buf_adds(out, end);
+}
+
 void
 conf_dump(const struct conf *cf, struct buf *out)
 {
@@ -661,17 +681,22 @@ conf_dump(const struct conf *cf, struct buf *out)
 	char ip[NET_ADDRSTRLEN];
 	size_t i;
 
-	buf_addf(out, "hostname %s\nstate_dir %s\nuser %s\nlog %s%s\n", cf->hostname,
-		 cf->state_dir, cf->user, cf->log_syslog ? "syslog" : "stderr",
+	buf_addf(out, "hostname %s\nstate_dir ", cf->hostname);
+	dump_word(out, cf->state_dir, "\nuser ");
+	dump_word(out, cf->user, "\n");
+	buf_addf(out, "log %s%s\n", cf->log_syslog ? "syslog" : "stderr",
 		 cf->log_debug ? " debug" : "");
 	for (i = 0; i < cf->nlisteners; i++)
 		buf_addf(out, "listen %s {\n\trole %s\n}\n", cf->listeners[i].spec,
 			 conf_role_name(cf->listeners[i].role));
-	for (i = 0; i < cf->ndomains; i++)
-		buf_addf(out, "domain %s {\n\tdeliver %s\n}\n", cf->domains[i].name,
-			 cf->domains[i].deliver.spec);
-	if (cf->has_smarthost)
-		buf_addf(out, "relay {\n\tsmarthost %s\n}\n", cf->smarthost.spec);
+	for (i = 0; i < cf->ndomains; i++) {
+		buf_addf(out, "domain %s {\n\tdeliver ", cf->domains[i].name);
+		dump_word(out, cf->domains[i].deliver.spec, "\n}\n");
+	}
+	if (cf->has_smarthost) {
+		buf_adds(out, "relay {\n\tsmarthost ");
+		dump_word(out, cf->smarthost.spec, "\n}\n");
+	}
 	if (cf->ntrusted > 0) {
 		buf_adds(out, "trusted_networks");
 		for (i = 0; i < cf->ntrusted; i++) {
@@ -689,8 +714,15 @@ conf_dump(const struct conf *cf, struct buf *out)
 		}
 		buf_adds(out, "\n");
 	}
-	for (i = 0; i < cf->nresolvers; i++)
-		buf_addf(out, "resolver %s\n", cf->resolvers[i]);
+	for (i = 0; i < cf->nresolvers; i++) {
+		/* stored "ip@port" for libunbound; written as the config spells it */
+		const char *r = cf->resolvers[i], *at = strrchr(r, '@');
+		int iplen = (int)(at - r);
+
+		buf_addf(out, memchr(r, ':', (size_t)iplen) ? "resolver [%.*s]:%s\n"
+							    : "resolver %.*s:%s\n",
+			 iplen, r, at + 1);
+	}
 	buf_addf(out,
 		 "smtp {\n\tmax_command_length %ju\n\tmax_data_line_length %ju\n"
 		 "\tmax_recipients %ju\n\tmax_message_size %ju\n\tmax_errors %ju\n"

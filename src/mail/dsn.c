@@ -8,6 +8,7 @@
 #include "mail/dsn.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,20 +30,43 @@ action_name(enum dsn_action a)
 	return "failed";
 }
 
+/* digits - the number of decimal digits at p, at most max. */
+static size_t
+digits(const char *p, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max && isdigit((unsigned char)p[n]))
+		n++;
+	return n;
+}
+
+static bool
+is_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return false;
+	return true;
+}
+
 void
 dsn_status_from_reply(const char *reply, char out[16])
 {
 	const char *p = reply;
 	int cls = reply[0] - '0';
-	size_t n = 0;
+	size_t n, subject, detail;
 
-	/* "ddd x.y.z ..." where x matches the reply class */
-	if (strlen(reply) > 4 && (reply[3] == ' ' || reply[3] == '-')) {
+	/* "ddd x.y.z ..." where x matches the reply class (2, 4 or 5) and y and
+	 * z have 1 to 3 digits (RFC 3463 section 2) */
+	if ((cls == 2 || cls == 4 || cls == 5) && strlen(reply) > 4 &&
+	    (reply[3] == ' ' || reply[3] == '-')) {
 		p = reply + 4;
 		if (p[0] - '0' == cls && p[1] == '.') {
-			while (n < 15 && (isdigit((unsigned char)p[n]) || p[n] == '.'))
-				n++;
-			if (n >= 5 && p[n - 1] != '.' && (p[n] == ' ' || p[n] == '\0')) {
+			subject = digits(p + 2, 3);
+			detail = subject > 0 && p[2 + subject] == '.' ? digits(p + 3 + subject, 3) : 0;
+			n = 3 + subject + detail;
+			if (detail > 0 && (p[n] == ' ' || p[n] == '\0')) {
 				memcpy(out, p, n);
 				out[n] = '\0';
 				return;
@@ -121,7 +145,9 @@ status_part(const struct dsn_info *d, struct buf *out)
 		buf_adds(out, "\r\n");
 		if (r->orcpt && r->orcpt[0])
 			buf_addf(out, "Original-Recipient: %s\r\n", r->orcpt);
-		buf_addf(out, "Final-Recipient: rfc822; %s\r\n", r->addr);
+		/* RFC 6533 3: a non-ASCII address is of type utf-8 */
+		buf_addf(out, "Final-Recipient: %s; %s\r\n", is_ascii(r->addr) ? "rfc822" : "utf-8",
+			 r->addr);
 		buf_addf(out, "Action: %s\r\nStatus: %s\r\n", action_name(r->action), r->status);
 		if (r->remote_mta)
 			buf_addf(out, "Remote-MTA: dns; %s\r\n", r->remote_mta);
@@ -159,16 +185,20 @@ dsn_compose(const struct dsn_info *d, struct buf *out)
 	buf_addf(out, "Message-ID: <%s.%lld.dsn@%s>\r\n", d->queue_id, (long long)d->now,
 		 d->from_domain);
 	buf_adds(out, "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n");
+	/* RFC 6533: a message that needed SMTPUTF8 gets a "global" report,
+	 * whose status and returned parts may hold UTF-8. */
 	buf_addf(out,
-		 "Content-Type: multipart/report; report-type=delivery-status;\r\n"
+		 "Content-Type: multipart/report; report-type=%sdelivery-status;\r\n"
 		 "\tboundary=\"%s\"\r\n\r\n",
-		 boundary);
+		 d->utf8 ? "global-" : "", boundary);
 	buf_adds(out, "This is a MIME-encapsulated message.\r\n\r\n");
 	buf_addf(out, "--%s\r\nContent-Description: Notification\r\n"
-		      "Content-Type: text/plain; charset=us-ascii\r\n\r\n", boundary);
+		      "Content-Type: text/plain; charset=%s\r\n\r\n", boundary,
+		 d->utf8 ? "utf-8" : "us-ascii");
 	human_part(d, out);
 	buf_addf(out, "\r\n--%s\r\nContent-Description: Delivery report\r\n"
-		      "Content-Type: message/delivery-status\r\n\r\n", boundary);
+		      "Content-Type: message/%sdelivery-status\r\n\r\n", boundary,
+		 d->utf8 ? "global-" : "");
 	status_part(d, out);
 	if (d->content != NULL) {
 		hdr_len = d->headers_only ? dsn_header_end(d->content, d->content_len)
@@ -176,7 +206,8 @@ dsn_compose(const struct dsn_info *d, struct buf *out)
 		buf_addf(out, "\r\n--%s\r\nContent-Description: %s\r\nContent-Type: %s\r\n\r\n",
 			 boundary, d->headers_only ? "Undelivered Message Headers"
 						   : "Undelivered Message",
-			 d->headers_only ? "text/rfc822-headers" : "message/rfc822");
+			 d->headers_only ? (d->utf8 ? "message/global-headers" : "text/rfc822-headers")
+					 : (d->utf8 ? "message/global" : "message/rfc822"));
 		buf_add(out, d->content, hdr_len);
 		if (hdr_len > 0 && d->content[hdr_len - 1] != '\n')
 			buf_adds(out, "\r\n");

@@ -8,7 +8,8 @@
  * addresses were validated at RCPT time. Output is wire form (CRLF,
  * dot-stuffed) so it can be spooled like received mail.
  * STANDARDS: RFC 3464 (message/delivery-status), RFC 3461 (RET, ENVID,
- * ORCPT), RFC 6522 (multipart/report), RFC 3463 (status codes).
+ * ORCPT), RFC 6522 (multipart/report), RFC 3463 (status codes), RFC 6533
+ * (internationalized DSNs).
  */
 #ifndef POSTERN_DSN_H
 #define POSTERN_DSN_H
@@ -41,6 +42,7 @@ struct dsn_info {
 	const struct dsn_rcpt *rcpts;
 	size_t nrcpts;
 	int headers_only;	   /* RET=HDRS, or too large */
+	int utf8;		   /* the message needed SMTPUTF8: RFC 6533 report */
 	const char *content;	   /* the original message, wire form */
 	size_t content_len;
 };

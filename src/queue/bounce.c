@@ -88,6 +88,7 @@ send_dsn(struct queue *q, struct qmsg *m, struct dsn_rcpt *rc, size_t n, bool wi
 	d.rcpts = rc;
 	d.nrcpts = n;
 	d.headers_only = hdrs || !with_content;
+	d.utf8 = m->env.smtputf8;
 	if (read_content(q, m, d.headers_only, &content) == 0) {
 		d.content = content.data;
 		d.content_len = content.len;

@@ -101,9 +101,7 @@ class NoSmtputf8Downstream(unittest.TestCase):
 
     # RFC 6533 (3, 6.2): a DSN about a UTF-8 address uses the "utf-8" address
     # type in message/global-delivery-status; message/delivery-status
-    # (RFC 3464) is US-ASCII only. Bug (src/mail/dsn.c dsn_compose,
-    # status_part): always message/delivery-status with "rfc822; <utf-8>".
-    @unittest.expectedFailure
+    # (RFC 3464) is US-ASCII only.
     def test_bounce_about_utf8_address_is_global_dsn(self):
         body = "From: sender@example.org\r\nSubject: no downgrade\r\n\r\nhej\r\n".encode()
         with smtplib.SMTP("127.0.0.1", self.d.mx_port, timeout=20) as s:

@@ -91,12 +91,15 @@ class ConfigCheck(unittest.TestCase):
             with self.subTest(word=word):
                 self.assert_refused(text, line, [word])
 
-    # Bug (src/conf/conf.c conf_validate): range checks done after parsing
-    # report "FILE:0:" instead of the line of the directive that is wrong.
-    @unittest.expectedFailure
     def test_out_of_range_limit_names_its_line(self):
         self.assert_refused(HEAD + LISTEN + "smtp {\n    max_message_size 1k\n}\n", 7,
                             ["max_message_size"])
+        self.assert_refused(HEAD + LISTEN + "queue {\n    retry_min 1h\n    retry_max 5m\n}\n",
+                            6, ["retry_max must be at least retry_min"])
+
+    def test_trusting_half_the_internet_is_refused(self):
+        self.assert_refused(HEAD + LISTEN + "trusted_networks 0.0.0.0/1 128.0.0.0/1\n", 6,
+                            ["open relay"])
 
     def test_unclosed_block(self):
         self.assert_refused(HEAD + "listen 127.0.0.1:2525 {\n    role mx\n", 3, ["never closed"])
