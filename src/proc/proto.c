@@ -91,3 +91,21 @@ proto_get_envelope(struct ipc_msg *m, struct envelope *env, uint32_t max_rcpts)
 	}
 	env->nrcpts = n;
 }
+
+struct conf *
+proto_get_conf(struct ipc_msg *m)
+{
+	char err[CONF_ERR_MAX + 64], *file;
+	const char *text;
+	struct conf *cf;
+	size_t len;
+
+	file = ipc_get_str(m, PATH_MAX);
+	text = ipc_get_data(m, &len);
+	ipc_end(m);
+	cf = conf_new_shared(file ? file : "?", text, len, err, sizeof(err));
+	if (cf == NULL)
+		log_bug("ipc %s: a config that does not parse: %s", m->peer, err);
+	free(file);
+	return cf;
+}

@@ -16,6 +16,7 @@
 #ifndef POSTERN_PROTO_H
 #define POSTERN_PROTO_H
 
+#include "conf/conf.h"
 #include "lib/ipc.h"
 #include "mail/envelope.h"
 
@@ -38,5 +39,9 @@ void proto_add_envelope(struct ipc_out *out, const struct envelope *env);
 /* proto_get_envelope - read and validate; aborts on a malformed message.
  * Free env->rcpts with envelope_clear(). */
 void proto_get_envelope(struct ipc_msg *m, struct envelope *env, uint32_t max_rcpts);
+
+/* proto_get_conf - the config of an IMSG_CONF message (file name and
+ * text); the parent validated it, so a parse failure is a bug. */
+struct conf *proto_get_conf(struct ipc_msg *m);
 
 #endif

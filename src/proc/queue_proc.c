@@ -140,18 +140,8 @@ on_smtp(struct ipc *ipc, struct ipc_msg *m, void *arg)
 static void
 on_conf(struct queue_proc *qp, struct ipc_msg *m)
 {
-	char err[CONF_ERR_MAX + 64], *file;
-	const char *text;
-	struct conf *cf;
-	size_t len;
+	struct conf *cf = proto_get_conf(m);
 
-	file = ipc_get_str(m, PATH_MAX);
-	text = ipc_get_data(m, &len);
-	ipc_end(m);
-	cf = conf_new_shared(file ? file : "?", text, len, err, sizeof(err));
-	if (cf == NULL)
-		log_bug("queue: the parent sent a config that does not parse: %s", err);
-	free(file);
 	conf_unref(qp->cf);
 	qp->cf = cf;
 	queue_set_conf(&qp->q, cf);

@@ -259,18 +259,8 @@ smtp_stop(struct smtp_proc *sp)
 static void
 on_conf(struct smtp_proc *sp, struct ipc_msg *m)
 {
-	char err[CONF_ERR_MAX + 64], *file;
-	const char *text;
-	struct conf *cf;
-	size_t len;
+	struct conf *cf = proto_get_conf(m);
 
-	file = ipc_get_str(m, PATH_MAX);
-	text = ipc_get_data(m, &len);
-	ipc_end(m);
-	cf = conf_new_shared(file ? file : "?", text, len, err, sizeof(err));
-	if (cf == NULL)
-		log_bug("smtp: the parent sent a config that does not parse: %s", err);
-	free(file);
 	conf_unref(sp->cf);
 	sp->cf = cf;
 	sp->senv.cf = cf;

@@ -120,29 +120,34 @@ enter_state(struct session *s, enum state st)
 	s->state = st;
 }
 
+static void __attribute__((format(printf, 2, 0)))
+vreply(struct session *s, const char *fmt, va_list ap)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+
+	evbuffer_add_vprintf(out, fmt, ap);
+	evbuffer_add(out, "\r\n", 2);
+}
+
 static void __attribute__((format(printf, 2, 3)))
 reply(struct session *s, const char *fmt, ...)
 {
-	struct evbuffer *out = bufferevent_get_output(s->bev);
 	va_list ap;
 
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(out, fmt, ap);
+	vreply(s, fmt, ap);
 	va_end(ap);
-	evbuffer_add(out, "\r\n", 2);
 }
 
 /* error_reply - a reply that counts toward max_errors. */
 static void __attribute__((format(printf, 2, 3)))
 error_reply(struct session *s, const char *fmt, ...)
 {
-	struct evbuffer *out = bufferevent_get_output(s->bev);
 	va_list ap;
 
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(out, fmt, ap);
+	vreply(s, fmt, ap);
 	va_end(ap);
-	evbuffer_add(out, "\r\n", 2);
 	if (++s->errors >= s->cf->limits.max_errors) {
 		reply(s, "421 4.7.0 %s Error: too many errors", s->cf->hostname);
 		session_close(s, "too-many-errors");

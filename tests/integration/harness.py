@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import unittest
 
 POSTERN = os.environ.get("POSTERN_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "postern")
@@ -496,3 +497,17 @@ def sink_wait(sink, pred, n=1, timeout=15.0):
             return [m for m in sink.messages if pred(m)]
     wait_for(lambda: len(match()) >= n, timeout)
     return match()
+
+
+class DaemonAndSink(unittest.TestCase):
+    """A daemon delivering example.test to a Sink, shared by a test class."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sink = Sink().start()
+        cls.d = Daemon(deliver=f"smtp://127.0.0.1:{cls.sink.port}").start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+        cls.sink.stop()

@@ -6,20 +6,10 @@ means a bounce (5.6.7) to the sender."""
 import smtplib
 import unittest
 
-from harness import Daemon, ProtoClient, Sink, sink_wait, smtp_send, wait_for
+from harness import DaemonAndSink, Daemon, ProtoClient, Sink, sink_wait, smtp_send, wait_for
 
 
-class EightBit(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.sink = Sink().start()
-        cls.d = Daemon(deliver=f"smtp://127.0.0.1:{cls.sink.port}").start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
-        cls.sink.stop()
-
+class EightBit(DaemonAndSink):
     def test_8bit_body_with_body_8bitmime(self):
         body = ("From: a@example.org\r\nSubject: 8bit\r\nMIME-Version: 1.0\r\n"
                 "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n"

@@ -5,20 +5,10 @@ pipelined BDAT, BDAT without recipients, DATA after BDAT, bare LF."""
 import time
 import unittest
 
-from harness import Daemon, ProtoClient, Sink, queued_id, sink_wait, wait_for
+from harness import DaemonAndSink, Daemon, ProtoClient, Sink, queued_id, sink_wait, wait_for
 
 
-class Bdat(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.sink = Sink().start()
-        cls.d = Daemon(deliver=f"smtp://127.0.0.1:{cls.sink.port}").start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
-        cls.sink.stop()
-
+class Bdat(DaemonAndSink):
     def client(self, sender):
         c = ProtoClient(self.d.mx_port)
         self.addCleanup(c.close)

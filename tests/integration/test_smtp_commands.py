@@ -5,22 +5,12 @@ NOOP, RSET, VRFY, EXPN, unknown commands and bad command sequences
 import smtplib
 import unittest
 
-from harness import Daemon, ProtoClient, Sink, sink_wait, swaks, wait_for
+from harness import DaemonAndSink, Daemon, ProtoClient, Sink, sink_wait, swaks, wait_for
 
 MSG = b"From: a@example.org\r\nTo: b@example.test\r\nSubject: cmds\r\n\r\nhello\r\n"
 
 
-class Commands(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.sink = Sink().start()
-        cls.d = Daemon(deliver=f"smtp://127.0.0.1:{cls.sink.port}").start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
-        cls.sink.stop()
-
+class Commands(DaemonAndSink):
     def client(self):
         c = ProtoClient(self.d.mx_port)
         self.addCleanup(c.close)

@@ -8,22 +8,12 @@ import threading
 import time
 import unittest
 
-from harness import Daemon, ProtoClient, Sink, sink_wait, wait_for
+from harness import DaemonAndSink, Daemon, ProtoClient, Sink, sink_wait, wait_for
 
 BODY = "From: a@example.org\r\nSubject: piped\r\n\r\nhello\r\n"
 
 
-class Pipelining(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.sink = Sink().start()
-        cls.d = Daemon(deliver=f"smtp://127.0.0.1:{cls.sink.port}").start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
-        cls.sink.stop()
-
+class Pipelining(DaemonAndSink):
     def client(self):
         c = ProtoClient(self.d.mx_port)
         self.addCleanup(c.close)

@@ -7,7 +7,7 @@ import email.utils
 import smtplib
 import unittest
 
-from harness import Daemon, ProtoClient, Sink, queued_id, sink_wait
+from harness import DaemonAndSink, Daemon, ProtoClient, Sink, queued_id, sink_wait
 
 BARE = b"From: user@example.test\r\nTo: b@example.test\r\nSubject: bare\r\n\r\nbody\r\n"
 FULL = (b"From: user@example.test\r\nTo: b@example.test\r\nSubject: full\r\n"
@@ -40,17 +40,7 @@ def headers(content):
     return content.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
 
 
-class Submission(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.sink = Sink().start()
-        cls.d = Daemon(deliver=f"smtp://127.0.0.1:{cls.sink.port}").start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.cleanup()
-        cls.sink.stop()
-
+class Submission(DaemonAndSink):
     def delivered(self, sender):
         msgs = sink_wait(self.sink, lambda m: m.mail_from == sender)
         self.assertEqual(len(msgs), 1, self.d.log())
