@@ -104,7 +104,8 @@ valid_utf8(const char *s, size_t len)
 static bool
 is_atext(unsigned char c)
 {
-	return isalnum(c) || strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL || c >= 0x80;
+	/* c != 0: strchr() would find the terminating NUL */
+	return isalnum(c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL) || c >= 0x80;
 }
 
 static bool
@@ -153,6 +154,8 @@ valid_address_literal(const char *s, size_t len)
 
 	if (len < 3 || len - 2 >= sizeof(tmp) || s[0] != '[' || s[len - 1] != ']')
 		return false;
+	if (memchr(s, '\0', len) != NULL)
+		return false; /* inet_pton would stop there and accept a prefix */
 	memcpy(tmp, s + 1, len - 2);
 	tmp[len - 2] = '\0';
 	if (strncasecmp(tmp, "IPv6:", 5) == 0)
@@ -166,9 +169,11 @@ valid_address_literal(const char *s, size_t len)
 
 		if (c == ':' && i > 0) {
 			ok = tmp[i + 1] != '\0';
+			/* '@' is dcontent too, but then the last '@' of the
+			 * address would no longer start its domain */
 			for (i++; ok && tmp[i] != '\0'; i++)
 				if (tmp[i] < 33 || tmp[i] > 126 || tmp[i] == '[' ||
-				    tmp[i] == '\\' || tmp[i] == ']')
+				    tmp[i] == '\\' || tmp[i] == ']' || tmp[i] == '@')
 					ok = false;
 			break;
 		}

@@ -103,8 +103,8 @@ spool_check_end(const uint8_t *tail, uint64_t file_size, uint64_t body_off)
 {
 	uint8_t want[SPOOL_END_SIZE];
 
-	if (file_size < body_off + SPOOL_END_SIZE)
-		return -1;
+	if (body_off > file_size || file_size - body_off < SPOOL_END_SIZE)
+		return -1; /* not body_off + SPOOL_END_SIZE: that can wrap */
 	spool_end(file_size - SPOOL_END_SIZE - body_off, want);
 	if (memcmp(tail, want, SPOOL_END_SIZE) != 0)
 		return -1;

@@ -238,6 +238,63 @@ test_limits(void **state)
 	buf_free(&out);
 }
 
+/* What is stored for each end-of-data look-alike, in every mode and at
+ * every chunk size: never an end of data, never a bare CR or LF. */
+static void
+test_dot_lines_table(void **state)
+{
+	static const struct {
+		enum data_mode mode;
+		bool normalize;
+		const char *in;
+		size_t len;
+		enum data_status st;
+		const char *out;
+		size_t outlen;
+	} rows[] = {
+#define R(m, n, lit, st, out) {m, n, lit, sizeof(lit) - 1, st, out, sizeof(out) - 1}
+		/* BDAT content is not dot-stuffed on the wire: a "." line is data */
+		R(DATA_MODE_BDAT, false, "a\r\n.\r\nb\r\n", DATA_MORE, "a\r\n..\r\nb\r\n"),
+		R(DATA_MODE_BDAT, true, "a\n.\nb\n", DATA_MORE, "a\r\n..\r\nb\r\n"),
+		R(DATA_MODE_BDAT, false, "a\r\n.", DATA_MORE, "a\r\n.."),
+		/* normalize: LF "." CRLF and LF "." LF are lines holding "." */
+		R(DATA_MODE_DOT, true, "a\n.\r\nb\r\n.\r\n", DATA_END, "a\r\n..\r\nb\r\n"),
+		R(DATA_MODE_DOT, true, "a\n.\nb\r\n.\r\n", DATA_END, "a\r\n..\r\nb\r\n"),
+		R(DATA_MODE_DOT, true, "a\r\n.\nb\r\n.\r\n", DATA_END, "a\r\n..\r\nb\r\n"),
+		/* a NUL after the dot makes it a line of text */
+		R(DATA_MODE_DOT, false, "a\r\n.\0\r\nb\r\n.\r\n", DATA_END, "a\r\n.\0\r\nb\r\n"),
+		/* bare CR is refused in every mode */
+		R(DATA_MODE_DOT, true, "a\r\n.\r.\r\n", DATA_BARE_CR, "a\r\n"),
+		R(DATA_MODE_DOT, true, "a\r.\r\n", DATA_BARE_CR, "a"),
+		R(DATA_MODE_BDAT, true, "a\r\r\n", DATA_BARE_CR, "a"),
+#undef R
+	};
+	size_t i, step;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		for (step = 1; step <= rows[i].len; step++) {
+			struct run run;
+			size_t k;
+
+			feed_all(&run, rows[i].mode, rows[i].normalize, rows[i].in, rows[i].len,
+				 step);
+			if (run.st != rows[i].st)
+				fail_msg("row %zu step %zu: status %d", i, step, run.st);
+			if (run.out.len != rows[i].outlen ||
+			    memcmp(buf_cstr(&run.out), rows[i].out, rows[i].outlen) != 0)
+				fail_msg("row %zu step %zu: output \"%s\"", i, step,
+					 buf_cstr(&run.out));
+			for (k = 0; k < run.out.len; k++)
+				if ((run.out.data[k] == '\n' && (k == 0 || run.out.data[k - 1] != '\r')) ||
+				    (run.out.data[k] == '\r' &&
+				     (k + 1 == run.out.len || run.out.data[k + 1] != '\n')))
+					fail_msg("row %zu step %zu: bare CR or LF stored", i, step);
+			buf_free(&run.out);
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -253,6 +310,7 @@ main(void)
 		cmocka_unit_test(test_headers_seen),
 		cmocka_unit_test(test_headers_done_stops_before_blank_line),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_dot_lines_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -91,6 +91,10 @@ test_paths(void **state)
 		{"<other.example!user@example.test>", 0, "other.example!user@example.test",
 		 "example.test", false},
 		{"<user@other.example@example.test>", -1, NULL, NULL, false},
+		/* a second '@' inside a literal: the queue takes the domain from
+		 * the last '@' (found by fuzz_address) */
+		{"<user@[x-tag:a@example.test]>", -1, NULL, NULL, false},
+		{"<user@[x-tag:abc]>", 0, "user@[x-tag:abc]", "[x-tag:abc]", false},
 	};
 	size_t i;
 
@@ -274,6 +278,112 @@ test_helo(void **state)
 	assert_int_equal(smtp_parse_helo("ctl\x01", 4), -1);
 }
 
+/* The validators on raw bytes: UTF-8, domains and address literals. */
+static void
+test_validators(void **state)
+{
+	static const struct {
+		const char *s;
+		size_t len;
+		bool ok;
+	} utf8[] = {
+#define B(lit, ok) {lit, sizeof(lit) - 1, ok}
+		B("plain ascii", true),
+		B("caf\xc3\xa9", true),
+		B("\xe2\x82\xac", true),	     /* U+20AC */
+		B("\xf0\x9f\x98\x80", true),     /* U+1F600 */
+		B("\xf4\x8f\xbf\xbf", true),     /* U+10FFFF */
+		B("a\0b", true),		     /* NUL is valid UTF-8 */
+		B("\xc3", false),		     /* cut short */
+		B("\xe2\x82", false),
+		B("\xc0\xaf", false),		     /* overlong '/' */
+		B("\xe0\x80\xaf", false),	     /* overlong */
+		B("\xf0\x80\x80\xaf", false),    /* overlong */
+		B("\xed\xa0\x80", false),	     /* surrogate U+D800 */
+		B("\xf4\x90\x80\x80", false),    /* past U+10FFFF */
+		B("\xf5\x80\x80\x80", false),
+		B("\x80", false),		     /* lone continuation */
+		B("\xc3\x28", false),
+		B("\xff", false),
+	}, domains[] = {
+		B("example.test", true),
+		B("a-b.example", true),
+		B("1.2.3.4", true),
+		B("example.test.", false),
+		B(".example.test", false),
+		B("-a.test", false),
+		B("a-.test", false),
+		B("a_b.test", false),
+		B("a b.test", false),
+		B("example.test\0evil.example", false),
+		B("", false),
+	}, literals[] = {
+		B("[192.0.2.1]", true),
+		B("[IPv6:2001:db8::1]", true),
+		B("[ipv6:::1]", true),
+		B("[x-tag:abc]", true),
+		B("[192.0.2.256]", false),
+		B("[192.0.2.1", false),
+		B("192.0.2.1]", false),
+		B("[]", false),
+		B("[IPv6:192.0.2.1]", false),
+		B("[:abc]", false),
+		B("[x-tag:]", false),
+		B("[x-tag:a]b]", false),
+		B("[x-tag:a@b]", false),
+		/* a NUL must not end the literal early (found by fuzz_address) */
+		B("[1.2.3.4\0x]", false),
+		B("[IPv6:::1\0x]", false),
+		B("[x-tag:a\0\x01]", false),
+#undef B
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(utf8) / sizeof(utf8[0]); i++)
+		if (valid_utf8(utf8[i].s, utf8[i].len) != utf8[i].ok)
+			fail_msg("utf8 row %zu", i);
+	for (i = 0; i < sizeof(domains) / sizeof(domains[0]); i++)
+		if (valid_domain(domains[i].s, domains[i].len, false) != domains[i].ok)
+			fail_msg("domain row %zu (%s)", i, domains[i].s);
+	for (i = 0; i < sizeof(literals) / sizeof(literals[0]); i++)
+		if (valid_address_literal(literals[i].s, literals[i].len) != literals[i].ok)
+			fail_msg("literal row %zu (%s)", i, literals[i].s);
+	/* UTF-8 labels only when asked for, and only well-formed */
+	assert_true(valid_domain("\xc3\xa9xample.test", 13, true));
+	assert_false(valid_domain("\xc3\xa9xample.test", 13, false));
+	assert_false(valid_domain("\xc3xample.test", 12, true));
+}
+
+/* Paths carry bytes, NUL included: what is accepted is all there is. */
+static void
+test_paths_with_nul(void **state)
+{
+	static const struct {
+		const char *path;
+		size_t len;
+	} rows[] = {
+#define P(lit) {lit, sizeof(lit) - 1}
+		P("<u@[1.2.3.4\0x]>"),
+		P("<u@[IPv6:::1\0evil.example]>"),
+		P("<@[1.2.3.4\0x]:u@example.test>"),
+		P("<u@example.test\0>"),
+		P("<u\0v@example.test>"),
+		P("<\"u\0v\"@example.test>"),
+		P("<\0>"),
+#undef P
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct smtp_path p;
+
+		if (smtp_parse_path(rows[i].path, rows[i].len, true, &p) != -1)
+			fail_msg("row %zu accepted as \"%s\" domain \"%s\"", i, p.addr, p.domain);
+	}
+}
+
 int
 main(void)
 {
@@ -281,7 +391,8 @@ main(void)
 		cmocka_unit_test(test_verbs),	     cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_mail_params), cmocka_unit_test(test_rcpt_params),
 		cmocka_unit_test(test_bdat_args),   cmocka_unit_test(test_xtext),
-		cmocka_unit_test(test_helo),
+		cmocka_unit_test(test_helo),	    cmocka_unit_test(test_validators),
+		cmocka_unit_test(test_paths_with_nul),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,602 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * test_conf - the config lexer/parser (src/conf/confparse.c) and schema
+ * (src/conf/conf.c): the tree, defaults, both block styles, quoted strings,
+ * every value type, and the error a user sees for each kind of mistake
+ * ("file:line: message"), including an open relay refused.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <cmocka.h>
+
+#include "conf/conf.h"
+#include "conf/confparse.h"
+
+#define BASE "state_dir /var/lib/postern\nlisten 127.0.0.1:25 { role mx }\n"
+
+static int
+parse(const char *text, struct conf *cf, char *err, size_t errsz)
+{
+	err[0] = '\0';
+	return conf_parse("t.conf", text, strlen(text), cf, err, errsz);
+}
+
+static void
+test_tree(void **state)
+{
+	const char text[] = "a 1 \"two words\" {\n\tb; c d\n}\n# comment { }\ne \"\" x#y\n";
+	struct conf_node root;
+	char err[CONF_ERR_MAX];
+	const struct conf_node *a, *e;
+
+	(void)state;
+	assert_int_equal(conf_parse_text("t.conf", text, sizeof(text) - 1, &root, err, sizeof(err)),
+			 0);
+	assert_int_equal(root.nchildren, 2);
+	a = &root.children[0];
+	assert_string_equal(a->name, "a");
+	assert_int_equal(a->line, 1);
+	assert_int_equal(a->nargs, 2);
+	assert_string_equal(a->args[0], "1");
+	assert_string_equal(a->args[1], "two words");
+	assert_true(a->has_block);
+	assert_int_equal(a->nchildren, 2);
+	assert_string_equal(a->children[0].name, "b");
+	assert_int_equal(a->children[0].nargs, 0);
+	assert_int_equal(a->children[0].line, 2);
+	assert_string_equal(a->children[1].name, "c");
+	assert_string_equal(a->children[1].args[0], "d");
+	e = &root.children[1];
+	assert_string_equal(e->name, "e");
+	assert_int_equal(e->line, 5);
+	/* an empty quoted string is an argument; '#' inside a word starts a comment */
+	assert_int_equal(e->nargs, 2);
+	assert_string_equal(e->args[0], "");
+	assert_string_equal(e->args[1], "x");
+	assert_false(e->has_block);
+	conf_node_free(&root);
+}
+
+static void
+test_defaults(void **state)
+{
+	struct conf cf;
+	char err[CONF_ERR_MAX + 64];
+
+	(void)state;
+	assert_int_equal(parse(BASE, &cf, err, sizeof(err)), 0);
+	assert_string_equal(cf.path, "t.conf");
+	assert_string_equal(cf.hostname, "localhost");
+	assert_string_equal(cf.state_dir, "/var/lib/postern");
+	assert_string_equal(cf.user, "postern");
+	assert_false(cf.log_syslog);
+	assert_false(cf.log_debug);
+	assert_int_equal(cf.nlisteners, 1);
+	assert_string_equal(cf.listeners[0].spec, "127.0.0.1:25");
+	assert_int_equal(cf.listeners[0].role, ROLE_MX);
+	assert_int_equal(cf.listeners[0].line, 2);
+	assert_int_equal(cf.ndomains, 0);
+	assert_false(cf.has_smarthost);
+	assert_int_equal(cf.ntrusted, 0);
+	assert_int_equal(cf.nresolvers, 0);
+	assert_int_equal(cf.limits.max_command_length, 2048);
+	assert_int_equal(cf.limits.max_data_line_length, 65536);
+	assert_int_equal(cf.limits.max_recipients, 100);
+	assert_int_equal(cf.limits.max_message_size, 50 * 1024 * 1024);
+	assert_int_equal(cf.limits.max_errors, 10);
+	assert_int_equal(cf.limits.command_timeout, 300);
+	assert_int_equal(cf.limits.data_timeout, 180);
+	assert_int_equal(cf.limits.session_timeout, 1800);
+	assert_int_equal(cf.limits.max_connections, 1000);
+	assert_int_equal(cf.limits.max_connections_per_ip, 20);
+	assert_int_equal(cf.limits.shutdown_timeout, 30);
+	assert_int_equal(cf.limits.line_endings, LINE_ENDINGS_STRICT);
+	assert_int_equal(cf.queue.max_lifetime, 5 * 86400);
+	assert_int_equal(cf.queue.retry_min, 300);
+	assert_int_equal(cf.queue.retry_max, 4000);
+	assert_int_equal(cf.queue.delay_warning, 4 * 3600);
+	assert_int_equal(cf.queue.max_per_destination, 20);
+	assert_int_equal(cf.queue.max_deliveries, 100);
+	assert_int_equal(cf.queue.connect_timeout, 30);
+	assert_int_equal(cf.queue.reply_timeout, 300);
+	assert_int_equal(cf.queue.idle_reuse, 2);
+	conf_free(&cf);
+}
+
+/* The same config in every layout the syntax allows. */
+static void
+test_block_styles(void **state)
+{
+	static const char *const texts[] = {
+		"state_dir /q\nlisten 127.0.0.1:25 {\n\trole submission\n}\n",
+		"state_dir /q\nlisten 127.0.0.1:25 { role submission; }\n",
+		"state_dir /q\nlisten 127.0.0.1:25 { role submission }",
+		"state_dir /q\nlisten 127.0.0.1:25 {role submission;}",
+		"state_dir /q; listen 127.0.0.1:25 { role submission; };",
+		"  state_dir\t/q   # the queue\r\n\nlisten 127.0.0.1:25 {\r\n role submission ;\r\n}\r\n",
+		"state_dir \"/q\"\nlisten \"127.0.0.1:25\" { \"role\" \"submission\" }\n",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		struct conf cf;
+		char err[CONF_ERR_MAX + 64];
+
+		if (parse(texts[i], &cf, err, sizeof(err)) != 0)
+			fail_msg("row %zu: %s", i, err);
+		assert_string_equal(cf.state_dir, "/q");
+		assert_int_equal(cf.nlisteners, 1);
+		assert_string_equal(cf.listeners[0].spec, "127.0.0.1:25");
+		assert_int_equal(cf.listeners[0].role, ROLE_SUBMISSION);
+		conf_free(&cf);
+	}
+}
+
+static void
+test_quoted_strings(void **state)
+{
+	static const struct {
+		const char *line, *user;
+	} rows[] = {
+		{"user \"two words\"\n", "two words"},
+		{"user \"a\\\"b\\\\c\"\n", "a\"b\\c"},
+		{"user \"x#y; {z}\"\n", "x#y; {z}"},
+		{"user plain # a comment\n", "plain"},
+		{"user back\\slash\n", "back\\slash"},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char text[256], err[CONF_ERR_MAX + 64];
+		struct conf cf;
+
+		snprintf(text, sizeof(text), "%s%s", BASE, rows[i].line);
+		if (parse(text, &cf, err, sizeof(err)) != 0)
+			fail_msg("row %zu: %s", i, err);
+		assert_string_equal(cf.user, rows[i].user);
+		conf_free(&cf);
+	}
+}
+
+/* What `postern config check` prints for each mistake. */
+static void
+test_errors(void **state)
+{
+	static const struct {
+		const char *text, *err;
+	} rows[] = {
+		{BASE "bogus 1\n", "t.conf:3: unknown directive 'bogus'"},
+		{"state_dir /x\nlisten 127.0.0.1:25 {\n\trole mx\n\tcolour red\n}\n",
+		 "t.conf:4: unknown directive 'colour' in listen"},
+		{BASE "smtp {\n max_recipient 5\n}\n",
+		 "t.conf:4: unknown directive 'max_recipient' in smtp"},
+		{BASE "hostname a.example b.example\n", "t.conf:3: hostname takes 1 argument, not 2"},
+		{BASE "log\n", "t.conf:3: log takes 1 to 3 arguments, not 0"},
+		{BASE "relay x { }\n", "t.conf:3: relay takes 0 arguments, not 1"},
+		{BASE "listen 127.0.0.1:26\n", "t.conf:3: listen needs a { ... } block"},
+		{BASE "hostname mx.example { }\n", "t.conf:3: hostname takes no block"},
+		{BASE "trusted_networks 10.0.0.0/8 0.0.0.0/0\n",
+		 "t.conf:3: trusted_networks: '0.0.0.0/0' trusts a large part of the internet: "
+		 "that is an open relay (list your own networks, /8 or longer)"},
+		{BASE "trusted_networks 0.0.0.0/1 128.0.0.0/1\n",
+		 "t.conf:3: trusted_networks: '0.0.0.0/1' trusts a large part of the internet: "
+		 "that is an open relay (list your own networks, /8 or longer)"},
+		{BASE "trusted_networks ::/0\n",
+		 "t.conf:3: trusted_networks: '::/0' trusts a large part of the internet: "
+		 "that is an open relay (list your own networks, /7 or longer)"},
+		{BASE "trusted_networks 10.0.0.0/7\n",
+		 "t.conf:3: trusted_networks: '10.0.0.0/7' trusts a large part of the internet: "
+		 "that is an open relay (list your own networks, /8 or longer)"},
+		{BASE "trusted_networks fc00::/6\n",
+		 "t.conf:3: trusted_networks: 'fc00::/6' trusts a large part of the internet: "
+		 "that is an open relay (list your own networks, /7 or longer)"},
+		{BASE "trusted_networks 10.0.0.1/8\n",
+		 "t.conf:3: trusted_networks: '10.0.0.1/8' is not a network (like 10.0.0.0/8 or "
+		 "::1/128; host bits must be zero)"},
+		{BASE "trusted_networks example.test\n",
+		 "t.conf:3: trusted_networks: 'example.test' is not a network (like 10.0.0.0/8 or "
+		 "::1/128; host bits must be zero)"},
+		{BASE "listen localhost:25 { role mx }\n",
+		 "t.conf:3: listen: 'localhost:25' is not a numeric address and port (like "
+		 "127.0.0.1:25 or [::1]:25)"},
+		{BASE "listen ::1:25 { role mx }\n",
+		 "t.conf:3: listen: '::1:25' is not a numeric address and port (like 127.0.0.1:25 "
+		 "or [::1]:25)"},
+		{BASE "listen 127.0.0.1:26 { }\n",
+		 "t.conf:3: listen 127.0.0.1:26: missing 'role mx' or 'role submission'"},
+		{BASE "listen 127.0.0.1:26 { role relay }\n",
+		 "t.conf:3: role: 'relay' is not one of mx, submission"},
+		{"state_dir /x\nlisten 127.0.0.1:25 { role mx }\nlisten 127.0.0.1:25 { role "
+		 "submission }\n",
+		 "t.conf:3: listen 127.0.0.1:25: already defined at line 2"},
+		{BASE "state_dir var/lib\n", "t.conf:3: state_dir: 'var/lib' must be an absolute path"},
+		{BASE "log stderr loud\n", "t.conf:3: log: 'loud' is not one of stderr, syslog, debug"},
+		{BASE "hostname mx_1.example\n",
+		 "t.conf:3: hostname: 'mx_1.example' is not a valid host name"},
+		{BASE "domain example.test { }\n",
+		 "t.conf:3: domain example.test: missing 'deliver' (where its mail goes)"},
+		{BASE "domain x..test { deliver smtp://h }\n",
+		 "t.conf:3: domain: 'x..test' is not a valid domain name"},
+		{BASE "domain x.test {\n deliver ftp://h\n}\n",
+		 "t.conf:4: deliver: 'ftp://h' is not smtp://host:port, lmtp://host:port or "
+		 "lmtp:unix:/path"},
+		{BASE "domain A.test { deliver smtp://h }\ndomain a.TEST { deliver smtp://h }\n",
+		 "t.conf:4: domain a.test: defined twice"},
+		{BASE "relay { smarthost lmtp:unix:/run/lmtp }\n",
+		 "t.conf:3: smarthost: 'lmtp:unix:/run/lmtp' is not smtp://host:port or "
+		 "lmtp://host:port"},
+		{BASE "resolver dns.example\n",
+		 "t.conf:3: resolver: 'dns.example' is not an address or address:port (like "
+		 "127.0.0.1:5353)"},
+		{BASE "smtp { max_message_size 10X }\n",
+		 "t.conf:3: max_message_size: '10X' is not a size (like 4096, 64k, 50M)"},
+		{BASE "smtp { command_timeout soon }\n",
+		 "t.conf:3: command_timeout: 'soon' is not a duration (like 30s, 5m, 2h, 5d)"},
+		{BASE "smtp { max_recipients -1 }\n", "t.conf:3: max_recipients: '-1' is not a number"},
+		{BASE "smtp { line_endings lax }\n",
+		 "t.conf:3: line_endings: 'lax' is not one of strict, normalize"},
+		/* lexer and parser errors name the line too */
+		{"state_dir \"/x\nlisten 127.0.0.1:25 { role mx }\n", "t.conf:1: unterminated string"},
+		{BASE "user \"a\\nb\"\n", "t.conf:3: bad escape in string"},
+		{"state_dir /x\nlisten 127.0.0.1:25 {\n role mx\n", "t.conf:2: block opened here is "
+								     "never closed"},
+		{BASE "}\n", "t.conf:3: unexpected '}'"},
+		{BASE "listen 127.0.0.1:26\n{ role mx }\n", "t.conf:4: '{' without a directive"},
+		{"a { b { c { d { e { f { g { h { } } } } } } } }\n", "t.conf:1: blocks nested too "
+								       "deeply"},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct conf cf;
+		char err[CONF_ERR_MAX + 64];
+
+		if (parse(rows[i].text, &cf, err, sizeof(err)) != -1)
+			fail_msg("row %zu: accepted", i);
+		if (strcmp(err, rows[i].err) != 0)
+			fail_msg("row %zu: got \"%s\", want \"%s\"", i, err, rows[i].err);
+		/* nothing is left allocated in a refused config */
+		assert_null(cf.state_dir);
+		assert_null(cf.listeners);
+	}
+}
+
+/* Range checks name the line of the value; only what is missing from the
+ * whole file is reported without a line. */
+static void
+test_validation(void **state)
+{
+	static const struct {
+		const char *text, *err;
+	} rows[] = {
+		{"listen 127.0.0.1:25 { role mx }\n",
+		 "t.conf: missing 'state_dir' (where postern keeps its queue)"},
+		{"state_dir /x\n", "t.conf: no 'listen' directive: postern would accept nothing"},
+		{BASE "smtp { max_command_length 511 }\n",
+		 "t.conf:3: max_command_length must be at least 512 (RFC 5321 4.5.3.1.4)"},
+		{BASE "smtp {\n\tmax_recipients 5\n\tmax_data_line_length 999\n}\n",
+		 "t.conf:5: max_data_line_length must be at least 1000 (RFC 5321 4.5.3.1.6)"},
+		{BASE "smtp { max_recipients 0 }\n", "t.conf:3: max_recipients must be at least 1"},
+		{BASE "smtp { max_message_size 4095 }\n",
+		 "t.conf:3: max_message_size must be at least 4096"},
+		{BASE "smtp { data_timeout 0 }\n", "t.conf:3: data_timeout must be at least 1"},
+		{BASE "\nqueue {\n\tretry_min 1h\n\tretry_max 5m\n}\n",
+		 "t.conf:4: queue: retry_max must be at least retry_min"},
+		{BASE "queue { max_deliveries 0 }\n", "t.conf:3: max_deliveries must be at least 1"},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct conf cf;
+		char err[CONF_ERR_MAX + 64];
+
+		if (parse(rows[i].text, &cf, err, sizeof(err)) != -1)
+			fail_msg("row %zu: accepted", i);
+		if (strcmp(err, rows[i].err) != 0)
+			fail_msg("row %zu: got \"%s\", want \"%s\"", i, err, rows[i].err);
+	}
+	/* the minimums themselves are accepted */
+	{
+		struct conf cf;
+		char err[CONF_ERR_MAX + 64];
+
+		assert_int_equal(parse(BASE "smtp { max_command_length 512; max_data_line_length "
+					    "1000; max_message_size 4k }\n",
+				       &cf, err, sizeof(err)),
+				 0);
+		conf_free(&cf);
+	}
+}
+
+static const char full[] =
+	"# every directive\n"
+	"hostname MX.Example.TEST\n"
+	"state_dir \"/var/lib/my postern\"\n"
+	"user \"_post\\\"ern\"\n"
+	"log syslog debug\n"
+	"listen 127.0.0.1:25 { role mx }\n"
+	"listen [::1]:25 { role mx }\n"
+	"listen [::]:587 { role submission }\n"
+	"domain Example.TEST { deliver lmtp:unix:/run/dovecot/lmtp }\n"
+	"domain other.test { deliver \"lmtp:unix:/run/with space\" }\n"
+	"domain third.test { deliver smtp://[::1]:2525 }\n"
+	"domain fourth.test { deliver lmtp://Mail.Example.TEST }\n"
+	"relay { smarthost smtp://smart.example.test:587 }\n"
+	"trusted_networks 10.0.0.0/8 192.168.1.7 fd00::/8\n"
+	"resolver 127.0.0.1:5353 ::1 [::1]:5300\n"
+	"smtp {\n"
+	"\tmax_command_length 4k\n"
+	"\tmax_data_line_length 64K\n"
+	"\tmax_recipients 50\n"
+	"\tmax_message_size 25M\n"
+	"\tmax_errors 5\n"
+	"\tcommand_timeout 5m\n"
+	"\tdata_timeout 3m\n"
+	"\tsession_timeout 1h\n"
+	"\tmax_connections 500\n"
+	"\tmax_connections_per_ip 10\n"
+	"\tshutdown_timeout 45\n"
+	"\tline_endings normalize\n"
+	"}\n"
+	"queue {\n"
+	"\tmax_lifetime 1w\n"
+	"\tretry_min 5m\n"
+	"\tretry_max 2h\n"
+	"\tdelay_warning 4h\n"
+	"\tmax_per_destination 10\n"
+	"\tmax_deliveries 50\n"
+	"\tconnect_timeout 30s\n"
+	"\treply_timeout 5m\n"
+	"\tidle_reuse 1d\n"
+	"}\n";
+
+static void
+test_values(void **state)
+{
+	struct conf cf;
+	char err[CONF_ERR_MAX + 64];
+	const struct conf_domain *d;
+
+	(void)state;
+	if (parse(full, &cf, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_string_equal(cf.hostname, "mx.example.test");
+	assert_string_equal(cf.state_dir, "/var/lib/my postern");
+	assert_string_equal(cf.user, "_post\"ern");
+	assert_true(cf.log_syslog);
+	assert_true(cf.log_debug);
+	assert_int_equal(cf.nlisteners, 3);
+	assert_string_equal(cf.listeners[1].spec, "[::1]:25");
+	assert_int_equal(cf.listeners[1].addr.ss_family, AF_INET6);
+	assert_int_equal(net_port((struct sockaddr *)&cf.listeners[1].addr), 25);
+	assert_int_equal(cf.listeners[1].line, 7);
+	assert_string_equal(cf.listeners[2].spec, "[::]:587");
+	assert_int_equal(cf.listeners[2].role, ROLE_SUBMISSION);
+	assert_int_equal(cf.ndomains, 4);
+	d = conf_find_domain(&cf, "EXAMPLE.test");
+	assert_non_null(d);
+	assert_string_equal(d->name, "example.test");
+	assert_int_equal(d->deliver.kind, ROUTE_LMTP_UNIX);
+	assert_string_equal(d->deliver.path, "/run/dovecot/lmtp");
+	d = conf_find_domain(&cf, "other.test");
+	assert_string_equal(d->deliver.path, "/run/with space");
+	d = conf_find_domain(&cf, "third.test");
+	assert_int_equal(d->deliver.kind, ROUTE_SMTP);
+	assert_string_equal(d->deliver.host, "::1");
+	assert_int_equal(d->deliver.port, 2525);
+	d = conf_find_domain(&cf, "fourth.test");
+	assert_int_equal(d->deliver.kind, ROUTE_LMTP);
+	assert_string_equal(d->deliver.host, "mail.example.test");
+	assert_int_equal(d->deliver.port, 24);
+	assert_null(conf_find_domain(&cf, "example.org"));
+	assert_true(cf.has_smarthost);
+	assert_string_equal(cf.smarthost.host, "smart.example.test");
+	assert_int_equal(cf.smarthost.port, 587);
+	assert_int_equal(cf.ntrusted, 3);
+	assert_int_equal(cf.trusted[1].prefix, 32);
+	assert_int_equal(cf.nresolvers, 3);
+	assert_string_equal(cf.resolvers[0], "127.0.0.1@5353");
+	assert_string_equal(cf.resolvers[1], "::1@53");
+	assert_string_equal(cf.resolvers[2], "::1@5300");
+	assert_int_equal(cf.limits.max_command_length, 4096);
+	assert_int_equal(cf.limits.max_data_line_length, 65536);
+	assert_int_equal(cf.limits.max_recipients, 50);
+	assert_int_equal(cf.limits.max_message_size, 25 * 1024 * 1024);
+	assert_int_equal(cf.limits.max_errors, 5);
+	assert_int_equal(cf.limits.command_timeout, 300);
+	assert_int_equal(cf.limits.data_timeout, 180);
+	assert_int_equal(cf.limits.session_timeout, 3600);
+	assert_int_equal(cf.limits.max_connections, 500);
+	assert_int_equal(cf.limits.max_connections_per_ip, 10);
+	assert_int_equal(cf.limits.shutdown_timeout, 45);
+	assert_int_equal(cf.limits.line_endings, LINE_ENDINGS_NORMALIZE);
+	assert_int_equal(cf.queue.max_lifetime, 7 * 86400);
+	assert_int_equal(cf.queue.retry_min, 300);
+	assert_int_equal(cf.queue.retry_max, 7200);
+	assert_int_equal(cf.queue.delay_warning, 4 * 3600);
+	assert_int_equal(cf.queue.max_per_destination, 10);
+	assert_int_equal(cf.queue.max_deliveries, 50);
+	assert_int_equal(cf.queue.connect_timeout, 30);
+	assert_int_equal(cf.queue.reply_timeout, 300);
+	assert_int_equal(cf.queue.idle_reuse, 86400);
+	conf_free(&cf);
+}
+
+static void
+test_trusted_match(void **state)
+{
+	static const struct {
+		const char *ip;
+		bool trusted;
+	} rows[] = {
+		{"10.1.2.3", true},	    {"::ffff:10.1.2.3", true}, /* IPv4-mapped */
+		{"11.0.0.1", false},	    {"192.168.1.7", true},     {"192.168.1.8", false},
+		{"fd12::1", true},	    {"fe80::1", false},	       {"::ffff:11.0.0.1", false},
+		{"fc00::1", true}, /* fc00::/7, the widest IPv6 network allowed */
+		{"::10.1.2.3", false}, /* IPv4-compatible is not IPv4 */
+	};
+	struct conf cf;
+	char err[CONF_ERR_MAX + 64];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(parse(BASE "trusted_networks 10.0.0.0/8 192.168.1.7 fc00::/7\n", &cf,
+			       err, sizeof(err)),
+			 0);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+
+		assert_int_equal(net_parse_ip(rows[i].ip, &ss, &len), 0);
+		if (conf_is_trusted(&cf, (struct sockaddr *)&ss) != rows[i].trusted)
+			fail_msg("row %zu (%s)", i, rows[i].ip);
+	}
+	conf_free(&cf);
+}
+
+/* `postern config dump` prints a config that reads back to itself. */
+static void
+test_dump_round_trip(void **state)
+{
+	struct conf cf, again;
+	struct buf d1 = BUF_INIT, d2 = BUF_INIT;
+	char err[CONF_ERR_MAX + 64];
+
+	(void)state;
+	assert_int_equal(parse(full, &cf, err, sizeof(err)), 0);
+	conf_dump(&cf, &d1);
+	assert_non_null(strstr(buf_cstr(&d1), "state_dir \"/var/lib/my postern\"\n"));
+	assert_non_null(strstr(buf_cstr(&d1), "user \"_post\\\"ern\"\n"));
+	assert_non_null(strstr(buf_cstr(&d1), "\tdeliver \"lmtp:unix:/run/with space\"\n"));
+	assert_non_null(strstr(buf_cstr(&d1), "\tline_endings normalize\n"));
+	assert_non_null(strstr(buf_cstr(&d1), "\tmax_message_size 26214400\n"));
+	assert_non_null(strstr(buf_cstr(&d1), "resolver 127.0.0.1:5353\nresolver [::1]:53\n"));
+	if (parse(buf_cstr(&d1), &again, err, sizeof(err)) != 0)
+		fail_msg("dump does not parse: %s\n%s", err, buf_cstr(&d1));
+	conf_dump(&again, &d2);
+	assert_string_equal(buf_cstr(&d1), buf_cstr(&d2));
+	assert_string_equal(again.state_dir, cf.state_dir);
+	assert_string_equal(again.user, cf.user);
+	conf_free(&cf);
+	conf_free(&again);
+	buf_free(&d1);
+	buf_free(&d2);
+}
+
+static void
+test_route_parse(void **state)
+{
+	static const struct {
+		const char *spec;
+		int ok;
+		enum route_kind kind;
+		const char *host;
+		unsigned port;
+	} rows[] = {
+		{"smtp://127.0.0.1:25", 0, ROUTE_SMTP, "127.0.0.1", 25},
+		{"smtp://mail.example.test", 0, ROUTE_SMTP, "mail.example.test", 25},
+		{"smtp://Mail.Example.TEST:2525", 0, ROUTE_SMTP, "mail.example.test", 2525},
+		{"lmtp://mail.example.test", 0, ROUTE_LMTP, "mail.example.test", 24},
+		{"smtp://[::1]:2525", 0, ROUTE_SMTP, "::1", 2525},
+		{"lmtp:unix:/run/lmtp", 0, ROUTE_LMTP_UNIX, "", 0},
+		{"lmtp:unix:run/lmtp", -1, 0, NULL, 0},
+		{"smtp://[::1]", -1, 0, NULL, 0},
+		{"smtp://h.example:0", -1, 0, NULL, 0},
+		{"smtp://h.example:65536", -1, 0, NULL, 0},
+		{"smtp://h.example:", -1, 0, NULL, 0},
+		{"smtp://", -1, 0, NULL, 0},
+		{"smtp://bad_host.example", -1, 0, NULL, 0},
+		{"smtp://user@h.example", -1, 0, NULL, 0},
+		{"http://h.example", -1, 0, NULL, 0},
+		{"h.example:25", -1, 0, NULL, 0},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct route r;
+		int rc = route_parse(rows[i].spec, &r);
+
+		if (rc != rows[i].ok)
+			fail_msg("row %zu (%s): got %d", i, rows[i].spec, rc);
+		if (rc != 0)
+			continue;
+		assert_int_equal(r.kind, rows[i].kind);
+		assert_string_equal(r.host, rows[i].host);
+		assert_int_equal(r.port, rows[i].port);
+		assert_string_equal(r.spec, rows[i].spec);
+	}
+}
+
+static void
+test_limits(void **state)
+{
+	char text[8192], err[CONF_ERR_MAX + 64];
+	struct conf cf;
+	size_t n, i;
+
+	(void)state;
+	/* CONF_MAX_ARGS arguments are fine, one more is not */
+	n = (size_t)snprintf(text, sizeof(text), "%strusted_networks", BASE);
+	for (i = 0; i < CONF_MAX_ARGS; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, " 10.0.%zu.0/24", i);
+	snprintf(text + n, sizeof(text) - n, "\n");
+	assert_int_equal(parse(text, &cf, err, sizeof(err)), 0);
+	assert_int_equal(cf.ntrusted, CONF_MAX_ARGS);
+	conf_free(&cf);
+	snprintf(text + n, sizeof(text) - n, " 10.1.0.0/16\n");
+	assert_int_equal(parse(text, &cf, err, sizeof(err)), -1);
+	assert_string_equal(err, "t.conf:3: too many arguments to 'trusted_networks'");
+	/* a word longer than CONF_MAX_TOKEN */
+	{
+		static char big[CONF_MAX_TOKEN + 64];
+
+		memcpy(big, "user ", 5);
+		memset(big + 5, 'u', CONF_MAX_TOKEN + 1);
+		big[5 + CONF_MAX_TOKEN + 1] = '\0';
+		assert_int_equal(parse(big, &cf, err, sizeof(err)), -1);
+		assert_string_equal(err, "t.conf:1: word too long");
+	}
+	/* a NUL byte is an error, not the end of the file */
+	{
+		static const char nul[] = BASE "user a\0b\n";
+		static const char qnul[] = BASE "user \"a\0b\"\n";
+
+		assert_int_equal(conf_parse("t.conf", nul, sizeof(nul) - 1, &cf, err, sizeof(err)),
+				 -1);
+		assert_string_equal(err, "t.conf:3: NUL byte in config");
+		assert_int_equal(conf_parse("t.conf", qnul, sizeof(qnul) - 1, &cf, err, sizeof(err)),
+				 -1);
+		assert_string_equal(err, "t.conf:3: unterminated string");
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tree),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_block_styles),
+		cmocka_unit_test(test_quoted_strings),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_validation),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_trusted_match),
+		cmocka_unit_test(test_dump_round_trip),
+		cmocka_unit_test(test_route_parse),
+		cmocka_unit_test(test_limits),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
