@@ -90,28 +90,27 @@ set_count(struct ctx *c, const struct conf_node *n, void *field)
 	return 0;
 }
 
+/* valid_hostname - letters, digits and inner hyphens in 1-63 byte labels
+ * (RFC 1123 2.1). */
 static bool
 valid_hostname(const char *s)
 {
 	size_t len = strlen(s), label = 0, i;
+	bool ok = len > 0 && len <= CONF_HOSTNAME_MAX;
 
-	if (len == 0 || len > CONF_HOSTNAME_MAX)
-		return false;
-	for (i = 0; i < len; i++) {
+	for (i = 0; ok && i <= len; i++) {
 		unsigned char ch = (unsigned char)s[i];
 
-		if (ch == '.') {
-			if (label == 0)
-				return false;
+		if (ch == '.' || ch == '\0') {
+			if (label == 0 || s[i - 1] == '-')
+				ok = false;
 			label = 0;
-			continue;
+		} else if ((!isalnum(ch) && ch != '-') || (label == 0 && ch == '-') ||
+			   ++label > 63) {
+			ok = false;
 		}
-		if (!isalnum(ch) && ch != '-')
-			return false;
-		if (++label > 63)
-			return false;
 	}
-	return label > 0;
+	return ok;
 }
 
 static void
@@ -204,6 +203,8 @@ static int
 st_user(struct ctx *c, const struct conf_node *n, void *t)
 {
 	(void)t;
+	if (n->args[0][0] == '\0' || strlen(n->args[0]) > 32)
+		return cerr(c, n, "user: '%s' is not a user name", n->args[0]);
 	free(c->cf->user);
 	c->cf->user = xstrdup(n->args[0]);
 	return 0;

@@ -75,6 +75,14 @@ net_parse_hostport(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 	return 0;
 }
 
+static bool
+is_v4mapped(const uint8_t *a)
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	return memcmp(a, mapped, sizeof(mapped)) == 0;
+}
+
 int
 net_parse_cidr(const char *s, struct cidr *c)
 {
@@ -111,6 +119,14 @@ net_parse_cidr(const char *s, struct cidr *c)
 	for (i = c->prefix; i < bits; i++)
 		if (c->addr[i / 8] & (0x80 >> (i % 8)))
 			return -1;
+	/* An IPv4-mapped network is an IPv4 network: clients are matched as
+	 * IPv4 (net_cidr_match folds mapped addresses too). */
+	if (c->family == AF_INET6 && c->prefix >= 96 && is_v4mapped(c->addr)) {
+		memmove(c->addr, c->addr + 12, 4);
+		memset(c->addr + 4, 0, 12);
+		c->family = AF_INET;
+		c->prefix -= 96;
+	}
 	return 0;
 }
 
@@ -118,8 +134,6 @@ net_parse_cidr(const char *s, struct cidr *c)
 static const uint8_t *
 sa_bytes(const struct sockaddr *sa, int *family)
 {
-	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
 	if (sa->sa_family == AF_INET) {
 		*family = AF_INET;
 		return (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
@@ -127,7 +141,7 @@ sa_bytes(const struct sockaddr *sa, int *family)
 	if (sa->sa_family == AF_INET6) {
 		const uint8_t *b = (const uint8_t *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
 
-		if (memcmp(b, mapped, sizeof(mapped)) == 0) {
+		if (is_v4mapped(b)) {
 			*family = AF_INET;
 			return b + 12;
 		}

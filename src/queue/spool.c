@@ -131,12 +131,18 @@ parse_attr(struct envelope *env, const uint8_t *p, size_t n)
 	if (eq == NULL || copy_field(key, sizeof(key), p, (size_t)(eq - p)) == -1 ||
 	    copy_field(val, sizeof(val), eq + 1, n - (size_t)(eq - p) - 1) == -1)
 		return -1;
-	if (strcmp(key, "ret") == 0)
+	if (strcmp(key, "ret") == 0) {
+		if (strcmp(val, "FULL") != 0 && strcmp(val, "HDRS") != 0)
+			return -1;
 		env->ret = strcmp(val, "FULL") == 0 ? RET_FULL : RET_HDRS;
+	}
 	else if (strcmp(key, "envid") == 0)
 		return str_copy(env->envid, val, sizeof(env->envid));
-	else if (strcmp(key, "body") == 0)
+	else if (strcmp(key, "body") == 0) {
+		if (strcmp(val, "7BIT") != 0 && strcmp(val, "8BITMIME") != 0)
+			return -1;
 		env->body = strcmp(val, "7BIT") == 0 ? BODY_7BIT : BODY_8BITMIME;
+	}
 	else if (strcmp(key, "smtputf8") == 0)
 		env->smtputf8 = true;
 	else if (strcmp(key, "submission") == 0)
@@ -202,19 +208,21 @@ parse_record(struct envelope *env, char type, const uint8_t *d, size_t len, unsi
 
 	switch (type) {
 	case 'I':
-		if (copy_field(env->id, sizeof(env->id), d, len) == -1 ||
+		if ((*seen & 1) || copy_field(env->id, sizeof(env->id), d, len) == -1 ||
 		    !valid_queue_id(env->id))
 			return -1;
 		*seen |= 1;
 		return 0;
 	case 'T':
-		if (copy_field(num, sizeof(num), d, len) == -1 ||
+		if ((*seen & 2) || copy_field(num, sizeof(num), d, len) == -1 ||
 		    parse_u64(num, UINT64_MAX, &t) == -1)
 			return -1;
 		env->arrival = t;
 		*seen |= 2;
 		return 0;
 	case 'S':
+		if (*seen & 4)
+			return -1;
 		*seen |= 4;
 		return copy_field(env->sender, sizeof(env->sender), d, len);
 	case 'A':

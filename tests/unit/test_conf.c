@@ -183,6 +183,11 @@ test_errors(void **state)
 		{BASE "relay x { }\n", "t.conf:3: relay takes 0 arguments, not 1"},
 		{BASE "listen 127.0.0.1:26\n", "t.conf:3: listen needs a { ... } block"},
 		{BASE "hostname mx.example { }\n", "t.conf:3: hostname takes no block"},
+		{BASE "hostname -mx.example\n",
+		 "t.conf:3: hostname: '-mx.example' is not a valid host name"},
+		{BASE "domain x-.test { deliver smtp://127.0.0.1:25 }\n",
+		 "t.conf:3: domain: 'x-.test' is not a valid domain name"},
+		{BASE "user \"\"\n", "t.conf:3: user: '' is not a user name"},
 		{BASE "trusted_networks 10.0.0.0/8 0.0.0.0/0\n",
 		 "t.conf:3: trusted_networks: '0.0.0.0/0' trusts a large part of the internet: "
 		 "that is an open relay (list your own networks, /8 or longer)"},

@@ -185,6 +185,10 @@ test_cidr_match(void **state)
 		{"fd00::/8", "fe00::1", false},
 		{"::/0", "2001:db8::1", true},
 		{"::/0", "192.0.2.1", false},
+		/* an IPv4-mapped network is the IPv4 network */
+		{"::ffff:10.0.0.0/104", "10.1.2.3", true},
+		{"::ffff:10.0.0.0/104", "::ffff:10.1.2.3", true},
+		{"::ffff:10.0.0.0/104", "11.1.2.3", false},
 	};
 	size_t i;
 

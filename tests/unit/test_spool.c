@@ -192,6 +192,8 @@ test_bad_records(void **state)
 		ROW('A', "ret=FULL", 0),
 		ROW('A', "x-future=whatever", 0), /* a newer writer's attribute */
 		ROW('A', "ret", -1),
+		ROW('A', "ret=ALL", -1),
+		ROW('A', "body=BINARYMIME", -1),
 		ROW('A', "=x", 0),
 		ROW('A', "envid=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 			 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
@@ -210,6 +212,7 @@ test_bad_records(void **state)
 		ROW('R', "6\0\0user@example.test\0x", -1),
 		ROW('R', "", -1), /* no recipients */
 		ROW('Z', "anything", -1),
+		ROW('D', "0123456789abcdef", -1), /* 'D': a second I record */
 		ROW('B', "x", -1),
 #undef ROW
 	};
@@ -236,8 +239,8 @@ test_bad_records(void **state)
 		PART('S', "a@example.test");
 		PART('A', "client=192.0.2.1");
 		PART('R', "6\0\0user@example.test");
-		if (t == 'Z')
-			rec(&f, 'Z', rows[i].data, rows[i].len);
+		if (t == 'Z' || t == 'D')
+			rec(&f, t == 'Z' ? 'Z' : 'I', rows[i].data, rows[i].len);
 		if (t == 'B')
 			rec(&f, 'B', rows[i].data, rows[i].len);
 		else
