@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * main - the postern executable.
+ *
+ * SECURITY: nothing here; cli.c parses the command line.
  */
 #include "cli/cli.h"
 
