@@ -571,19 +571,23 @@ backoff(const struct conf_queue *cq, uint32_t attempts)
 	return d > cq->retry_max ? cq->retry_max : d;
 }
 
-/* expire - past max_lifetime: every pending recipient fails. */
+/* expire - past max_lifetime: every pending recipient fails. The status
+ * stays the persistent transient 4.4.7 (RFC 3463) with Action: failed. */
 static void
 expire(struct qmsg *m)
 {
+	uint64_t life = m->q->cf->queue.max_lifetime;
+	char text[600], age[32];
 	uint32_t i;
 
+	if (life % 86400 == 0)
+		snprintf(age, sizeof(age), "%llu days", (unsigned long long)(life / 86400));
+	else
+		snprintf(age, sizeof(age), "%llus", (unsigned long long)life);
 	for (i = 0; i < m->env.nrcpts; i++) {
-		char text[600];
-
 		if (m->st.status[i] != RS_PENDING)
 			continue;
-		snprintf(text, sizeof(text), "500 4.4.7 message expired after %llu days: %s",
-			 (unsigned long long)(m->q->cf->queue.max_lifetime / 86400),
+		snprintf(text, sizeof(text), "451 4.4.7 delivery time expired after %s: %s", age,
 			 m->st.error[i] ? m->st.error[i] : "never delivered");
 		queue_set_rcpt(m, i, RS_FAILED, text);
 		m->notice[i] = DSN_FAILED;
