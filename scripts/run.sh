@@ -7,16 +7,38 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 run="$top/run"
 conf="$run/postern.conf"
 mkdir -p "$run"
+tls="$run/tls"
+if [ ! -f "$tls/postern.crt" ]; then
+    # A self-signed certificate for the loopback listeners. Replace it with a
+    # real one (and point the tls block at it) for anything but a trial.
+    mkdir -p "$tls"
+    chmod 700 "$tls"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 \
+        -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+        -keyout "$tls/postern.key" -out "$tls/postern.crt" 2>/dev/null
+    chmod 600 "$tls/postern.key"
+    echo "postern: generated a self-signed TLS certificate in $tls (for trials only)"
+fi
 if [ ! -f "$conf" ]; then
     cat > "$conf" <<CONF
 # Written by 'make run'. Edit freely; 'make run' keeps an existing file.
 hostname localhost
 state_dir $run/state
+tls {
+    cert $tls/postern.crt
+    key $tls/postern.key
+}
 listen 127.0.0.1:2525 {
     role mx
+    tls starttls
 }
 listen 127.0.0.1:2587 {
     role submission
+    tls starttls-required
+}
+listen 127.0.0.1:2465 {
+    role submission
+    tls implicit
 }
 # Mail for example.test is relayed to a local SMTP server on port 10099
 # (start one with: smtp-sink -u nobody 127.0.0.1:10099 100).
@@ -31,13 +53,17 @@ fi
 cat <<MSG
 
 postern is starting in the foreground (Ctrl-C stops it).
-  MX listener:          127.0.0.1:2525
-  submission listener:  127.0.0.1:2587 (relaying for trusted_networks only until AUTH exists)
+  MX listener:          127.0.0.1:2525 (STARTTLS offered)
+  submission listeners: 127.0.0.1:2587 (STARTTLS required), 127.0.0.1:2465 (implicit TLS)
+                        (relaying for trusted_networks only until AUTH exists)
+  TLS certificate:      $tls/postern.crt (self-signed, generated for this trial)
   config:               $conf
   state:                $run/state
 
 Send a test message (in another terminal):
   swaks --server 127.0.0.1:2525 --from you@example.org --to someone@example.test
+  swaks --server 127.0.0.1:2587 --tls --from you@example.test --to someone@example.test
+  swaks --server 127.0.0.1:2465 --tlsc --from you@example.test --to someone@example.test
 Look at the queue:
   $top/build/postern queue list -c $conf
 Messages for example.test go to 127.0.0.1:10099; until something listens there

@@ -20,6 +20,7 @@
 #include "lib/util.h"
 #include "proc/control.h"
 #include "proc/procs.h"
+#include "tls/tls.h"
 
 static const char usage_text[] =
 	"usage: postern COMMAND [ARGS] [-c FILE]\n"
@@ -113,6 +114,15 @@ cmd_config(struct cli *c)
 		return 1;
 	}
 	if (strcmp(c->words[1], "check") == 0) {
+		struct tls_certs certs;
+		char terr[1024];
+
+		if (tls_certs_load(&cf, &certs, terr, sizeof(terr)) == -1) {
+			fprintf(stderr, "postern: %s\n", terr);
+			conf_free(&cf);
+			return 1;
+		}
+		tls_certs_free(&certs);
 		printf("%s: ok (%zu listener%s, %zu domain%s)\n", c->config, cf.nlisteners,
 		       cf.nlisteners == 1 ? "" : "s", cf.ndomains, cf.ndomains == 1 ? "" : "s");
 	} else {

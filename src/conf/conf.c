@@ -244,8 +244,64 @@ li_role(struct ctx *c, const struct conf_node *n, void *t)
 	return 0;
 }
 
+static const char *const listen_tls_names[] = {"unset", "none", "starttls", "starttls-required",
+					       "implicit"};
+static const char *const tls_policy_names[] = {"may", "none", "encrypt", "verify"};
+
+/* pick - the index of word in names (skipping index skip), or -1. */
+static int
+pick(const char *word, const char *const *names, size_t n, size_t skip)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (i != skip && strcmp(word, names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int
+li_tls(struct ctx *c, const struct conf_node *n, void *t)
+{
+	struct conf_listener *l = t;
+	int v = pick(n->args[0], listen_tls_names, nitems(listen_tls_names), LTLS_UNSET);
+
+	if (v == -1)
+		return cerr(c, n, "tls: '%s' is not one of none, starttls, starttls-required, "
+				  "implicit",
+			    n->args[0]);
+	l->tls = (enum listen_tls)v;
+	return 0;
+}
+
+/* set_policy - an outbound TLS policy word into an enum tls_policy. */
+static int
+set_policy(struct ctx *c, const struct conf_node *n, void *t)
+{
+	int v = pick(n->args[0], tls_policy_names, nitems(tls_policy_names), SIZE_MAX);
+
+	if (v == -1)
+		return cerr(c, n, "tls: '%s' is not one of none, may, encrypt, verify",
+			    n->args[0]);
+	*(enum tls_policy *)t = (enum tls_policy)v;
+	return 0;
+}
+
+const char *
+conf_listen_tls_name(enum listen_tls t)
+{
+	return listen_tls_names[t];
+}
+
+const char *
+conf_tls_policy_name(enum tls_policy p)
+{
+	return tls_policy_names[p];
+}
+
 static const struct directive listen_tab[] = {
 	{"role", 1, 1, 0, li_role, 0, 0, NULL},
+	{"tls", 1, 1, 0, li_tls, 0, 0, NULL},
 };
 
 static int
@@ -282,17 +338,20 @@ static int
 do_deliver(struct ctx *c, const struct conf_node *n, void *t)
 {
 	struct conf_domain *d = t;
+	enum tls_policy policy = d->deliver.tls; /* `tls` may come first */
 
 	if (route_parse(n->args[0], &d->deliver) == -1)
 		return cerr(c, n,
 			    "deliver: '%s' is not smtp://host:port, lmtp://host:port or "
 			    "lmtp:unix:/path",
 			    n->args[0]);
+	d->deliver.tls = policy;
 	return 0;
 }
 
 static const struct directive domain_tab[] = {
 	{"deliver", 1, 1, 0, do_deliver, 0, 0, NULL},
+	{"tls", 1, 1, 0, set_policy, offsetof(struct conf_domain, deliver.tls), 0, NULL},
 };
 
 static int
@@ -318,6 +377,19 @@ st_domain(struct ctx *c, const struct conf_node *n, void *t)
 	return 0;
 }
 
+/* set_abs_path - an absolute path into a char * field. */
+static int
+set_abs_path(struct ctx *c, const struct conf_node *n, void *t)
+{
+	char **field = t;
+
+	if (n->args[0][0] != '/' || strlen(n->args[0]) >= PATH_MAX)
+		return cerr(c, n, "%s: '%s' must be an absolute path", n->name, n->args[0]);
+	free(*field);
+	*field = xstrdup(n->args[0]);
+	return 0;
+}
+
 static int
 re_smarthost(struct ctx *c, const struct conf_node *n, void *t)
 {
@@ -332,13 +404,103 @@ re_smarthost(struct ctx *c, const struct conf_node *n, void *t)
 
 static const struct directive relay_tab[] = {
 	{"smarthost", 1, 1, 0, re_smarthost, 0, 0, NULL},
+	{"tls", 1, 1, 0, set_policy, offsetof(struct conf_tls, relay_policy), 0, NULL},
+	{"ca_file", 1, 1, 0, set_abs_path, offsetof(struct conf_tls, ca_file), 0, NULL},
 };
 
 static int
 st_relay(struct ctx *c, const struct conf_node *n, void *t)
 {
 	(void)t;
-	return apply(c, n, relay_tab, nitems(relay_tab), NULL);
+	return apply(c, n, relay_tab, nitems(relay_tab), &c->cf->tls);
+}
+
+/* The tls { } block: a certificate and key, and the server TLS settings. */
+
+struct tls_block {
+	struct ctx *c;
+	struct conf_cert cert;
+	char *certp, *keyp;
+};
+
+static int
+tl_file(struct ctx *c, const struct conf_node *n, void *t)
+{
+	return set_abs_path(c, n, t);
+}
+
+static int
+tl_min_version(struct ctx *c, const struct conf_node *n, void *t)
+{
+	(void)t;
+	if (c->cf->tls.min_version != 0)
+		return cerr(c, n, "min_version: set twice (it applies to every certificate)");
+	if (strcmp(n->args[0], "TLSv1.2") == 0)
+		c->cf->tls.min_version = 12;
+	else if (strcmp(n->args[0], "TLSv1.3") == 0)
+		c->cf->tls.min_version = 13;
+	else
+		return cerr(c, n, "min_version: '%s' is not TLSv1.2 or TLSv1.3", n->args[0]);
+	return 0;
+}
+
+static int
+tl_string(struct ctx *c, const struct conf_node *n, void *t)
+{
+	char **field = t;
+
+	(void)c;
+	if (*field != NULL)
+		return cerr(c, n, "%s: set twice (it applies to every certificate)", n->name);
+	*field = xstrdup(n->args[0]);
+	return 0;
+}
+
+static int
+tl_ciphers(struct ctx *c, const struct conf_node *n, void *t)
+{
+	(void)t;
+	return tl_string(c, n, &c->cf->tls.ciphers);
+}
+
+static int
+tl_ciphersuites(struct ctx *c, const struct conf_node *n, void *t)
+{
+	(void)t;
+	return tl_string(c, n, &c->cf->tls.ciphersuites);
+}
+
+static const struct directive tls_tab[] = {
+	{"cert", 1, 1, 0, tl_file, offsetof(struct tls_block, certp), 0, NULL},
+	{"key", 1, 1, 0, tl_file, offsetof(struct tls_block, keyp), 0, NULL},
+	{"min_version", 1, 1, 0, tl_min_version, 0, 0, NULL},
+	{"ciphers", 1, 1, 0, tl_ciphers, 0, 0, NULL},
+	{"ciphersuites", 1, 1, 0, tl_ciphersuites, 0, 0, NULL},
+};
+
+static int
+st_tls(struct ctx *c, const struct conf_node *n, void *t)
+{
+	struct conf_tls *tls = &c->cf->tls;
+	struct tls_block b;
+	int rc;
+
+	(void)t;
+	memset(&b, 0, sizeof(b));
+	b.c = c;
+	rc = apply(c, n, tls_tab, nitems(tls_tab), &b);
+	if (rc == 0 && (b.certp == NULL || b.keyp == NULL))
+		rc = cerr(c, n, "tls: needs both 'cert FILE' and 'key FILE'");
+	if (rc == 0) {
+		str_copy(b.cert.cert, b.certp, sizeof(b.cert.cert));
+		str_copy(b.cert.key, b.keyp, sizeof(b.cert.key));
+		b.cert.line = n->line;
+		tls->certs = xreallocarray(tls->certs, tls->ncerts + 1, sizeof(b.cert));
+		tls->certs[tls->ncerts++] = b.cert;
+	}
+	free(b.certp);
+	free(b.keyp);
+	return rc;
 }
 
 static int
@@ -427,6 +589,7 @@ static const struct directive smtp_tab[] = {
 	{"max_connections", 1, 1, 0, set_count, LIM(max_connections), 1, NULL},
 	{"max_connections_per_ip", 1, 1, 0, set_count, LIM(max_connections_per_ip), 1, NULL},
 	{"shutdown_timeout", 1, 1, 0, set_duration, LIM(shutdown_timeout), 0, NULL},
+	{"tls_handshake_timeout", 1, 1, 0, set_duration, LIM(tls_handshake_timeout), 1, NULL},
 	{"line_endings", 1, 1, 0, sm_line_endings, 0, 0, NULL},
 };
 #undef LIM
@@ -472,6 +635,7 @@ static const struct directive top_tab[] = {
 	{"resolver", 1, 8, 0, st_resolver, 0, 0, NULL},
 	{"smtp", 0, 0, 1, st_smtp, 0, 0, NULL},
 	{"queue", 0, 0, 1, st_queue, 0, 0, NULL},
+	{"tls", 0, 0, 1, st_tls, 0, 0, NULL},
 };
 
 /* apply - store each child of parent through the matching table row. */
@@ -528,6 +692,7 @@ conf_defaults(struct conf *cf)
 	cf->limits.max_connections = 1000;
 	cf->limits.max_connections_per_ip = 20;
 	cf->limits.shutdown_timeout = 30;
+	cf->limits.tls_handshake_timeout = 30;
 	cf->limits.line_endings = LINE_ENDINGS_STRICT;
 	cf->queue.max_lifetime = 5 * 86400;
 	cf->queue.retry_min = 300;
@@ -540,17 +705,56 @@ conf_defaults(struct conf *cf)
 	cf->queue.idle_reuse = 2;
 }
 
+/* validate_listener_tls - defaults and the rule that submission is
+ * never in plaintext (RFC 8314, practice 8). */
+static int
+validate_listener_tls(struct ctx *c, struct conf_listener *l)
+{
+	bool have_cert = c->cf->tls.ncerts > 0;
+	struct conf_node at = {0};
+
+	at.line = l->line;
+	if (l->tls == LTLS_UNSET) {
+		if (l->role == ROLE_MX)
+			l->tls = have_cert ? LTLS_STARTTLS : LTLS_NONE;
+		else
+			l->tls = LTLS_REQUIRED;
+	}
+	if (l->role == ROLE_SUBMISSION && l->tls != LTLS_REQUIRED && l->tls != LTLS_IMPLICIT)
+		return cerr(c, &at,
+			    "listen %s: a submission listener needs 'tls starttls-required' or "
+			    "'tls implicit': plaintext submission cannot be configured",
+			    l->spec);
+	if (l->tls != LTLS_NONE && !have_cert)
+		return cerr(c, &at,
+			    "listen %s: tls %s needs a certificate: add a tls { cert FILE; key "
+			    "FILE } block%s",
+			    l->spec, listen_tls_names[l->tls],
+			    l->role == ROLE_SUBMISSION ? " (plaintext submission cannot be "
+							 "configured)"
+						       : "");
+	return 0;
+}
+
 /* conf_validate - cross-directive checks after everything is read. */
 static int
 conf_validate(struct ctx *c)
 {
 	struct conf *cf = c->cf;
+	size_t i;
 	if (cf->state_dir == NULL)
 		return cerr(c, NULL, "missing 'state_dir' (where postern keeps its queue)");
 	if (cf->nlisteners == 0)
 		return cerr(c, NULL, "no 'listen' directive: postern would accept nothing");
 	if (cf->queue.retry_max < cf->queue.retry_min)
 		return cerr(c, c->queue_node, "queue: retry_max must be at least retry_min");
+	if (cf->tls.min_version == 0)
+		cf->tls.min_version = 12;
+	if (cf->has_smarthost)
+		cf->smarthost.tls = cf->tls.relay_policy;
+	for (i = 0; i < cf->nlisteners; i++)
+		if (validate_listener_tls(c, &cf->listeners[i]) == -1)
+			return -1;
 	return 0;
 }
 
@@ -618,6 +822,10 @@ conf_free(struct conf *cf)
 	free(cf->domains);
 	free(cf->trusted);
 	free(cf->resolvers);
+	free(cf->tls.certs);
+	free(cf->tls.ciphers);
+	free(cf->tls.ciphersuites);
+	free(cf->tls.ca_file);
 	memset(cf, 0, sizeof(*cf));
 }
 
@@ -687,17 +895,43 @@ conf_dump(const struct conf *cf, struct buf *out)
 	dump_word(out, cf->user, "\n");
 	buf_addf(out, "log %s%s\n", cf->log_syslog ? "syslog" : "stderr",
 		 cf->log_debug ? " debug" : "");
+	for (i = 0; i < cf->tls.ncerts; i++) {
+		buf_adds(out, "tls {\n\tcert ");
+		dump_word(out, cf->tls.certs[i].cert, "\n\tkey ");
+		dump_word(out, cf->tls.certs[i].key, "\n");
+		if (i == 0) {
+			buf_addf(out, "\tmin_version TLSv1.%d\n", cf->tls.min_version == 13 ? 3 : 2);
+			if (cf->tls.ciphers != NULL) {
+				buf_adds(out, "\tciphers ");
+				dump_word(out, cf->tls.ciphers, "\n");
+			}
+			if (cf->tls.ciphersuites != NULL) {
+				buf_adds(out, "\tciphersuites ");
+				dump_word(out, cf->tls.ciphersuites, "\n");
+			}
+		}
+		buf_adds(out, "}\n");
+	}
 	for (i = 0; i < cf->nlisteners; i++)
-		buf_addf(out, "listen %s {\n\trole %s\n}\n", cf->listeners[i].spec,
-			 conf_role_name(cf->listeners[i].role));
+		buf_addf(out, "listen %s {\n\trole %s\n\ttls %s\n}\n", cf->listeners[i].spec,
+			 conf_role_name(cf->listeners[i].role),
+			 listen_tls_names[cf->listeners[i].tls]);
 	for (i = 0; i < cf->ndomains; i++) {
 		buf_addf(out, "domain %s {\n\tdeliver ", cf->domains[i].name);
-		dump_word(out, cf->domains[i].deliver.spec, "\n}\n");
+		dump_word(out, cf->domains[i].deliver.spec, "\n");
+		buf_addf(out, "\ttls %s\n}\n", tls_policy_names[cf->domains[i].deliver.tls]);
 	}
+	buf_adds(out, "relay {\n");
 	if (cf->has_smarthost) {
-		buf_adds(out, "relay {\n\tsmarthost ");
-		dump_word(out, cf->smarthost.spec, "\n}\n");
+		buf_adds(out, "\tsmarthost ");
+		dump_word(out, cf->smarthost.spec, "\n");
 	}
+	buf_addf(out, "\ttls %s\n", tls_policy_names[cf->tls.relay_policy]);
+	if (cf->tls.ca_file != NULL) {
+		buf_adds(out, "\tca_file ");
+		dump_word(out, cf->tls.ca_file, "\n");
+	}
+	buf_adds(out, "}\n");
 	if (cf->ntrusted > 0) {
 		buf_adds(out, "trusted_networks");
 		for (i = 0; i < cf->ntrusted; i++) {
@@ -729,13 +963,13 @@ conf_dump(const struct conf *cf, struct buf *out)
 		 "\tmax_recipients %ju\n\tmax_message_size %ju\n\tmax_errors %ju\n"
 		 "\tcommand_timeout %jus\n\tdata_timeout %jus\n\tsession_timeout %jus\n"
 		 "\tmax_connections %ju\n\tmax_connections_per_ip %ju\n"
-		 "\tshutdown_timeout %jus\n\tline_endings %s\n}\n",
+		 "\tshutdown_timeout %jus\n\ttls_handshake_timeout %jus\n\tline_endings %s\n}\n",
 		 (uintmax_t)l->max_command_length, (uintmax_t)l->max_data_line_length,
 		 (uintmax_t)l->max_recipients, (uintmax_t)l->max_message_size,
 		 (uintmax_t)l->max_errors, (uintmax_t)l->command_timeout,
 		 (uintmax_t)l->data_timeout, (uintmax_t)l->session_timeout,
 		 (uintmax_t)l->max_connections, (uintmax_t)l->max_connections_per_ip,
-		 (uintmax_t)l->shutdown_timeout,
+		 (uintmax_t)l->shutdown_timeout, (uintmax_t)l->tls_handshake_timeout,
 		 l->line_endings == LINE_ENDINGS_STRICT ? "strict" : "normalize");
 	buf_addf(out,
 		 "queue {\n\tmax_lifetime %jus\n\tretry_min %jus\n\tretry_max %jus\n"

@@ -23,6 +23,12 @@
 #define CONF_HOSTNAME_MAX 255
 
 enum listen_role { ROLE_MX, ROLE_SUBMISSION };
+/* How a listener offers TLS. */
+enum listen_tls { LTLS_UNSET, LTLS_NONE, LTLS_STARTTLS, LTLS_REQUIRED, LTLS_IMPLICIT };
+/* Outbound TLS for a next hop: may (opportunistic, the default), none,
+ * encrypt (TLS required, any certificate), verify (TLS with a certificate
+ * that chains to a trusted CA and names the host). */
+enum tls_policy { TLSP_MAY, TLSP_NONE, TLSP_ENCRYPT, TLSP_VERIFY };
 enum line_endings { LINE_ENDINGS_STRICT, LINE_ENDINGS_NORMALIZE };
 
 /* A next hop: smtp://host:port, lmtp://host:port or lmtp:unix:/path. */
@@ -33,6 +39,7 @@ struct route {
 	uint16_t port;
 	char path[108];
 	char spec[400]; /* as written, for logs */
+	enum tls_policy tls;
 };
 
 struct conf_listener {
@@ -40,12 +47,30 @@ struct conf_listener {
 	socklen_t addrlen;
 	char spec[NET_ADDRSTRLEN + 8];
 	enum listen_role role;
+	enum listen_tls tls; /* never LTLS_UNSET after conf_parse */
 	int line;
+};
+
+/* One certificate and its key (several are chosen by SNI). */
+struct conf_cert {
+	char cert[PATH_MAX];
+	char key[PATH_MAX];
+	int line;
+};
+
+struct conf_tls {
+	struct conf_cert *certs; /* the first is the default */
+	size_t ncerts;
+	int min_version;    /* 12 or 13 */
+	char *ciphers;	    /* TLS 1.2 cipher list, NULL for ours */
+	char *ciphersuites; /* TLS 1.3 suites, NULL for OpenSSL's */
+	char *ca_file;	    /* outbound verification, NULL: system store */
+	enum tls_policy relay_policy; /* smarthost and MX delivery */
 };
 
 struct conf_domain {
 	char name[CONF_HOSTNAME_MAX + 1]; /* lower case */
-	struct route deliver;
+	struct route deliver;		  /* deliver.tls: the domain's `tls` */
 };
 
 struct conf_limits {
@@ -60,6 +85,7 @@ struct conf_limits {
 	uint64_t max_connections;      /* in total */
 	uint64_t max_connections_per_ip;
 	uint64_t shutdown_timeout; /* seconds sessions get to finish at stop */
+	uint64_t tls_handshake_timeout;
 	enum line_endings line_endings;
 };
 
@@ -95,6 +121,7 @@ struct conf {
 	size_t nresolvers;
 	struct conf_limits limits;
 	struct conf_queue queue;
+	struct conf_tls tls;
 };
 
 /* conf_parse - build cf from text (named file in messages). On error
@@ -121,5 +148,7 @@ int route_parse(const char *s, struct route *r);
 /* conf_dump - the effective configuration, defaults included, as text. */
 void conf_dump(const struct conf *cf, struct buf *out);
 const char *conf_role_name(enum listen_role role);
+const char *conf_listen_tls_name(enum listen_tls t);
+const char *conf_tls_policy_name(enum tls_policy p);
 
 #endif

@@ -30,6 +30,7 @@ struct ipc_q {
 	struct ipc_hdr hdr;
 	struct buf payload;
 	int fd;
+	bool secret; /* wipe the payload when done */
 };
 
 struct ipc {
@@ -72,7 +73,10 @@ ipc_q_free(struct ipc_q *q)
 {
 	if (q->fd != -1)
 		close(q->fd);
-	buf_free(&q->payload);
+	if (q->secret)
+		buf_wipe_free(&q->payload);
+	else
+		buf_free(&q->payload);
 	free(q);
 }
 
@@ -305,11 +309,12 @@ ipc_add_fd(struct ipc_out *out, int fd)
 	out->fd = fd;
 }
 
-void
-ipc_send(struct ipc *ipc, struct ipc_out *out)
+static void
+ipc_queue(struct ipc *ipc, struct ipc_out *out, bool secret)
 {
 	struct ipc_q *q = xcalloc(1, sizeof(*q));
 
+	q->secret = secret;
 	q->hdr.version = IPC_VERSION;
 	q->hdr.type = out->type;
 	q->hdr.len = (uint32_t)out->payload.len;
@@ -321,6 +326,18 @@ ipc_send(struct ipc *ipc, struct ipc_out *out)
 	ipc->tail = &q->next;
 	if (ipc->head == q)
 		ipc_drain(ipc);
+}
+
+void
+ipc_send(struct ipc *ipc, struct ipc_out *out)
+{
+	ipc_queue(ipc, out, false);
+}
+
+void
+ipc_send_secret(struct ipc *ipc, struct ipc_out *out)
+{
+	ipc_queue(ipc, out, true);
 }
 
 static const uint8_t *

@@ -64,6 +64,8 @@ void ipc_add_str(struct ipc_out *out, const char *s);
 void ipc_add_fd(struct ipc_out *out, int fd);
 /* ipc_send - queue the message; the out buffer is consumed. */
 void ipc_send(struct ipc *ipc, struct ipc_out *out);
+/* ipc_send_secret - the same, wiping the payload once it is sent. */
+void ipc_send_secret(struct ipc *ipc, struct ipc_out *out);
 
 /* Reading a message: each aborts the process on a malformed message. */
 uint8_t ipc_get_u8(struct ipc_msg *m);

@@ -31,6 +31,7 @@
 #include "lib/util.h"
 #include "proc/procs.h"
 #include "proc/proto.h"
+#include "tls/tls.h"
 
 struct child {
 	const char *name;
@@ -44,6 +45,8 @@ struct parent {
 	char path[PATH_MAX];
 	struct conf *cf;
 	struct buf text; /* the config text cf was parsed from */
+	struct tls_certs certs; /* keys wiped once handed to the smtp process */
+	struct event *ev_expiry;
 	struct privsep_user pu;
 	int *lfds;	 /* listening sockets, one per cf->listeners */
 	int control_fd;
@@ -210,13 +213,38 @@ send_listeners(struct parent *p)
 	ipc_send(p->smtp.ipc, &out);
 }
 
+/* forget_keys - the parent needs the certificates' dates, not their keys. */
+static void
+forget_keys(struct tls_certs *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		wipe_free(c->pem[i].key, c->pem[i].keylen);
+		c->pem[i].key = NULL;
+		c->pem[i].keylen = 0;
+	}
+}
+
+static void
+on_expiry_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct parent *p = arg;
+
+	(void)fd;
+	(void)what;
+	tls_certs_log_expiry(&p->certs);
+}
+
 static void
 reload(struct parent *p)
 {
-	char err[CONF_ERR_MAX + 64];
+	char err[CONF_ERR_MAX + 512];
 	struct buf text = BUF_INIT;
+	struct tls_certs certs;
 	struct conf *cf;
 	int *fds;
+	size_t i;
 
 	if (p->stopping)
 		return;
@@ -233,8 +261,15 @@ reload(struct parent *p)
 		buf_free(&text);
 		return;
 	}
+	if (tls_certs_load(cf, &certs, err, sizeof(err)) == -1) {
+		log_warnx("parent reload-refused reason=\"%s\" (keeping the running config)", err);
+		conf_unref(cf);
+		buf_free(&text);
+		return;
+	}
 	fds = bind_listeners(cf, p->cf, p->lfds);
 	if (fds == NULL) {
+		tls_certs_free(&certs);
 		log_warnx("parent reload-refused reason=\"cannot listen\" (keeping the running "
 			  "config)");
 		conf_unref(cf);
@@ -248,6 +283,12 @@ reload(struct parent *p)
 	buf_free(&p->text);
 	p->text = text;
 	log_set_level(cf->log_debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+	for (i = 0; i < certs.n; i++)
+		proto_send_cert(p->smtp.ipc, &certs.pem[i]);
+	forget_keys(&certs);
+	tls_certs_free(&p->certs);
+	p->certs = certs;
+	tls_certs_log_expiry(&p->certs);
 	send_conf(p, &p->queue);
 	send_conf(p, &p->smtp);
 	send_listeners(p);
@@ -395,7 +436,7 @@ start_child(struct parent *p, bool is_smtp, int child_end, int peer_end, const i
 		close(p->control_fd);
 		fds.listeners = p->lfds;
 		fds.control = -1;
-		smtp_proc_main(p->cf, &fds, &p->pu);
+		smtp_proc_main(p->cf, &fds, &p->pu, &p->certs);
 	}
 	close_fds(p->lfds, p->cf->nlisteners);
 	fds.control = p->control_fd;
@@ -422,6 +463,10 @@ setup(struct parent *p, const char *path)
 	log_set_syslog(p->cf->log_syslog);
 	log_set_level(p->cf->log_debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
 	if (privsep_lookup(p->cf->user, &p->pu, err, sizeof(err)) == -1) {
+		fprintf(stderr, "postern: %s\n", err);
+		return -1;
+	}
+	if (tls_certs_load(p->cf, &p->certs, err, sizeof(err)) == -1) {
 		fprintf(stderr, "postern: %s\n", err);
 		return -1;
 	}
@@ -464,6 +509,7 @@ parent_main(const char *path, bool debug)
 	close(sx[1]);
 	close(p->control_fd);
 	p->control_fd = -1;
+	forget_keys(&p->certs);
 	p->base = event_base_new();
 	if (p->base == NULL)
 		log_fatalx("event_base_new failed");
@@ -474,8 +520,16 @@ parent_main(const char *path, bool debug)
 		event_add(sigs[i], NULL);
 	}
 	for (i = 0; i < p->cf->nlisteners; i++)
-		log_info("parent listening on %s role=%s", p->cf->listeners[i].spec,
-			 conf_role_name(p->cf->listeners[i].role));
+		log_info("parent listening on %s role=%s tls=%s", p->cf->listeners[i].spec,
+			 conf_role_name(p->cf->listeners[i].role),
+			 conf_listen_tls_name(p->cf->listeners[i].tls));
+	tls_certs_log_expiry(&p->certs);
+	{
+		struct timeval day = {86400, 0};
+
+		p->ev_expiry = event_new(p->base, -1, EV_PERSIST, on_expiry_timer, p);
+		event_add(p->ev_expiry, &day);
+	}
 	log_info("parent started version=%s config=%s state_dir=%s user=%s", POSTERN_VERSION,
 		 p->path, p->cf->state_dir, p->pu.drop ? p->pu.name : "(unchanged)");
 	event_base_dispatch(p->base);

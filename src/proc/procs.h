@@ -24,9 +24,12 @@ struct proc_fds {
 	int control;	/* queue: the listening control socket */
 };
 
-/* smtp_proc_main - never returns. */
-void smtp_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user *pu)
-	__attribute__((noreturn));
+struct tls_certs;
+
+/* smtp_proc_main - never returns. certs: the server certificates (wiped
+ * once the TLS contexts are built). */
+void smtp_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user *pu,
+		    struct tls_certs *certs) __attribute__((noreturn));
 /* queue_proc_main - never returns. */
 void queue_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user *pu)
 	__attribute__((noreturn));

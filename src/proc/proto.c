@@ -14,6 +14,7 @@
 #include "lib/util.h"
 #include "mail/syntax.h"
 #include "queue/spool.h"
+#include "tls/tls.h"
 
 void
 proto_add_envelope(struct ipc_out *out, const struct envelope *env)
@@ -108,4 +109,38 @@ proto_get_conf(struct ipc_msg *m)
 		log_bug("ipc %s: a config that does not parse: %s", m->peer, err);
 	free(file);
 	return cf;
+}
+
+void
+proto_send_cert(struct ipc *ipc, const struct tls_pem *p)
+{
+	struct ipc_out out;
+
+	ipc_begin(&out, IMSG_TLS_CERT);
+	ipc_add_str(&out, p->cert_path);
+	ipc_add_data(&out, p->cert, p->certlen);
+	ipc_add_data(&out, p->key, p->keylen);
+	ipc_add_u64(&out, (uint64_t)p->not_after);
+	ipc_send_secret(ipc, &out);
+}
+
+void
+proto_get_cert(struct ipc_msg *m, struct tls_pem *p)
+{
+	const void *d;
+	size_t n;
+
+	memset(p, 0, sizeof(*p));
+	p->cert_path = ipc_get_str(m, PATH_MAX);
+	d = ipc_get_data(m, &n);
+	p->cert = xstrndup(d, n);
+	p->certlen = n;
+	d = ipc_get_data(m, &n);
+	p->key = xstrndup(d, n);
+	p->keylen = n;
+	explicit_bzero((void *)(uintptr_t)d, n); /* the receive buffer held the key */
+	p->not_after = (time_t)ipc_get_u64(m);
+	ipc_end(m);
+	if (p->cert_path == NULL)
+		log_bug("ipc %s: certificate without a path", m->peer);
 }

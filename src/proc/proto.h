@@ -4,7 +4,8 @@
  * codec they share.
  *
  *   parent -> smtp, queue:  CONF (file name, text), STOP
- *   parent -> smtp:         LISTENER (fd, index) ... LISTENERS_DONE
+ *   parent -> smtp:         TLS_CERT (path, cert, key) ... before CONF;
+ *                           LISTENER (fd, index) ... LISTENERS_DONE
  *   smtp   -> queue:        MSG_OPEN, MSG_COMMIT, MSG_ABORT
  *   queue  -> smtp:         MSG_OPEN_OK (fd), MSG_OPEN_FAIL, MSG_COMMIT_OK,
  *                           MSG_COMMIT_FAIL
@@ -33,12 +34,20 @@ enum imsg_type {
 	IMSG_MSG_COMMIT_OK,
 	IMSG_MSG_COMMIT_FAIL,
 	IMSG_MSG_ABORT,
+	IMSG_TLS_CERT,
 };
 
 void proto_add_envelope(struct ipc_out *out, const struct envelope *env);
 /* proto_get_envelope - read and validate; aborts on a malformed message.
  * Free env->rcpts with envelope_clear(). */
 void proto_get_envelope(struct ipc_msg *m, struct envelope *env, uint32_t max_rcpts);
+
+struct tls_pem;
+/* proto_add_cert - a certificate and its key (the key is secret: the
+ * message buffer is wiped after sending). */
+void proto_send_cert(struct ipc *ipc, const struct tls_pem *p);
+/* proto_get_cert - into p (allocated; free with tls_certs_free). */
+void proto_get_cert(struct ipc_msg *m, struct tls_pem *p);
 
 /* proto_get_conf - the config of an IMSG_CONF message (file name and
  * text); the parent validated it, so a parse failure is a bug. */

@@ -29,6 +29,7 @@
 #include "proc/procs.h"
 #include "proc/proto.h"
 #include "smtp/session.h"
+#include "tls/tls.h"
 
 struct listener {
 	struct evconnlistener *ev;
@@ -43,9 +44,10 @@ struct smtp_proc {
 	struct ipc *queue;
 	struct listener *listeners;
 	size_t nlisteners;
-	/* listeners arriving during a reload */
+	/* listeners and certificates arriving during a reload */
 	int *pending_fds;
 	size_t npending;
+	struct tls_certs pending_certs;
 	struct map *sessions; /* sid hex -> session */
 	struct map *per_ip;   /* ip -> count (as a pointer-sized integer) */
 	size_t nsessions;
@@ -256,11 +258,34 @@ smtp_stop(struct smtp_proc *sp)
 	evtimer_add(sp->ev_stop, &tv);
 }
 
+/* use_certs - TLS contexts for certs and cf, replacing the current ones
+ * (sessions keep theirs); the certificates are wiped afterwards. */
+static void
+use_certs(struct smtp_proc *sp, struct tls_certs *certs, const struct conf *cf)
+{
+	struct tls_server *ts = NULL;
+	char err[512];
+
+	if (certs->n > 0) {
+		ts = tls_server_new(certs, cf, err, sizeof(err));
+		if (ts == NULL) {
+			log_warnx("smtp tls-setup-failed reason=\"%s\" (keeping the old certificates)",
+				  err);
+			tls_certs_free(certs);
+			return;
+		}
+	}
+	tls_certs_free(certs);
+	tls_server_unref(sp->senv.tls);
+	sp->senv.tls = ts;
+}
+
 static void
 on_conf(struct smtp_proc *sp, struct ipc_msg *m)
 {
 	struct conf *cf = proto_get_conf(m);
 
+	use_certs(sp, &sp->pending_certs, cf);
 	conf_unref(sp->cf);
 	sp->cf = cf;
 	sp->senv.cf = cf;
@@ -279,6 +304,13 @@ on_parent(struct ipc *ipc, struct ipc_msg *m, void *arg)
 	case IMSG_CONF:
 		on_conf(sp, m);
 		break;
+	case IMSG_TLS_CERT: {
+		struct tls_certs *pc = &sp->pending_certs;
+
+		pc->pem = xreallocarray(pc->pem, pc->n + 1, sizeof(*pc->pem));
+		proto_get_cert(m, &pc->pem[pc->n++]);
+		break;
+	}
 	case IMSG_LISTENER:
 		sp->pending_fds = xreallocarray(sp->pending_fds, sp->npending + 1, sizeof(int));
 		sp->pending_fds[sp->npending++] = ipc_take_fd(m);
@@ -357,7 +389,8 @@ on_queue(struct ipc *ipc, struct ipc_msg *m, void *arg)
 }
 
 void
-smtp_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user *pu)
+smtp_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user *pu,
+	       struct tls_certs *certs)
 {
 	struct smtp_proc *sp = &sp_global;
 	char empty[PATH_MAX];
@@ -386,6 +419,7 @@ smtp_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user 
 	sp->senv.cf = cf;
 	sp->senv.ops = &sp_ops;
 	sp->senv.arg = sp;
+	use_certs(sp, certs, cf);
 	sp->parent = ipc_new(sp->base, fds->parent, "parent", on_parent, sp);
 	sp->queue = ipc_new(sp->base, fds->peer, "queue", on_queue, sp);
 	install_listeners(sp, fds->listeners, cf->nlisteners);

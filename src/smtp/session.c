@@ -18,7 +18,10 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +37,7 @@
 #include "mail/data.h"
 #include "mail/header.h"
 #include "mail/syntax.h"
+#include "tls/tls.h"
 
 /* Bytes of content buffered before a write to the spool file. */
 #define SESSION_WRITE_CHUNK (64 * 1024)
@@ -50,16 +54,18 @@ enum state {
 	ST_BDAT,      /* between BDAT chunks */
 	ST_CONTENT,   /* reading DATA content or a BDAT chunk */
 	ST_WAIT,      /* waiting for the queue; input paused */
+	ST_STARTTLS,  /* 220 to STARTTLS being written; then the handshake */
 	ST_CLOSING,   /* reply flushed, then close */
 };
 
-static const char *state_names[] = {"connected", "idle", "mail", "rcpt",
-				    "bdat", "content", "wait", "closing"};
+static const char *state_names[] = {"connected", "idle", "mail",     "rcpt",
+				    "bdat",	 "content", "wait", "starttls", "closing"};
 
 #define SB(s) (1u << (s))
 
 /* Command flags. */
-#define F_LAST 0x1 /* must be the last command of a pipelined group */
+#define F_LAST 0x1    /* must be the last command of a pipelined group */
+#define F_PRE_TLS 0x2 /* allowed before STARTTLS on a starttls-required listener */
 
 struct session {
 	uint64_t id;
@@ -78,6 +84,10 @@ struct session {
 	unsigned errors;
 	bool shutting_down;
 	bool peer_gone;	  /* the client left while the queue was busy */
+	struct tls_server *tls; /* our reference, or NULL */
+	bool tls_on;		/* the handshake completed */
+	bool tls_handshaking;
+	char tls_info[128];	/* for Received: version and cipher */
 	bool out_blocked; /* reading paused until the client takes its replies */
 	const char *close_reason;
 	/* transaction */
@@ -107,6 +117,11 @@ struct command {
 };
 
 static void session_process(struct session *s);
+static bool tls_offered(const struct session *s);
+static const char *proto_name(const struct session *s);
+static void on_read(struct bufferevent *bev, void *arg);
+static void on_write(struct bufferevent *bev, void *arg);
+static void on_event(struct bufferevent *bev, short what, void *arg);
 static void session_close(struct session *s, const char *reason);
 static void session_end(struct session *s, const char *reason);
 static void tx_reset(struct session *s);
@@ -195,8 +210,10 @@ ehlo_reply(struct session *s)
 {
 	struct evbuffer *out = bufferevent_get_output(s->bev);
 
+	evbuffer_add_printf(out, "250-%s\r\n", s->cf->hostname);
+	if (tls_offered(s))
+		evbuffer_add_printf(out, "250-STARTTLS\r\n");
 	evbuffer_add_printf(out,
-			    "250-%s\r\n"
 			    "250-PIPELINING\r\n"
 			    "250-SIZE %llu\r\n"
 			    "250-8BITMIME\r\n"
@@ -204,7 +221,7 @@ ehlo_reply(struct session *s)
 			    "250-ENHANCEDSTATUSCODES\r\n"
 			    "250-DSN\r\n"
 			    "250 CHUNKING\r\n",
-			    s->cf->hostname, (unsigned long long)s->cf->limits.max_message_size);
+			    (unsigned long long)s->cf->limits.max_message_size);
 }
 
 static void
@@ -358,8 +375,7 @@ start_content(struct session *s, bool bdat)
 	s->tx.arrival = (uint64_t)ts.tv_sec;
 	str_copy(s->tx.client_ip, s->ip, sizeof(s->tx.client_ip));
 	str_copy(s->tx.helo, s->helo, sizeof(s->tx.helo));
-	str_copy(s->tx.proto, s->tx_smtputf8 ? "UTF8SMTP" : (s->esmtp ? "ESMTP" : "SMTP"),
-		 sizeof(s->tx.proto));
+	str_copy(s->tx.proto, proto_name(s), sizeof(s->tx.proto));
 	s->tx.submission = s->listener.role == ROLE_SUBMISSION;
 	data_init(&s->reader, bdat ? DATA_MODE_BDAT : DATA_MODE_DOT,
 		  s->cf->limits.line_endings == LINE_ENDINGS_NORMALIZE,
@@ -469,33 +485,136 @@ cmd_expn(struct session *s, const char *args, size_t len)
 	error_reply(s, "502 5.5.1 Error: EXPN not available");
 }
 
+/* tls_offered - does EHLO list STARTTLS now? */
+static bool
+tls_offered(const struct session *s)
+{
+	return !s->tls_on && s->tls != NULL &&
+	       (s->listener.tls == LTLS_STARTTLS || s->listener.tls == LTLS_REQUIRED);
+}
+
+/* proto_name - RFC 3848 / RFC 6531 protocol type for Received. */
+static const char *
+proto_name(const struct session *s)
+{
+	if (s->tx_smtputf8)
+		return s->tls_on ? "UTF8SMTPS" : "UTF8SMTP";
+	if (!s->esmtp)
+		return "SMTP";
+	return s->tls_on ? "ESMTPS" : "ESMTP";
+}
+
+/* tls_start - TLS on the connection's socket (accepting side): from the
+ * first byte (implicit) or once the 220 to STARTTLS has been written. */
+static int
+tls_start(struct session *s)
+{
+	SSL *ssl;
+	struct bufferevent *bev;
+	struct timeval tv = {(time_t)s->cf->limits.tls_handshake_timeout, 0};
+	evutil_socket_t fd = bufferevent_getfd(s->bev);
+
+	ssl = tls_server_ssl(s->tls);
+	if (ssl == NULL) {
+		log_debug("%s smtp: SSL_new failed", s->sid);
+		return -1;
+	}
+	bev = bufferevent_openssl_socket_new(s->env.base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+					     BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		log_debug("%s smtp: bufferevent_openssl_socket_new failed fd=%d", s->sid, (int)fd);
+		SSL_free(ssl);
+		return -1;
+	}
+	/* The plain bufferevent hands the socket over. */
+	bufferevent_setfd(s->bev, -1);
+	bufferevent_free(s->bev);
+	s->bev = bev;
+	s->tls_handshaking = true;
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	bufferevent_setcb(bev, on_read, on_write, on_event, s);
+	bufferevent_set_timeouts(bev, &tv, &tv);
+	bufferevent_setwatermark(bev, EV_READ, 0, 256 * 1024);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	return 0;
+}
+
 static void
-cmd_not_offered(struct session *s, const char *args, size_t len)
+cmd_starttls(struct session *s, const char *args, size_t len)
+{
+	(void)args;
+	if (s->tls_on) {
+		error_reply(s, "503 5.5.1 Error: TLS already active");
+		return;
+	}
+	if (!tls_offered(s)) {
+		error_reply(s, "502 5.5.1 Error: STARTTLS not available");
+		return;
+	}
+	if (len != 0) {
+		error_reply(s, "501 5.5.4 Syntax: STARTTLS");
+		return;
+	}
+	reply(s, "220 2.0.0 Ready to start TLS");
+	/* RFC 3207 4.2: everything from before is forgotten. */
+	tx_reset(s);
+	s->helo[0] = '\0';
+	s->esmtp = false;
+	enter_state(s, ST_STARTTLS);
+	/* on_write starts TLS once the 220 is on its way; nothing is read in
+	 * plaintext meanwhile (anything pipelined was refused above). */
+	bufferevent_disable(s->bev, EV_READ);
+}
+
+/* starttls_now - the 220 is written: the socket is TLS's from here. */
+static void
+starttls_now(struct session *s)
+{
+	char e[256];
+
+	enter_state(s, ST_CONNECTED);
+	if (tls_start(s) == -1) {
+		log_info("%s smtp tls-setup-failed ip=%s reason=\"%s\"", s->sid, s->ip,
+			 tls_error(e, sizeof(e)));
+		session_end(s, "tls-setup");
+	}
+}
+
+static void
+cmd_auth(struct session *s, const char *args, size_t len)
 {
 	(void)args;
 	(void)len;
-	error_reply(s, "502 5.5.1 Error: command not implemented");
+	/* RFC 4954 4: never credentials in the clear. */
+	if (!s->tls_on) {
+		error_reply(s, "538 5.7.11 Encryption required for requested authentication "
+			       "mechanism");
+		return;
+	}
+	error_reply(s, "502 5.5.1 Error: authentication not available");
 }
 
 #define ANY_GREETED (SB(ST_IDLE) | SB(ST_MAIL) | SB(ST_RCPT) | SB(ST_BDAT))
 #define ANY (SB(ST_CONNECTED) | ANY_GREETED)
 
 static const struct command commands[] = {
-	{VERB_EHLO, ANY & ~SB(ST_BDAT), F_LAST, cmd_ehlo, "503 5.5.1 Error: finish BDAT first"},
-	{VERB_HELO, ANY & ~SB(ST_BDAT), F_LAST, cmd_helo_plain,
+	{VERB_EHLO, ANY & ~SB(ST_BDAT), F_LAST | F_PRE_TLS, cmd_ehlo,
+	 "503 5.5.1 Error: finish BDAT first"},
+	{VERB_HELO, ANY & ~SB(ST_BDAT), F_LAST | F_PRE_TLS, cmd_helo_plain,
 	 "503 5.5.1 Error: finish BDAT first"},
 	{VERB_MAIL, SB(ST_IDLE), 0, cmd_mail, NULL},
 	{VERB_RCPT, SB(ST_MAIL) | SB(ST_RCPT), 0, cmd_rcpt, "503 5.5.1 Error: need MAIL command"},
 	{VERB_DATA, SB(ST_RCPT), F_LAST, cmd_data, NULL},
 	{VERB_BDAT, ANY, 0, cmd_bdat, NULL},
-	{VERB_RSET, ANY, 0, cmd_rset, NULL},
-	{VERB_NOOP, ANY, F_LAST, cmd_noop, NULL},
-	{VERB_QUIT, ANY, F_LAST, cmd_quit, NULL},
+	{VERB_RSET, ANY, F_PRE_TLS, cmd_rset, NULL},
+	{VERB_NOOP, ANY, F_LAST | F_PRE_TLS, cmd_noop, NULL},
+	{VERB_QUIT, ANY, F_LAST | F_PRE_TLS, cmd_quit, NULL},
 	{VERB_HELP, ANY, 0, cmd_help, NULL},
 	{VERB_VRFY, ANY & ~SB(ST_BDAT), F_LAST, cmd_vrfy, "503 5.5.1 Error: finish BDAT first"},
 	{VERB_EXPN, ANY, F_LAST, cmd_expn, NULL},
-	{VERB_STARTTLS, ANY, F_LAST, cmd_not_offered, NULL},
-	{VERB_AUTH, ANY, F_LAST, cmd_not_offered, NULL},
+	{VERB_STARTTLS, ANY & ~SB(ST_BDAT), F_LAST | F_PRE_TLS, cmd_starttls,
+	 "503 5.5.1 Error: finish BDAT first"},
+	{VERB_AUTH, ANY, F_LAST, cmd_auth, NULL},
 };
 
 /* bad_sequence - the reply for a verb used in the wrong state. */
@@ -558,6 +677,10 @@ handle_command(struct session *s, const char *line, size_t len)
 		log_info("%s smtp unknown-command ip=%s line=\"%s\"", s->sid, s->ip,
 			 log_escape(esc, line, len));
 		error_reply(s, "500 5.5.2 Error: command not recognized");
+		return;
+	}
+	if (s->listener.tls == LTLS_REQUIRED && !s->tls_on && !(c->flags & F_PRE_TLS)) {
+		error_reply(s, "530 5.7.0 Must issue a STARTTLS command first");
 		return;
 	}
 	if (!(c->states & SB(s->state))) {
@@ -828,7 +951,7 @@ session_process(struct session *s)
 	for (;;) {
 		int r;
 
-		if (s->state == ST_WAIT || s->state == ST_CLOSING)
+		if (s->state == ST_WAIT || s->state == ST_CLOSING || s->state == ST_STARTTLS)
 			break;
 		if (s->state == ST_CONTENT) {
 			if (!(s->is_bdat || s->bdat_fail) ? !read_data(s) : !read_bdat(s))
@@ -895,6 +1018,7 @@ session_opened(struct session *s, int fd, const char *queue_id, const char *err)
 	ri.queue_id = s->qid;
 	ri.rcpt = s->tx.nrcpts == 1 ? s->tx.rcpts[0].addr : NULL;
 	ri.when = (time_t)s->tx.arrival;
+	ri.tls = s->tls_on ? s->tls_info : NULL;
 	header_received(&ri, &s->out);
 	/* Ours: written to the file, but not counted against the client's SIZE. */
 	s->extra = s->out.len;
@@ -946,6 +1070,7 @@ session_free(struct session *s)
 	bufferevent_free(s->bev);
 	s->env.ops->closed(s->env.arg, s);
 	conf_unref(s->cf);
+	tls_server_unref(s->tls);
 	free(s);
 }
 
@@ -989,11 +1114,50 @@ on_write(struct bufferevent *bev, void *arg)
 		session_end(s, s->close_reason);
 		return;
 	}
+	if (s->state == ST_STARTTLS && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+		starttls_now(s);
+		return;
+	}
 	if (s->out_blocked && s->state != ST_WAIT && s->state != ST_CLOSING) {
 		s->out_blocked = false;
 		bufferevent_enable(bev, EV_READ);
 		session_process(s);
 	}
+}
+
+/* tls_established - the handshake completed. */
+static void
+tls_established(struct session *s)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+	const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	char esc[LOG_ESCAPE_BUF];
+
+	s->tls_handshaking = false;
+	s->tls_on = true;
+	tls_describe(ssl, s->tls_info, sizeof(s->tls_info));
+	log_info("%s smtp tls ip=%s version=%s cipher=%s sni=\"%s\"", s->sid, s->ip,
+		 SSL_get_version(ssl), SSL_get_cipher_name(ssl), log_escape_str(esc, sni));
+	set_read_timeout(s, s->cf->limits.command_timeout);
+}
+
+/* tls_failed - a handshake that failed or stalled: log why and end. */
+static void
+tls_failed(struct session *s, short what)
+{
+	char e[256], esc[LOG_ESCAPE_BUF];
+	unsigned long err = bufferevent_get_openssl_error(s->bev);
+
+	if (what & BEV_EVENT_TIMEOUT)
+		str_copy(e, "handshake timed out", sizeof(e));
+	else if (what & BEV_EVENT_EOF || err == 0)
+		str_copy(e, "connection closed during handshake", sizeof(e));
+	else
+		ERR_error_string_n(err, e, sizeof(e));
+	ERR_clear_error();
+	log_info("%s smtp tls-handshake-failed ip=%s reason=\"%s\"", s->sid, s->ip,
+		 log_escape_str(esc, e));
+	session_end(s, "tls-handshake");
 }
 
 static void
@@ -1002,6 +1166,15 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	struct session *s = arg;
 
 	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		tls_established(s);
+		session_process(s);
+		return;
+	}
+	if (s->tls_handshaking && (what & (BEV_EVENT_TIMEOUT | BEV_EVENT_EOF | BEV_EVENT_ERROR))) {
+		tls_failed(s, what);
+		return;
+	}
 	if (what & BEV_EVENT_TIMEOUT) {
 		if (s->state == ST_CLOSING) {
 			session_end(s, s->close_reason);
@@ -1057,19 +1230,22 @@ session_new(const struct session_env *senv, int fd, const struct sockaddr *peer,
 	memcpy(&s->peer, peer, peerlen < sizeof(s->peer) ? peerlen : sizeof(s->peer));
 	net_ntop(peer, s->ip, sizeof(s->ip));
 	s->trusted = conf_is_trusted(s->cf, peer);
+	s->tls = senv->tls != NULL ? tls_server_ref(senv->tls) : NULL;
 	s->bev = bufferevent_socket_new(senv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (s->bev == NULL)
 		log_fatalx("bufferevent_socket_new failed");
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
 	set_read_timeout(s, s->cf->limits.command_timeout);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, 256 * 1024);
+	if (listener->tls == LTLS_IMPLICIT && (s->tls == NULL || tls_start(s) == -1))
+		log_fatalx("%s smtp: cannot start TLS on an implicit-TLS listener", s->sid);
 	s->ev_session_timeout = evtimer_new(senv->base, on_session_timeout, s);
 	tv.tv_sec = (time_t)s->cf->limits.session_timeout;
 	tv.tv_usec = 0;
 	evtimer_add(s->ev_session_timeout, &tv);
-	log_info("%s smtp connect ip=%s port=%u listener=%s role=%s trusted=%s", s->sid, s->ip,
-		 net_port(peer), listener->spec, conf_role_name(listener->role),
-		 s->trusted ? "yes" : "no");
+	log_info("%s smtp connect ip=%s port=%u listener=%s role=%s tls=%s trusted=%s", s->sid,
+		 s->ip, net_port(peer), listener->spec, conf_role_name(listener->role),
+		 conf_listen_tls_name(listener->tls), s->trusted ? "yes" : "no");
 	reply(s, "220 %s ESMTP postern", s->cf->hostname);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	return s;

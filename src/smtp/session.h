@@ -11,7 +11,9 @@
  * toward max_errors; bare CR/LF are refused (strict) or normalized.
  * STANDARDS: RFC 5321, RFC 2920 (PIPELINING), RFC 1870 (SIZE), RFC 6152
  * (8BITMIME), RFC 6531 (SMTPUTF8), RFC 2034 (ENHANCEDSTATUSCODES), RFC 3461
- * (DSN), RFC 3030 (CHUNKING), RFC 6409 section 8 (submission fix-ups).
+ * (DSN), RFC 3030 (CHUNKING), RFC 6409 section 8 (submission fix-ups),
+ * RFC 3207 (STARTTLS), RFC 8314 (implicit TLS), RFC 3848 (ESMTPS), RFC 4954
+ * section 4 (538 for AUTH before TLS).
  */
 #ifndef POSTERN_SESSION_H
 #define POSTERN_SESSION_H
@@ -35,9 +37,12 @@ struct session_ops {
 	void (*closed)(void *arg, struct session *s); /* the session is gone */
 };
 
+struct tls_server;
+
 struct session_env {
 	struct event_base *base;
-	struct conf *cf; /* shared; each session holds a reference */
+	struct conf *cf;	/* shared; each session holds a reference */
+	struct tls_server *tls; /* shared; NULL when no certificate */
 	const struct session_ops *ops;
 	void *arg;
 };

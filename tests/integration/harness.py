@@ -8,6 +8,7 @@ import shutil
 import signal
 import socket
 import socketserver
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -17,6 +18,68 @@ import unittest
 POSTERN = os.environ.get("POSTERN_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "postern")
 SWAKS = shutil.which("swaks") or "/usr/bin/swaks"
+
+
+_CERTS = {}
+_CERT_DIR = None
+
+
+def test_cert(name="mx.example.test", key="ec", days=30, ca=None):
+    """A certificate for name (cached per process): (cert, key) paths.
+    key: "ec" (P-256) or "rsa". ca: (ca_cert, ca_key) to sign with, or
+    None for self-signed."""
+    global _CERT_DIR
+    k = (name, key, days, ca)
+    if k in _CERTS:
+        return _CERTS[k]
+    if _CERT_DIR is None:
+        _CERT_DIR = tempfile.mkdtemp(prefix="postern-certs-")
+        os.chmod(_CERT_DIR, 0o755)
+    base = os.path.join(_CERT_DIR, f"{name}-{key}-{days}-{len(_CERTS)}")
+    newkey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"] if key == "ec" \
+        else ["-newkey", "rsa:2048"]
+    if ca is None:
+        cmd = ["openssl", "req", "-x509", *newkey, "-nodes", "-days", str(days),
+               "-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}",
+               "-keyout", base + ".key", "-out", base + ".crt"]
+        subprocess.run(cmd, check=True, capture_output=True)
+    else:
+        subprocess.run(["openssl", "req", "-new", *newkey, "-nodes", "-subj", f"/CN={name}",
+                        "-keyout", base + ".key", "-out", base + ".csr"],
+                       check=True, capture_output=True)
+        with open(base + ".ext", "w") as f:
+            f.write(f"subjectAltName=DNS:{name}\n")
+        subprocess.run(["openssl", "x509", "-req", "-in", base + ".csr", "-CA", ca[0],
+                        "-CAkey", ca[1], "-CAcreateserial", "-days", str(days),
+                        "-extfile", base + ".ext", "-out", base + ".crt"],
+                       check=True, capture_output=True)
+    _CERTS[k] = (base + ".crt", base + ".key")
+    return _CERTS[k]
+
+
+def test_ca(name="Postern Test CA"):
+    """A CA certificate and key (cached): (cert, key) paths."""
+    k = ("ca", name)
+    if k in _CERTS:
+        return _CERTS[k]
+    test_cert()  # makes the directory
+    base = os.path.join(_CERT_DIR, "ca-" + str(len(_CERTS)))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "30", "-subj", f"/CN={name}",
+                    "-addext", "basicConstraints=critical,CA:TRUE",
+                    "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+                    "-keyout", base + ".key", "-out", base + ".crt"],
+                   check=True, capture_output=True)
+    _CERTS[k] = (base + ".crt", base + ".key")
+    return _CERTS[k]
+
+
+def no_verify():
+    """A client TLS context that accepts our self-signed test certificates."""
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    return c
 
 
 def free_port(host="127.0.0.1"):
@@ -232,7 +295,8 @@ class Daemon:
     """postern serve with a generated config in a temporary directory."""
 
     def __init__(self, body=None, domains=("example.test",), deliver=None, smarthost=None,
-                 trusted="127.0.0.1/32", extra="", hostname="mx.example.test", v6=False):
+                 trusted="127.0.0.1/32", extra="", hostname="mx.example.test", v6=False,
+                 implicit=False):
         self.dir = tempfile.mkdtemp(prefix="postern-test-")
         # The unprivileged user must be able to reach state_dir.
         os.chmod(self.dir, 0o755)
@@ -243,11 +307,17 @@ class Daemon:
         self.mx_port = free_port()
         self.sub_port = free_port()
         self.v6_port = free_port("::1") if v6 else None
+        self.implicit_port = free_port() if implicit else None
+        self.cert, self.key = test_cert(hostname)
         self.proc = None
         if body is None:
             lines = [f"hostname {hostname}", f"state_dir {self.state}",
+                     f"tls {{\n    cert {self.cert}\n    key {self.key}\n}}",
                      f"listen 127.0.0.1:{self.mx_port} {{\n    role mx\n}}",
                      f"listen 127.0.0.1:{self.sub_port} {{\n    role submission\n}}"]
+            if implicit:
+                lines.append(f"listen 127.0.0.1:{self.implicit_port} {{\n    role submission\n"
+                             f"    tls implicit\n}}")
             if v6:
                 lines.append(f"listen [::1]:{self.v6_port} {{\n    role mx\n}}")
             for d in domains:
@@ -386,6 +456,15 @@ class Client:
         self.send(line + "\r\n")
         return self.reply()
 
+    def starttls(self, server_hostname=None):
+        """STARTTLS and the handshake; returns the 220 reply."""
+        r = self.cmd("STARTTLS")
+        if not r.startswith("220"):
+            return r
+        assert self.buf == b"", "the server sent data after its 220"
+        self.s = no_verify().wrap_socket(self.s, server_hostname=server_hostname)
+        return r
+
     def closed(self, timeout=5):
         """True once the server has closed the connection."""
         self.s.settimeout(timeout)
@@ -411,10 +490,13 @@ def swaks(*args, timeout=60):
 
 # Helpers for the protocol tests (tests/integration/test_smtp_*.py).
 
-def smtp_send(port, sender, rcpts, body, host="127.0.0.1", timeout=30, **kw):
-    """sendmail() through Python's smtplib; returns the refused-recipients dict."""
+def smtp_send(port, sender, rcpts, body, host="127.0.0.1", timeout=30, starttls=False, **kw):
+    """sendmail() through Python's smtplib (STARTTLS first if asked);
+    returns the refused-recipients dict."""
     import smtplib
     with smtplib.SMTP(host, port, timeout=timeout) as s:
+        if starttls:
+            s.starttls(context=no_verify())
         return s.sendmail(sender, rcpts, body, **kw)
 
 

@@ -5,7 +5,7 @@ NOOP, RSET, VRFY, EXPN, unknown commands and bad command sequences
 import smtplib
 import unittest
 
-from harness import DaemonAndSink, Daemon, ProtoClient, Sink, sink_wait, swaks, wait_for
+from harness import DaemonAndSink, no_verify, Daemon, ProtoClient, Sink, sink_wait, swaks, wait_for
 
 MSG = b"From: a@example.org\r\nTo: b@example.test\r\nSubject: cmds\r\n\r\nhello\r\n"
 
@@ -23,18 +23,26 @@ class Commands(DaemonAndSink):
             self.assertEqual(code, 250)
             lines = text.decode().split("\n")
             self.assertEqual(lines[0], "mx.example.test")
-            self.assertEqual(lines[1:], ["PIPELINING", "SIZE 52428800", "8BITMIME", "SMTPUTF8",
-                                         "ENHANCEDSTATUSCODES", "DSN", "CHUNKING"])
+            self.assertEqual(lines[1:], ["STARTTLS", "PIPELINING", "SIZE 52428800", "8BITMIME",
+                                         "SMTPUTF8", "ENHANCEDSTATUSCODES", "DSN", "CHUNKING"])
             self.assertFalse(s.has_extn("auth"))
-            self.assertFalse(s.has_extn("starttls"))
             self.assertEqual(s.esmtp_features["size"], "52428800")
+            # after STARTTLS: no STARTTLS again, and still no AUTH (not yet)
+            s.starttls(context=no_verify())
+            code, text = s.ehlo("client.example.org")
+            self.assertEqual(text.decode().split("\n")[1:],
+                             ["PIPELINING", "SIZE 52428800", "8BITMIME", "SMTPUTF8",
+                              "ENHANCEDSTATUSCODES", "DSN", "CHUNKING"])
 
-    def test_starttls_and_auth_are_not_implemented(self):
+    def test_auth_before_tls_is_538_and_not_yet_available_after(self):
         c = self.client()
         c.ehlo()
-        self.assertTrue(c.cmd("STARTTLS").startswith("502 5.5.1"))
-        self.assertTrue(c.cmd("AUTH PLAIN AGFAYg==").startswith("502 5.5.1"))
+        self.assertTrue(c.cmd("AUTH PLAIN AGFAYg==").startswith("538 5.7.11"))
         self.assertTrue(c.cmd("NOOP").startswith("250"))
+        self.assertTrue(c.starttls().startswith("220"))
+        c.ehlo()
+        self.assertTrue(c.cmd("STARTTLS").startswith("503 5.5.1"))
+        self.assertTrue(c.cmd("AUTH PLAIN AGFAYg==").startswith("502 5.5.1"))
 
     def test_helo_session_delivers(self):
         with smtplib.SMTP("127.0.0.1", self.d.mx_port, timeout=10) as s:

@@ -107,6 +107,10 @@ class Untrusted(unittest.TestCase):
 
     def test_submission_requires_authentication(self):
         c = self.client(self.d.sub_port)
+        self.assertTrue(c.cmd("MAIL FROM:<a@example.test>").startswith(
+            "530 5.7.0 Must issue a STARTTLS command first"))
+        self.assertTrue(c.starttls().startswith("220"))
+        c.ehlo()
         r = c.cmd("MAIL FROM:<a@example.test>")
         self.assertTrue(r.startswith("530 5.7.0"), r)
         self.assertIn("Authentication required", r)
@@ -158,7 +162,7 @@ class Trusted(unittest.TestCase):
 
     def test_relay_through_smarthost_on_submission(self):
         self.assertEqual(smtp_send(self.d.sub_port, "sub@example.test",
-                                   ["x@example.net", "b@example.test"], MSG), {})
+                                   ["x@example.net", "b@example.test"], MSG, starttls=True), {})
         [m] = sink_wait(self.smarthost, lambda m: m.mail_from == "sub@example.test")
         self.assertEqual([a for a, _ in m.rcpts], ["x@example.net"])
         # The local recipient goes to the domain's own server, not the smarthost.

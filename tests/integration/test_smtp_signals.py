@@ -14,6 +14,7 @@ BODY = "From: a@example.org\r\nSubject: signals\r\n\r\nline one\r\n"
 
 def conf_text(d, sink_port, domains, extra=""):
     lines = ["hostname mx.example.test", f"state_dir {d.state}",
+             f"tls {{\n    cert {d.cert}\n    key {d.key}\n}}",
              f"listen 127.0.0.1:{d.mx_port} {{\n    role mx\n}}",
              f"listen 127.0.0.1:{d.sub_port} {{\n    role submission\n}}",
              "trusted_networks 10.0.0.0/8"]

@@ -7,7 +7,7 @@ import email.utils
 import smtplib
 import unittest
 
-from harness import DaemonAndSink, Daemon, ProtoClient, Sink, queued_id, sink_wait
+from harness import DaemonAndSink, no_verify, Daemon, ProtoClient, Sink, queued_id, sink_wait
 
 BARE = b"From: user@example.test\r\nTo: b@example.test\r\nSubject: bare\r\n\r\nbody\r\n"
 FULL = (b"From: user@example.test\r\nTo: b@example.test\r\nSubject: full\r\n"
@@ -15,10 +15,14 @@ FULL = (b"From: user@example.test\r\nTo: b@example.test\r\nSubject: full\r\n"
         b"\r\nbody\r\n")
 
 
-def send_data(port, sender, body):
-    """One message through smtplib; returns the queue id from the 250 reply."""
+def send_data(port, sender, body, starttls=True):
+    """One message through smtplib (after STARTTLS); returns the queue id
+    from the 250 reply."""
     with smtplib.SMTP("127.0.0.1", port, timeout=20) as s:
         s.ehlo("client.example.org")
+        if starttls:
+            s.starttls(context=no_verify())
+            s.ehlo("client.example.org")
         code, _ = s.mail(sender)
         assert code == 250
         code, _ = s.rcpt("b@example.test")
@@ -101,6 +105,8 @@ class Submission(DaemonAndSink):
     def test_bdat_submission_gets_headers(self):
         c = ProtoClient(self.d.sub_port)
         self.addCleanup(c.close)
+        c.ehlo()
+        self.assertTrue(c.starttls().startswith("220"))
         c.ehlo()
         self.assertTrue(c.cmd("MAIL FROM:<bdatsub@example.test>").startswith("250"))
         self.assertTrue(c.cmd("RCPT TO:<b@example.test>").startswith("250"))

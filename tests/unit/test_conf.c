@@ -19,6 +19,7 @@
 #include "conf/confparse.h"
 
 #define BASE "state_dir /var/lib/postern\nlisten 127.0.0.1:25 { role mx }\n"
+#define TLS "\ntls { cert /etc/postern/mx.crt; key /etc/postern/mx.key }\n"
 
 static int
 parse(const char *text, struct conf *cf, char *err, size_t errsz)
@@ -114,13 +115,15 @@ static void
 test_block_styles(void **state)
 {
 	static const char *const texts[] = {
-		"state_dir /q\nlisten 127.0.0.1:25 {\n\trole submission\n}\n",
-		"state_dir /q\nlisten 127.0.0.1:25 { role submission; }\n",
-		"state_dir /q\nlisten 127.0.0.1:25 { role submission }",
-		"state_dir /q\nlisten 127.0.0.1:25 {role submission;}",
-		"state_dir /q; listen 127.0.0.1:25 { role submission; };",
-		"  state_dir\t/q   # the queue\r\n\nlisten 127.0.0.1:25 {\r\n role submission ;\r\n}\r\n",
-		"state_dir \"/q\"\nlisten \"127.0.0.1:25\" { \"role\" \"submission\" }\n",
+		"state_dir /q\nlisten 127.0.0.1:25 {\n\trole submission\n\ttls implicit\n}\n" TLS,
+		"state_dir /q\nlisten 127.0.0.1:25 { role submission; tls implicit; }\n" TLS,
+		TLS "state_dir /q\nlisten 127.0.0.1:25 { role submission; tls implicit }",
+		"state_dir /q\nlisten 127.0.0.1:25 {role submission;tls implicit;}" TLS,
+		"state_dir /q; listen 127.0.0.1:25 { role submission; tls implicit; };" TLS,
+		"  state_dir\t/q   # the queue\r\n\nlisten 127.0.0.1:25 {\r\n role submission ;\r\n"
+		" tls implicit\r\n}\r\n" TLS,
+		"state_dir \"/q\"\nlisten \"127.0.0.1:25\" { \"role\" \"submission\"; tls \"implicit\" }\n"
+		TLS,
 	};
 	size_t i;
 
@@ -135,6 +138,7 @@ test_block_styles(void **state)
 		assert_int_equal(cf.nlisteners, 1);
 		assert_string_equal(cf.listeners[0].spec, "127.0.0.1:25");
 		assert_int_equal(cf.listeners[0].role, ROLE_SUBMISSION);
+		assert_int_equal(cf.listeners[0].tls, LTLS_IMPLICIT);
 		conf_free(&cf);
 	}
 }
@@ -183,6 +187,30 @@ test_errors(void **state)
 		{BASE "relay x { }\n", "t.conf:3: relay takes 0 arguments, not 1"},
 		{BASE "listen 127.0.0.1:26\n", "t.conf:3: listen needs a { ... } block"},
 		{BASE "hostname mx.example { }\n", "t.conf:3: hostname takes no block"},
+		{"state_dir /q\nlisten 127.0.0.1:587 { role submission }\n",
+		 "t.conf:2: listen 127.0.0.1:587: tls starttls-required needs a certificate: add a "
+		 "tls { cert FILE; key FILE } block (plaintext submission cannot be configured)"},
+		{"state_dir /q\nlisten 127.0.0.1:587 { role submission; tls none }\n" TLS,
+		 "t.conf:2: listen 127.0.0.1:587: a submission listener needs 'tls "
+		 "starttls-required' or 'tls implicit': plaintext submission cannot be configured"},
+		{"state_dir /q\nlisten 127.0.0.1:587 { role submission; tls starttls }\n" TLS,
+		 "t.conf:2: listen 127.0.0.1:587: a submission listener needs 'tls "
+		 "starttls-required' or 'tls implicit': plaintext submission cannot be configured"},
+		{BASE "listen 127.0.0.1:26 { role mx; tls implicit }\n",
+		 "t.conf:3: listen 127.0.0.1:26: tls implicit needs a certificate: add a tls { cert "
+		 "FILE; key FILE } block"},
+		{BASE "listen 127.0.0.1:26 { role mx; tls sometimes }\n",
+		 "t.conf:3: tls: 'sometimes' is not one of none, starttls, starttls-required, implicit"},
+		{BASE "tls { cert /a.crt }\n", "t.conf:3: tls: needs both 'cert FILE' and 'key FILE'"},
+		{BASE "tls { cert a.crt; key /a.key }\n",
+		 "t.conf:3: cert: 'a.crt' must be an absolute path"},
+		{BASE "tls { cert /a; key /b; min_version TLSv1.1 }\n",
+		 "t.conf:3: min_version: 'TLSv1.1' is not TLSv1.2 or TLSv1.3"},
+		{BASE "tls { cert /a; key /b; min_version TLSv1.2 }\ntls { cert /c; key /d; "
+		      "min_version TLSv1.3 }\n",
+		 "t.conf:4: min_version: set twice (it applies to every certificate)"},
+		{BASE "relay { tls sometimes }\n",
+		 "t.conf:3: tls: 'sometimes' is not one of none, may, encrypt, verify"},
 		{BASE "hostname -mx.example\n",
 		 "t.conf:3: hostname: '-mx.example' is not a valid host name"},
 		{BASE "domain x-.test { deliver smtp://127.0.0.1:25 }\n",
@@ -332,11 +360,15 @@ static const char full[] =
 	"listen 127.0.0.1:25 { role mx }\n"
 	"listen [::1]:25 { role mx }\n"
 	"listen [::]:587 { role submission }\n"
+	"listen [::]:465 { role submission; tls implicit }\n"
+	"tls {\n\tcert /etc/postern/mx.crt\n\tkey \"/etc/postern/my key\"\n\tmin_version TLSv1.3\n"
+	"\tciphersuites TLS_AES_256_GCM_SHA384\n}\n"
+	"tls { cert /etc/postern/other.crt; key /etc/postern/other.key }\n"
 	"domain Example.TEST { deliver lmtp:unix:/run/dovecot/lmtp }\n"
 	"domain other.test { deliver \"lmtp:unix:/run/with space\" }\n"
-	"domain third.test { deliver smtp://[::1]:2525 }\n"
+	"domain third.test { tls encrypt; deliver smtp://[::1]:2525 }\n"
 	"domain fourth.test { deliver lmtp://Mail.Example.TEST }\n"
-	"relay { smarthost smtp://smart.example.test:587 }\n"
+	"relay { smarthost smtp://smart.example.test:587; tls verify; ca_file /etc/ca.pem }\n"
 	"trusted_networks 10.0.0.0/8 192.168.1.7 fd00::/8\n"
 	"resolver 127.0.0.1:5353 ::1 [::1]:5300\n"
 	"smtp {\n"
@@ -380,7 +412,21 @@ test_values(void **state)
 	assert_string_equal(cf.user, "_post\"ern");
 	assert_true(cf.log_syslog);
 	assert_true(cf.log_debug);
-	assert_int_equal(cf.nlisteners, 3);
+	assert_int_equal(cf.nlisteners, 4);
+	assert_int_equal(cf.listeners[0].tls, LTLS_STARTTLS); /* mx default with a cert */
+	assert_int_equal(cf.listeners[2].tls, LTLS_REQUIRED); /* submission default */
+	assert_int_equal(cf.listeners[3].tls, LTLS_IMPLICIT);
+	assert_int_equal(cf.tls.ncerts, 2);
+	assert_string_equal(cf.tls.certs[0].key, "/etc/postern/my key");
+	assert_string_equal(cf.tls.certs[1].cert, "/etc/postern/other.crt");
+	assert_int_equal(cf.tls.min_version, 13);
+	assert_string_equal(cf.tls.ciphersuites, "TLS_AES_256_GCM_SHA384");
+	assert_null(cf.tls.ciphers);
+	assert_string_equal(cf.tls.ca_file, "/etc/ca.pem");
+	assert_int_equal(cf.tls.relay_policy, TLSP_VERIFY);
+	assert_int_equal(cf.smarthost.tls, TLSP_VERIFY);
+	assert_int_equal(conf_find_domain(&cf, "third.test")->deliver.tls, TLSP_ENCRYPT);
+	assert_int_equal(conf_find_domain(&cf, "other.test")->deliver.tls, TLSP_MAY);
 	assert_string_equal(cf.listeners[1].spec, "[::1]:25");
 	assert_int_equal(cf.listeners[1].addr.ss_family, AF_INET6);
 	assert_int_equal(net_port((struct sockaddr *)&cf.listeners[1].addr), 25);
