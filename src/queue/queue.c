@@ -31,6 +31,7 @@
 #include "queue/filepool.h"
 #include "queue/sched.h"
 #include "mail/dsn.h"
+#include "tls/tls.h"
 
 /* Empty spool files kept ready by the pool thread. */
 #define QUEUE_POOL_FILES 64
@@ -49,6 +50,7 @@ struct qincoming {
 };
 
 static void msg_free(struct queue *q, struct qmsg *m);
+static void queue_tls(struct queue *q, const struct conf *cf);
 
 void
 queue_msg_path(const struct queue *q, const char *id, char *out, size_t outsz)
@@ -667,6 +669,7 @@ queue_init(struct queue *q, struct event_base *base, struct conf *cf)
 	snprintf(q->dir_corrupt, sizeof(q->dir_corrupt), "%s/corrupt", q->spool);
 	if (make_dirs(q) == -1 || recover(q) == -1)
 		return -1;
+	queue_tls(q, cf);
 	q->pool = filepool_new(q->dir_incoming, QUEUE_POOL_FILES);
 	q->committer = committer_new(base, q->dir_queue, 4, commit_done, q);
 	q->sched = sched_new(q);
@@ -684,11 +687,28 @@ queue_start(struct queue *q)
 	}
 }
 
+/* queue_tls - (re)build the outbound TLS context for cf. */
+static void
+queue_tls(struct queue *q, const struct conf *cf)
+{
+	char err[512];
+	struct tls_client *tc = tls_client_new(cf->tls.ca_file, err, sizeof(err));
+
+	if (tc == NULL) {
+		log_warnx("queue tls-client-setup-failed reason=\"%s\"%s", err,
+			  q->tlsc ? " (keeping the previous one)" : " (outbound TLS off)");
+		return;
+	}
+	tls_client_free(q->tlsc);
+	q->tlsc = tc;
+}
+
 void
 queue_set_conf(struct queue *q, struct conf *cf)
 {
 	conf_unref(q->cf);
 	q->cf = conf_ref(cf);
+	queue_tls(q, cf);
 	sched_set_conf(q->sched);
 }
 
@@ -707,6 +727,7 @@ queue_free(struct queue *q)
 	committer_free(q->committer);
 	sched_free(q->sched);
 	filepool_free(q->pool);
+	tls_client_free(q->tlsc);
 	while ((m = TAILQ_FIRST(&q->msgs)) != NULL)
 		msg_free(q, m);
 	/* Files still being received stay in incoming/ and go at the next start. */

@@ -35,6 +35,7 @@ struct event;
 struct committer;
 struct sched;
 struct dns;
+struct tls_client;
 
 struct qmsg {
 	TAILQ_ENTRY(qmsg) entry;
@@ -71,6 +72,7 @@ struct queue {
 	struct map *incoming;	 /* id -> qincoming */
 	struct sched *sched;
 	struct dns *dns;
+	struct tls_client *tlsc; /* outbound TLS context */
 	bool stopping;
 	uint64_t nmsgs;
 };

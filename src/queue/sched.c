@@ -213,15 +213,16 @@ sched_message(struct sched *s, struct qmsg *m)
 /* Job results. */
 
 static void
-log_result(struct job *j, uint32_t k, const char *relay, const char *status, const char *text)
+log_result(struct job *j, uint32_t k, const char *relay, const char *tls, const char *status,
+	   const char *text)
 {
 	char esc[LOG_ESCAPE_BUF], esc2[LOG_ESCAPE_BUF];
 	uint64_t now = (uint64_t)time(NULL);
 
-	log_info("%s relay %s to=<%s> relay=%s delay=%llus reply=\"%s\"", j->m->id, status,
-		 log_escape_str(esc2, j->rcpts[k].addr), relay,
+	log_info("%s relay %s to=<%s> relay=%s delay=%llus tls=\"%s\" reply=\"%s\"", j->m->id,
+		 status, log_escape_str(esc2, j->rcpts[k].addr), relay,
 		 (unsigned long long)(now > j->m->env.arrival ? now - j->m->env.arrival : 0),
-		 log_escape_str(esc, text));
+		 tls ? tls : "none", log_escape_str(esc, text));
 }
 
 /* job_finish - the job is over; hand the message back to the queue. */
@@ -246,7 +247,7 @@ job_defer(struct job *j, const char *relay, const char *why)
 		 why);
 	for (k = 0; k < j->n; k++) {
 		queue_set_rcpt(j->m, j->idx[k], RS_PENDING, text);
-		log_result(j, k, relay, "deferred", text);
+		log_result(j, k, relay, NULL, "deferred", text);
 	}
 	job_finish(j);
 }
@@ -260,7 +261,7 @@ job_fail(struct job *j, const char *relay, const char *why)
 	for (k = 0; k < j->n; k++) {
 		queue_set_rcpt(j->m, j->idx[k], RS_FAILED, why);
 		j->m->notice[j->idx[k]] = DSN_FAILED;
-		log_result(j, k, relay, "bounced", why);
+		log_result(j, k, relay, NULL, "bounced", why);
 	}
 	job_finish(j);
 }
@@ -269,6 +270,7 @@ static void
 job_apply(struct job *j, struct conn *c, const struct smtp_reply *res)
 {
 	const char *relay = client_peer(c->client);
+	const char *tls = client_tls(c->client);
 	bool dsn = (client_ext(c->client) & EXT_DSN) != 0;
 	char text[REPLY_TEXT_MAX + 8];
 	uint32_t k;
@@ -284,17 +286,17 @@ job_apply(struct job *j, struct conn *c, const struct smtp_reply *res)
 				j->m->notice[i] = DSN_DELIVERED;
 			else if (!dsn)
 				j->m->notice[i] = DSN_RELAYED;
-			log_result(j, k, relay, "sent", text);
+			log_result(j, k, relay, tls, "sent", text);
 			break;
 		case 5:
 			queue_set_rcpt(j->m, i, RS_FAILED, text);
 			j->m->notice[i] = DSN_FAILED;
-			log_result(j, k, relay, "bounced", text);
+			log_result(j, k, relay, tls, "bounced", text);
 			break;
 		default:
 			queue_set_rcpt(j->m, i, RS_PENDING, res[k].code ? text
 							: "451 4.4.0 no reply from server");
-			log_result(j, k, relay, "deferred", text);
+			log_result(j, k, relay, tls, "deferred", text);
 			break;
 		}
 	}
@@ -346,7 +348,10 @@ conn_try(struct conn *c)
 	cc.lmtp = is_lmtp(d);
 	cc.connect_timeout = cq->connect_timeout;
 	cc.reply_timeout = cq->reply_timeout;
+	cc.tlsc = d->s->q->tlsc;
+	cc.tls = d->kind == DEST_ROUTE ? d->route.tls : d->s->q->cf->tls.relay_policy;
 	if (d->kind == DEST_ROUTE && d->route.kind == ROUTE_LMTP_UNIX) {
+		cc.lmtp_unix = true;
 		cc.peer_name = d->route.path;
 		c->client = client_connect(d->s->q->base, NULL, 0, d->route.path, &cc, &conn_ops, c);
 		return;
@@ -355,6 +360,8 @@ conn_try(struct conn *c)
 	port = d->kind == DEST_ROUTE ? d->route.port : 25;
 	net_set_port((struct sockaddr *)&t->addr, port);
 	cc.peer_name = t->host;
+	/* The name the certificate must carry: the configured host, or the MX. */
+	cc.tls_name = d->kind == DEST_ROUTE ? d->route.host : t->host;
 	c->client = client_connect(d->s->q->base, (struct sockaddr *)&t->addr,
 				   t->addr.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 								 : sizeof(struct sockaddr_in),

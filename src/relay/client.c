@@ -13,7 +13,10 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -25,8 +28,20 @@
 #include "lib/log.h"
 #include "lib/net.h"
 #include "lib/util.h"
+#include "tls/tls.h"
 
-enum cstate { C_CONNECT, C_GREETING, C_EHLO, C_HELO, C_READY, C_TX, C_QUIT, C_DEAD };
+enum cstate {
+	C_CONNECT,
+	C_GREETING,
+	C_EHLO,
+	C_HELO,
+	C_STARTTLS,  /* STARTTLS sent, waiting for 220 */
+	C_HANDSHAKE, /* TLS handshake in progress */
+	C_READY,
+	C_TX,
+	C_QUIT,
+	C_DEAD
+};
 enum expect { X_MAIL, X_RCPT, X_DATA, X_DOT, X_RSET, X_QUIT };
 
 #define CLIENT_MAX_EXPECT 2048
@@ -40,6 +55,8 @@ struct client {
 	const struct client_ops *ops;
 	void *arg;
 	unsigned ext;
+	bool tls_on;
+	char tls_info[128];
 	bool zombie; /* freed by its owner or failed: destroyed from the loop */
 	struct smtp_reply reply;
 	/* the transaction */
@@ -59,6 +76,8 @@ struct client {
 
 static void client_fail(struct client *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+static bool want_tls(const struct client *c);
+static void start_tls(struct client *c);
 
 static void
 set_timeout(struct client *c, uint64_t secs)
@@ -420,9 +439,35 @@ handle_reply(struct client *c)
 			return;
 		}
 		c->ext = c->state == C_EHLO ? c->reply.ext : 0;
+		if (want_tls(c)) {
+			c->state = C_STARTTLS;
+			send_cmd(c, "STARTTLS");
+			return;
+		}
+		if (c->cc.tls >= TLSP_ENCRYPT && !c->tls_on) {
+			client_fail(c, "451 4.7.4 TLS is required (policy %s) but %s does not offer "
+				       "STARTTLS",
+				    conf_tls_policy_name(c->cc.tls), c->peer);
+			return;
+		}
 		c->state = C_READY;
 		set_timeout(c, 0);
 		c->ops->ready(c->arg, c);
+		return;
+	case C_STARTTLS:
+		if (reply_class(&c->reply) != 2) {
+			if (c->cc.tls >= TLSP_ENCRYPT) {
+				client_fail(c, "451 4.7.4 TLS is required but STARTTLS was refused: "
+					       "%d %s",
+					    c->reply.code, c->reply.text);
+				return;
+			}
+			c->state = C_READY; /* opportunistic: carry on in plaintext */
+			set_timeout(c, 0);
+			c->ops->ready(c->arg, c);
+			return;
+		}
+		start_tls(c);
 		return;
 	case C_TX:
 		break;
@@ -459,6 +504,91 @@ handle_reply(struct client *c)
 	case X_QUIT:
 		break;
 	}
+}
+
+/* want_tls - should we STARTTLS now? */
+static bool
+want_tls(const struct client *c)
+{
+	return !c->tls_on && c->cc.tlsc != NULL && c->cc.tls != TLSP_NONE &&
+	       (c->ext & EXT_STARTTLS) && !c->cc.lmtp_unix;
+}
+
+static void on_read(struct bufferevent *bev, void *arg);
+static void on_write(struct bufferevent *bev, void *arg);
+static void on_event(struct bufferevent *bev, short what, void *arg);
+
+/* start_tls - the server said 220 to STARTTLS: the socket is TLS's now. */
+static void
+start_tls(struct client *c)
+{
+	bool verify = c->cc.tls == TLSP_VERIFY;
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
+	struct bufferevent *bev;
+	SSL *ssl;
+
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
+		client_fail(c, "451 4.7.5 the server sent data after its 220 to STARTTLS");
+		return;
+	}
+	ssl = tls_client_ssl(c->cc.tlsc, c->cc.tls_name, verify);
+	if (ssl == NULL) {
+		client_fail(c, "451 4.7.5 cannot set up TLS");
+		return;
+	}
+	bev = bufferevent_openssl_socket_new(c->base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
+					     BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		SSL_free(ssl);
+		client_fail(c, "451 4.7.5 cannot set up TLS");
+		return;
+	}
+	bufferevent_setfd(c->bev, -1);
+	bufferevent_free(c->bev);
+	c->bev = bev;
+	c->state = C_HANDSHAKE;
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	bufferevent_setcb(bev, on_read, on_write, on_event, c);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	set_timeout(c, c->cc.connect_timeout);
+}
+
+/* tls_up - the handshake completed: EHLO again (RFC 3207 4.2). */
+static void
+tls_up(struct client *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+
+	c->tls_on = true;
+	tls_describe(ssl, c->tls_info, sizeof(c->tls_info));
+	c->ext = 0;
+	c->state = C_EHLO;
+	reply_init(&c->reply);
+	c->reply.done = true;
+	set_timeout(c, c->cc.reply_timeout);
+	send_cmd(c, "%s %s", c->cc.lmtp ? "LHLO" : "EHLO", c->cc.helo);
+}
+
+/* tls_broke - the handshake failed: say why, in delivery terms. */
+static void
+tls_broke(struct client *c, short what)
+{
+	unsigned long e = bufferevent_get_openssl_error(c->bev);
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+	char why[256];
+
+	if (vr != X509_V_OK)
+		snprintf(why, sizeof(why), "certificate verification failed: %s",
+			 X509_verify_cert_error_string(vr));
+	else if (e != 0)
+		ERR_error_string_n(e, why, sizeof(why));
+	else
+		str_copy(why, what & BEV_EVENT_TIMEOUT ? "handshake timed out"
+						       : "connection closed during handshake",
+			 sizeof(why));
+	ERR_clear_error();
+	client_fail(c, "451 4.7.5 TLS handshake with %s failed: %s", c->peer, why);
 }
 
 static void
@@ -500,6 +630,13 @@ handle_event(struct client *c, struct bufferevent *bev, short what)
 
 	if (c->state == C_DEAD)
 		return;
+	if (c->state == C_HANDSHAKE) {
+		if (what & BEV_EVENT_CONNECTED)
+			tls_up(c);
+		else
+			tls_broke(c, what);
+		return;
+	}
 	if (what & BEV_EVENT_CONNECTED) {
 		fd = bufferevent_getfd(bev);
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -591,6 +728,12 @@ void
 client_free(struct client *c)
 {
 	kill_client(c);
+}
+
+const char *
+client_tls(const struct client *c)
+{
+	return c->tls_on ? c->tls_info : NULL;
 }
 
 unsigned

@@ -8,7 +8,8 @@
  * through the bounded parser in mail/reply.c, every wait has a timeout,
  * and nothing the server says reaches logs or queue files unsanitized.
  * STANDARDS: RFC 5321 (client side), RFC 2033 (LMTP), RFC 2920, RFC 1870,
- * RFC 6152, RFC 6531, RFC 3461 (passing DSN parameters on).
+ * RFC 6152, RFC 6531, RFC 3461 (passing DSN parameters on), RFC 3207
+ * (STARTTLS, with policy none/may/encrypt/verify; RFC 6125 name checks).
  */
 #ifndef POSTERN_CLIENT_H
 #define POSTERN_CLIENT_H
@@ -19,6 +20,7 @@
 #include <sys/types.h>
 
 #include "mail/reply.h"
+#include "conf/conf.h"
 #include "mail/syntax.h"
 
 struct event_base;
@@ -53,10 +55,16 @@ struct client_ops {
 	void (*failed)(void *arg, struct client *c, const char *why);
 };
 
+struct tls_client;
+
 struct client_conf {
 	const char *helo;	/* our host name */
 	const char *peer_name;	/* for logs: host name of the server */
 	bool lmtp;
+	enum tls_policy tls;	/* conf.h: may, none, encrypt, verify */
+	struct tls_client *tlsc; /* NULL: no TLS at all */
+	const char *tls_name;	/* SNI and the name the certificate must carry */
+	bool lmtp_unix;		/* a local socket: no TLS */
 	uint64_t connect_timeout;
 	uint64_t reply_timeout;
 };
@@ -74,6 +82,8 @@ void client_quit(struct client *c);
 /* client_free - drop the connection now; no more callbacks. */
 void client_free(struct client *c);
 unsigned client_ext(const struct client *c);
+/* client_tls - "TLSv1.3 with cipher ..." once TLS is up, else NULL. */
+const char *client_tls(const struct client *c);
 /* client_peer - "host[ip]:port" for logs. */
 const char *client_peer(const struct client *c);
 void client_set_arg(struct client *c, void *arg);

@@ -614,7 +614,8 @@ static const struct command commands[] = {
 	{VERB_EXPN, ANY, F_LAST, cmd_expn, NULL},
 	{VERB_STARTTLS, ANY & ~SB(ST_BDAT), F_LAST | F_PRE_TLS, cmd_starttls,
 	 "503 5.5.1 Error: finish BDAT first"},
-	{VERB_AUTH, ANY, F_LAST, cmd_auth, NULL},
+	/* AUTH reaches its own check before TLS: 538, not 530 (RFC 4954 4). */
+	{VERB_AUTH, ANY, F_LAST | F_PRE_TLS, cmd_auth, NULL},
 };
 
 /* bad_sequence - the reply for a verb used in the wrong state. */

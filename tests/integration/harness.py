@@ -119,6 +119,7 @@ class Message:
         self.mail_params = mail_params    # str after the path
         self.rcpts = rcpts                # list of (addr, params)
         self.data = data                  # bytes as on the wire, dot-stuffed, no final "."
+        self.tls = None                   # the TLS version it came over, if any
 
     @property
     def content(self):
@@ -144,7 +145,9 @@ class Sink:
 
     def __init__(self, host="127.0.0.1", port=None, lmtp=False, unix_path=None,
                  ehlo=("PIPELINING", "8BITMIME", "SMTPUTF8", "DSN", "SIZE 100000000",
-                       "ENHANCEDSTATUSCODES"), reply=None):
+                       "ENHANCEDSTATUSCODES"), reply=None, tls=None):
+        """tls: (cert, key) to offer STARTTLS with."""
+        self.tls = tls
         self.host = host
         self.port = port or (None if unix_path else free_port(host))
         self.lmtp = lmtp
@@ -167,8 +170,8 @@ class Sink:
                     sink.connections += 1
                     sink.open_socks.append(self.connection)
                 try:
-                    sink._session(self.rfile, self.wfile)
-                except OSError:
+                    sink._session(self.rfile, self.wfile, self.connection)
+                except (OSError, ssl.SSLError):
                     pass
 
         if self.unix_path:
@@ -211,23 +214,37 @@ class Sink:
                 return r
         return default
 
-    def _session(self, rfile, wfile):
+    def _session(self, rfile, wfile, conn=None):
+        io = {"r": rfile, "w": wfile}
+
         def send(line):
-            wfile.write(line.encode() + b"\r\n")
-            wfile.flush()
+            io["w"].write(line.encode() + b"\r\n")
+            io["w"].flush()
 
         send("220 sink.test ESMTP test sink")
+        tls_info = None
         st = {"from": None, "params": "", "rcpts": [], "accepted": []}
         transcript = []
         while True:
+            rfile, wfile = io["r"], io["w"]
             line = rfile.readline(100000)
             if not line:
                 return
             transcript.append(line)
             text = line.rstrip(b"\r\n").decode("utf-8", "replace")
             verb = text.split(" ", 1)[0].upper()
+            if verb == "STARTTLS" and self.tls and tls_info is None and conn is not None:
+                send("220 2.0.0 go ahead")
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                ctx.load_cert_chain(*self.tls)
+                conn = ctx.wrap_socket(conn, server_side=True)
+                tls_info = conn.version()
+                io["r"], io["w"] = conn.makefile("rb"), conn.makefile("wb")
+                continue
             if verb in ("EHLO", "LHLO"):
                 lines = ["sink.test"] + list(self.ehlo)
+                if self.tls and tls_info is None:
+                    lines.insert(1, "STARTTLS")
                 for i, l in enumerate(lines):
                     send(("250 " if i == len(lines) - 1 else "250-") + l)
             elif verb == "HELO":
@@ -261,13 +278,15 @@ class Sink:
                     data += l
                 with self.lock:
                     msg = Message(st["from"], st["params"], list(st["accepted"]), data)
+                    msg.tls = tls_info
                     if self.lmtp:
                         for addr, _ in st["accepted"]:
                             r = self._answer("DOT", addr, "250 2.0.0 delivered", st)
                             send(r)
                             if r.startswith("2"):
-                                self.messages.append(Message(st["from"], st["params"],
-                                                             [(addr, "")], data))
+                                m1 = Message(st["from"], st["params"], [(addr, "")], data)
+                                m1.tls = tls_info
+                                self.messages.append(m1)
                     else:
                         r = self._answer("DOT", "", "250 2.0.0 queued", st)
                         if r.startswith("2"):
