@@ -11,6 +11,7 @@ this script dies; normally they are stopped here, by PID.
 """
 import argparse
 import datetime
+import json
 import os
 import re
 import resource
@@ -31,15 +32,28 @@ POSTERN_NORMAL = re.compile(
     r" (smtp connect|smtp disconnect ip=\S+ reason=quit|smtp accepted|queue queued|"
     r"smtp disconnect ip=\S+ reason=eof messages=0|"
     r"relay sent|queue removed reason=done|queue recovered|parent listening|parent started|"
-    r"parent stopping|parent stopped|smtp stopping|queue stopping)\b")
+    r"parent stopping|parent stopped|smtp stopping|queue stopping|"
+    r"smtp tls ip=\S+ version=TLSv1\.3 cipher=TLS_AES_256_GCM_SHA384 )\b")
 POSTFIX_NORMAL = re.compile(
-    r"postfix/(smtpd\[\d+\]: (connect from|disconnect from|[0-9A-F]+: client=)|"
+    r"postfix/((?:tls-bench/)?smtpd\[\d+\]: (connect from|disconnect from|[0-9A-F]+: client=)|"
+    r"tls-bench/smtpd\[\d+\]: Anonymous TLS connection established from \S+: "
+    r"TLSv1\.3 with cipher TLS_AES_256_GCM_SHA384 |"
     r"cleanup\[\d+\]: [0-9A-F]+: message-id=|"
     r"qmgr\[\d+\]: [0-9A-F]+: (from=|removed)|"
     r"smtp\[\d+\]: [0-9A-F]+: to=<[^>]*>.*status=sent|"
     r"postfix-script\[\d+\]: starting|master\[\d+\]: (daemon started|terminating)|"
     r"postlogd\[\d+\]: |"
     r"postfix-script\[\d+\]: warning: symlink leaves directory)")
+
+
+# One line per TLS session in each MTA's log (postern always logs it; Postfix with
+# smtpd_tls_loglevel=1): (any TLS session, TLS 1.3 with the cipher we asked for).
+POSTERN_TLS = (re.compile(r" smtp tls ip="),
+               re.compile(r" smtp tls ip=\S+ version=TLSv1\.3 cipher=TLS_AES_256_GCM_SHA384 "))
+POSTFIX_TLS = (re.compile(r"TLS connection established from"),
+               re.compile(r"TLS connection established from \S+: TLSv1\.3 with cipher "
+                          r"TLS_AES_256_GCM_SHA384 "))
+CIPHER = "TLS_AES_256_GCM_SHA384"
 
 
 def log(*a):
@@ -232,7 +246,9 @@ class Sink:
 
 
 class Postern:
-    def __init__(self, args, procs, tmp, sink_port, tag):
+    def __init__(self, args, procs, tmp, sink_port, tag, tls=None):
+        """tls: (cert, key) to offer STARTTLS on the mx listener; None: the plain
+        config of README.md, unchanged."""
         self.args, self.procs = args, procs
         self.dir = os.path.join(tmp, f"postern-{tag}")
         os.makedirs(self.dir)
@@ -240,12 +256,14 @@ class Postern:
         self.port = free_port()
         self.conf = os.path.join(self.dir, "postern.conf")
         self.logpath = os.path.join(self.dir, "postern.log")
+        tls_block = (f"tls {{\n    cert {tls[0]}\n    key {tls[1]}\n}}\n" if tls else "")
+        tls_listen = "    tls starttls\n" if tls else ""
         with open(self.conf, "w") as f:
             f.write(f"""hostname bench.postern.test
 state_dir {self.dir}/state
-listen 127.0.0.1:{self.port} {{
+{tls_block}listen 127.0.0.1:{self.port} {{
     role mx
-}}
+{tls_listen}}}
 relay {{
     smarthost smtp://127.0.0.1:{sink_port}
 }}
@@ -302,6 +320,11 @@ smtp {{
     def unusual(text):
         return [l for l in text.splitlines() if l and not POSTERN_NORMAL.search(l)]
 
+    @staticmethod
+    def count_tls(text):
+        """(TLS sessions, of which TLS 1.3 with CIPHER) in the log text."""
+        return tuple(len(rx.findall(text)) for rx in POSTERN_TLS)
+
     def stop(self):
         kids = children(self.p.pid)
         self.procs.stop(self.p.pid, extra=kids)
@@ -309,7 +332,9 @@ smtp {{
 
 
 class Postfix:
-    def __init__(self, args, procs, tmp, sink_port):
+    def __init__(self, args, procs, tmp, sink_port, tls=None):
+        """tls: (cert, key): add a second smtpd service on self.tls_port offering
+        STARTTLS (security level may) with that certificate."""
         self.procs = procs
         d = os.path.join(tmp, "postfix")
         self.confdir, self.spool, self.data = (os.path.join(d, x) for x in ("conf", "spool", "data"))
@@ -320,6 +345,7 @@ class Postfix:
         os.chmod(self.data, 0o700)
         self.logpath = os.path.join(d, "maillog")
         self.port = free_port()
+        self.tls_port = free_port() if tls else None
         # master.cf: Debian's, every chroot column n, smtpd on our port only.
         out = []
         with open("/etc/postfix/master.cf") as f:
@@ -329,6 +355,18 @@ class Postfix:
                     out.append(line)
                 elif fl[0] == "smtp" and fl[1] == "inet":
                     out.append(f"127.0.0.1:{self.port} inet n - n - - smtpd\n")
+                    if tls:
+                        # The STARTTLS service of the TLS part: the same smtpd with
+                        # TLS offered; no server-side session cache (fresh
+                        # handshakes only); one log line per TLS session.
+                        out.append(
+                            f"127.0.0.1:{self.tls_port} inet n - n - - smtpd\n"
+                            f"  -o syslog_name=postfix/tls-bench\n"
+                            f"  -o smtpd_tls_security_level=may\n"
+                            f"  -o smtpd_tls_cert_file={tls[0]}\n"
+                            f"  -o smtpd_tls_key_file={tls[1]}\n"
+                            f"  -o smtpd_tls_session_cache_database=\n"
+                            f"  -o smtpd_tls_loglevel=1\n")
                 else:
                     fl[4] = "n"
                     out.append(" ".join(fl) + "\n")
@@ -394,6 +432,8 @@ readme_directory = no
             raise RuntimeError("postfix master did not start; see " + self.logpath)
         procs.add(self.master, "postfix master")
         wait_port(self.port, what="postfix")
+        if self.tls_port:
+            wait_port(self.tls_port, what="postfix (STARTTLS service)")
 
     def log_offset(self):
         return os.path.getsize(self.logpath)
@@ -418,6 +458,11 @@ readme_directory = no
     @staticmethod
     def unusual(text):
         return [l for l in text.splitlines() if l and not POSTFIX_NORMAL.search(l)]
+
+    @staticmethod
+    def count_tls(text):
+        """(TLS sessions, of which TLS 1.3 with CIPHER) in the log text."""
+        return tuple(len(rx.findall(text)) for rx in POSTFIX_TLS)
 
     def stop(self):
         kids = children(self.master)
@@ -543,6 +588,91 @@ def fmt_s(x):
     return f"{x:.2f}" if x is not None and x == x else "n/a"
 
 
+# ---- the STARTTLS part (bench/tls-source.c as the client) ----
+
+def make_cert(tmp):
+    """One self-signed ECDSA P-256 certificate and key for this run, for both MTAs."""
+    d = os.path.join(tmp, "tls")
+    os.makedirs(d)
+    os.chmod(d, 0o755)
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                        "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                        "-keyout", key, "-out", cert, "-days", "365",
+                        "-subj", "/CN=bench.postern.test",
+                        "-addext", "subjectAltName=DNS:bench.postern.test"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    if r.returncode != 0:
+        raise RuntimeError("openssl req failed: " + r.stdout.decode(errors="replace"))
+    os.chmod(key, 0o600)  # read by root: postern's parent, Postfix's smtpd before dropping
+    os.chmod(cert, 0o644)
+    return cert, key
+
+
+def tls_source(args, port, conc, count, plain):
+    """Run bench/tls-source; returns (exit status, its JSON report or None, its stderr)."""
+    cmd = [args.tls_source, "-c", str(conc), "-n", str(count), "-s", "4096",
+           "-f", MSG_FROM, "-t", MSG_TO, "-C", CIPHER, "-T", "60"]
+    if plain:
+        cmd.append("-P")
+    cmd.append(f"127.0.0.1:{port}")
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       stdin=subprocess.DEVNULL)
+    try:
+        j = json.loads(r.stdout)
+    except ValueError:
+        j = None
+    return r.returncode, j, r.stderr.decode(errors="replace").strip()
+
+
+def tls_one_run(args, mta, port, sink, conc, count, plain, settle_timeout):
+    """count full sessions at concurrency conc (STARTTLS unless plain); checks that
+    every one succeeded, the sink got every message, and (TLS) the MTA logged a
+    TLS 1.3 session with CIPHER for every one."""
+    off = mta.log_offset()
+    base = sink.count
+    cpu0 = mta.cpu()
+    t0 = now()
+    rc, j, err = tls_source(args, port, conc, count, plain)
+    t1 = now()
+    if j is None:
+        j = {"ok": 0, "failed": count, "accepted": 0, "rate": 0.0, "wall_s": t1 - t0,
+             "p50_ms": -1, "p99_ms": -1, "hs_p50_ms": -1, "hs_p99_ms": -1,
+             "cpu_user_s": 0, "cpu_sys_s": 0, "tickets": 0, "handshakes": 0, "tls": {},
+             "errors": [[f"tls-source exit {rc}, no report: {err[:200]}", count]]}
+    t_sink = sink.wait_for(base + j["accepted"],
+                           timeout=max(settle_timeout, 20 * (t1 - t0))) if j["accepted"] else None
+    cpu1 = mta.cpu()
+    time.sleep(0.5)  # late log lines (Postfix logs through postlogd), duplicate deliveries
+    text = mta.log_since(off)
+    ntls, ntls13 = mta.count_tls(text)
+    res = {
+        "sent": count, "rc": rc, "j": j, "stderr": err, "plain": plain,
+        "rate": j["rate"] if j["ok"] == count else 0.0,
+        "sink_s": (t_sink - t0) if t_sink else None,
+        "at_sink": sink.count - base,
+        "cpu_ms": (cpu1 - cpu0) * 1000 / count,
+        "client_cpu_ms": (j["cpu_user_s"] + j["cpu_sys_s"]) * 1000 / count,
+        "accepted_log": mta.count_accepted(text),
+        "tls_log": ntls, "tls13_log": ntls13,
+        "unusual": mta.unusual(text),
+    }
+    res["ok"] = (rc == 0 and j["ok"] == count and j["failed"] == 0 and j["accepted"] == count
+                 and res["at_sink"] == count and t_sink is not None and not err
+                 and (plain or (ntls == count and ntls13 == count
+                                and j["tls"].get("version") == "TLSv1.3"
+                                and j["tls"].get("cipher") == CIPHER)))
+    return res
+
+
+def tls_describe(t):
+    if not t or not t.get("version"):
+        return "no TLS session"
+    return (f"{t['version']} {t['cipher']}, key exchange {t.get('group', '?')}, "
+            f"server signature {t.get('sig', '?')}, certificate {t.get('cert', '?')} "
+            f"(SHA-256 {t.get('cert_sha256', '?')}...)")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tmp", required=True)
@@ -555,7 +685,17 @@ def main():
     ap.add_argument("--only", default="", help="postern|postfix: skip the other MTA")
     ap.add_argument("--profile", action="store_true",
                     help="perf record postern's smtp and queue processes in the last c=100 run")
+    ap.add_argument("--tls-source", default="",
+                    help="compiled bench/tls-source.c: run the STARTTLS part with it")
+    ap.add_argument("--only-tls", action="store_true",
+                    help="only the STARTTLS part (no plain smtp-source tests, no idle test)")
+    ap.add_argument("--no-tls-plain", action="store_true",
+                    help="STARTTLS part: skip the reference rows of the same client without TLS")
     args = ap.parse_args()
+    do_plain = not args.only_tls
+    do_tls = bool(args.tls_source)
+    if args.only_tls and not do_tls:
+        ap.error("--only-tls needs --tls-source")
 
     def on_term(signum, frame):
         raise SystemExit(128 + signum)
@@ -572,6 +712,19 @@ def main():
         ("c100", "c=100, 4 KiB", 100, 4096, n100, 2.0),
         ("c20big", "c=20, 100 KiB", 20, 102400, nbig, None),
     ]
+    nt20 = int(os.environ.get("NT20", 300 if args.quick else 3000))
+    nt100 = int(os.environ.get("NT100", 400 if args.quick else 4000))
+    np20 = int(os.environ.get("NP20", 400 if args.quick else 3000))
+    np100 = int(os.environ.get("NP100", 500 if args.quick else 4000))
+    tls_scenarios = [  # (key, label, concurrency, sessions, plain, goal ratio)
+        ("t20", "STARTTLS c=20", 20, nt20, False, 1.5),
+        ("t100", "STARTTLS c=100", 100, nt100, False, 1.5),
+    ]
+    if not args.no_tls_plain:
+        tls_scenarios += [
+            ("p20", "no TLS c=20 (same client)", 20, np20, True, None),
+            ("p100", "no TLS c=100 (same client)", 100, np100, True, None),
+        ]
     procs = Procs(args.tmp)
     os.chmod(args.tmp, 0o755)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -595,23 +748,28 @@ def main():
     mtas = {}
     sinks = {}
     results = {k: {"postern": [], "postfix": []} for k, *_ in scenarios}
+    tls_results = {k: {"postern": [], "postfix": []} for k, *_ in tls_scenarios}
     idle = None
-    perf_out = None
+    perf_out = tls_perf_out = None
+    if not do_plain:
+        scenarios = []
     try:
         names = [n for n in ("postern", "postfix") if args.only in ("", n)]
         for name in names:
             sinks[name] = Sink(procs, free_port(), name)
         for name in names:
             wait_port(sinks[name].port, what=f"smtp-sink for {name}")
-        if "postern" in names:
+        cert = make_cert(args.tmp) if do_tls else None
+        if "postern" in names and do_plain:
             log("starting postern")
             mtas["postern"] = Postern(args, procs, args.tmp, sinks["postern"].port, "load")
         if "postfix" in names:
+            # With the TLS part, the same instance also gets the STARTTLS service.
             log("starting postfix")
-            mtas["postfix"] = Postfix(args, procs, args.tmp, sinks["postfix"].port)
+            mtas["postfix"] = Postfix(args, procs, args.tmp, sinks["postfix"].port, tls=cert)
 
         # Smoke: one message each, and it must reach the sink.
-        for name, mta in mtas.items():
+        for name, mta in (mtas.items() if do_plain else ()):
             base = sinks[name].count
             t0, t1, rc, out = smtp_source(mta.port, 1, 1024, 1)
             if rc != 0 or sinks[name].wait_for(base + 1, 30) is None:
@@ -619,7 +777,7 @@ def main():
                                    f"(smtp-source rc={rc} {out})")
             log(f"smoke ok: {name} delivered 1 message to its sink")
         # Warm-up: start the processes Postfix spawns on demand, fault in postern's heap.
-        for name, mta in mtas.items():
+        for name, mta in (mtas.items() if do_plain else ()):
             r = one_run(mta, sinks[name], 100, 4096, 200, 60)
             log(f"warm-up {name}: {r['rate']:.0f} msg/s, ok={r['ok']}")
 
@@ -649,7 +807,7 @@ def main():
                         + (f"  smtp-source: {r['source_out'][:200]}" if r['source_out'] else ""))
                     time.sleep(1)
 
-        if "postern" in mtas:
+        if do_plain and "postern" in mtas:
             # Idle memory on a fresh postern: earlier load would leave freed heap
             # for new sessions to reuse and understate the per-connection cost.
             mtas["postern"].stop()
@@ -659,6 +817,65 @@ def main():
             mtas["postern-idle"] = fresh
             idle = idle_test(args, fresh, args.idle)
             idle["unusual"] = fresh.unusual(fresh.log_since(0))
+            fresh.stop()
+            del mtas["postern-idle"]
+
+        if do_tls:
+            # The STARTTLS part: postern gets a TLS-enabled instance of its own (the
+            # plain one above keeps the README's config); Postfix's STARTTLS
+            # service runs in the same instance as its plain one.
+            tls_mtas = {}
+            if "postern" in names:
+                log("starting postern with TLS")
+                mtas["postern-tls"] = Postern(args, procs, args.tmp, sinks["postern"].port,
+                                              "tls", tls=cert)
+                tls_mtas["postern"] = (mtas["postern-tls"], mtas["postern-tls"].port)
+            if "postfix" in names:
+                tls_mtas["postfix"] = (mtas["postfix"], mtas["postfix"].tls_port)
+            # Smoke: one STARTTLS session each, TLS 1.3 with CIPHER, message at the sink.
+            for name, (mta, port) in tls_mtas.items():
+                r = tls_one_run(args, mta, port, sinks[name], 1, 1, False, 30)
+                if not r["ok"]:
+                    raise RuntimeError(
+                        f"TLS smoke test: {name} failed: tls-source rc={r['rc']} "
+                        f"errors={r['j']['errors']} at_sink={r['at_sink']} "
+                        f"server log TLS lines={r['tls_log']} (TLS 1.3 {CIPHER}: "
+                        f"{r['tls13_log']}) client saw: {tls_describe(r['j']['tls'])} "
+                        f"{r['stderr'][:200]} unusual log: {r['unusual'][:3]}")
+                log(f"TLS smoke ok: {name}: {tls_describe(r['j']['tls'])}")
+            # Warm-up (Postfix forks its smtpd processes, each loading the certificate).
+            for name, (mta, port) in tls_mtas.items():
+                r = tls_one_run(args, mta, port, sinks[name], 100, 200, False, 60)
+                log(f"TLS warm-up {name}: {r['rate']:.0f} sessions/s, ok={r['ok']}")
+            for run in range(args.runs):
+                order = list(tls_mtas) if run % 2 == 0 else list(reversed(tls_mtas))
+                for key, label, conc, count, plain, _ in tls_scenarios:
+                    for name in order:
+                        mta, port = tls_mtas[name]
+                        prof = None
+                        if (args.profile and name == "postern" and key == "t100"
+                                and run == args.runs - 1 and shutil.which("perf")):
+                            tls_perf_out = os.path.join(args.tmp, "perf-tls.data")
+                            prof = subprocess.Popen(
+                                ["perf", "record", "-g", "-o", tls_perf_out, "-p",
+                                 f"{mta.smtp_pid},{mta.queue_pid}"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            procs.add(prof.pid, "perf record")
+                            time.sleep(1)
+                        r = tls_one_run(args, mta, port, sinks[name], conc, count, plain, 120)
+                        if prof:
+                            procs.stop(prof.pid, sig=signal.SIGINT)
+                        tls_results[key][name].append(r)
+                        j = r["j"]
+                        log(f"run {run + 1}/{args.runs} {label:26s} {name:8s} "
+                            f"{j['rate']:7.0f} sessions/s  p50 {j['p50_ms']:.1f} ms  "
+                            f"p99 {j['p99_ms']:.1f} ms  cpu {r['cpu_ms']:.2f} ms/session  "
+                            f"client cpu {r['client_cpu_ms']:.2f} ms/session  "
+                            f"failed={j['failed']} at_sink={r['at_sink']}/{count} "
+                            + ("" if plain else f"tls_log={r['tls13_log']}/{count} ")
+                            + f"ok={r['ok']}"
+                            + (f"  errors: {j['errors'][:3]}" if j['errors'] else ""))
+                        time.sleep(1)
         info["create_us_end"] = create_latency(args.tmp)
         info["load_end"] = " ".join(open("/proc/loadavg").read().split()[:3])
     finally:
@@ -673,7 +890,8 @@ def main():
     # ---- report ----
     lines = []
     w = lines.append
-    w(f"## postern vs Postfix, loopback, {args.runs} run(s) per cell, medians")
+    w(f"## postern vs Postfix, {'' if do_plain else 'STARTTLS sessions, '}loopback, "
+      f"{args.runs} run(s) per cell, medians")
     w("")
     w(f"{info['date']} · {info['host']} · load avg at start {info['load']} · "
       f"postern {info['postern']} (build-bench, release) · Postfix {info['postfix']}")
@@ -682,116 +900,265 @@ def main():
       f"before the runs, {info.get('create_us_end', float('nan')):.0f} us after; "
       f"load avg at end {info.get('load_end', '?')}.")
     w("")
-    w("| test | msgs/run | postern msg/s | Postfix msg/s | postern/Postfix (same run) "
-      "| goal | postern s to sink | Postfix s to sink | postern CPU ms/msg | Postfix CPU ms/msg "
-      "| all delivered? |")
-    w("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---|")
-    goal_summary = []
-    for key, label, conc, size, count, goal in scenarios:
-        rp, rf = results[key]["postern"], results[key]["postfix"]
-        mp = median([r["rate"] for r in rp])
-        mf = median([r["rate"] for r in rf])
-        ratios = [a["rate"] / b["rate"] for a, b in zip(rp, rf) if b["rate"] > 0]
-        mr = median(ratios)
-        rtxt = (f"**{mr:.2f}x** ({min(ratios):.2f}-{max(ratios):.2f})" if len(ratios) > 1
-                else (f"**{mr:.2f}x**" if ratios else "n/a"))
-        if goal is None:
-            gtxt = "-"
-        elif not ratios:
-            gtxt = f">= {goal:g}x: n/a"
-        else:
-            gtxt = f">= {goal:g}x: {'met' if mr >= goal else '**not met**'}"
-            goal_summary.append((label, goal, mr))
-        sp = median([r["sink_s"] for r in rp if r["sink_s"] is not None])
-        sf = median([r["sink_s"] for r in rf if r["sink_s"] is not None])
+    if do_plain:
+        w("| test | msgs/run | postern msg/s | Postfix msg/s | postern/Postfix (same run) "
+          "| goal | postern s to sink | Postfix s to sink | postern CPU ms/msg | Postfix CPU ms/msg "
+          "| all delivered? |")
+        w("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---|")
+        goal_summary = []
+        for key, label, conc, size, count, goal in scenarios:
+            rp, rf = results[key]["postern"], results[key]["postfix"]
+            mp = median([r["rate"] for r in rp])
+            mf = median([r["rate"] for r in rf])
+            ratios = [a["rate"] / b["rate"] for a, b in zip(rp, rf) if b["rate"] > 0]
+            mr = median(ratios)
+            rtxt = (f"**{mr:.2f}x** ({min(ratios):.2f}-{max(ratios):.2f})" if len(ratios) > 1
+                    else (f"**{mr:.2f}x**" if ratios else "n/a"))
+            if goal is None:
+                gtxt = "-"
+            elif not ratios:
+                gtxt = f">= {goal:g}x: n/a"
+            else:
+                gtxt = f">= {goal:g}x: {'met' if mr >= goal else '**not met**'}"
+                goal_summary.append((label, goal, mr))
+            sp = median([r["sink_s"] for r in rp if r["sink_s"] is not None])
+            sf = median([r["sink_s"] for r in rf if r["sink_s"] is not None])
 
-        def chk(rs, name):
+            def chk(rs, name):
+                if not rs:
+                    return None
+                sent = sum(r["sent"] for r in rs)
+                at = sum(r["at_sink"] for r in rs)
+                acc = sum(r["accepted_log"] for r in rs)
+                bad = sum(1 for r in rs if not r["ok"])
+                s = f"{name} {at}/{sent}"
+                if acc != sent:
+                    s += f" (log: {acc} accepted)"
+                return s + (" ok" if not bad and at == sent else f" **{bad} bad run(s)**")
+            ctxt = "; ".join(x for x in (chk(rp, "postern"), chk(rf, "Postfix")) if x)
+            cp = median([r["cpu_ms"] for r in rp])
+            cf = median([r["cpu_ms"] for r in rf])
+            w(f"| {label} | {count:,} | {fmt_rate(mp)} | {fmt_rate(mf)} | {rtxt} | {gtxt} "
+              f"| {fmt_s(sp)} | {fmt_s(sf)} | {fmt_s(cp)} | {fmt_s(cf)} | {ctxt} |")
+        if idle:
+            w("")
+            w(f"### postern memory with {idle['n']:,} idle connections "
+              f"(fresh postern, greeting read, then idle {args.idle_settle:g} s)")
+            w("")
+            w("| process | metric | before | with idle conns | after close | per idle connection | goal |")
+            w("|---|---|---:|---:|---:|---:|---|")
+            for proc in ("smtp", "queue", "parent"):
+                for metric in ("Rss", "Pss", "Private_Dirty"):
+                    b = idle["before"][proc].get(metric)
+                    d = idle["during"][proc].get(metric)
+                    a = idle["after"][proc].get(metric)
+                    if b is None or d is None:
+                        continue
+                    per = (d - b) / idle["n"]
+                    goal = ""
+                    if proc == "smtp" and metric in ("Rss", "Pss"):
+                        goal = f"< 32 KiB: {'met' if per < 32 * 1024 else '**not met**'}"
+                    if proc != "smtp" and metric != "Rss":
+                        continue
+                    w(f"| {proc} | {metric} | {b / 1024:,.0f} KiB | {d / 1024:,.0f} KiB | "
+                      f"{a / 1024:,.0f} KiB | **{per / 1024:.1f} KiB** | {goal} |")
+            w("")
+            w(f"Connections: {idle['greeted']}/{idle['n']} got a 220 greeting, "
+              f"{idle['alive']}/{idle['n']} still open before close, {idle['nfailed']} failures"
+              + (f" (e.g. {idle['failed'][0]})" if idle['failed'] else "")
+              + f"; opening took {idle['open_s']:.1f} s.")
+        w("")
+        if goal_summary:
+            w("Goals: " + "; ".join(f"{l}: {mr:.2f}x vs >= {g:g}x "
+                                     f"{'met' if mr >= g else 'NOT met'}"
+                                     for l, g, mr in goal_summary) + ".")
+        # unusual log lines
+        notes = []
+        for key, label, *_ in scenarios:
+            for name in ("postern", "postfix"):
+                for i, r in enumerate(results[key][name]):
+                    if r["unusual"]:
+                        notes.append(f"- {name} {label} run {i + 1}: {len(r['unusual'])} unusual "
+                                     f"log line(s), e.g. `{r['unusual'][0][:300]}`")
+                    if r["source_out"]:
+                        notes.append(f"- {name} {label} run {i + 1}: smtp-source said: "
+                                     f"`{r['source_out'][:300]}`")
+        if idle and idle.get("unusual"):
+            notes.append(f"- postern idle test: {len(idle['unusual'])} unusual log line(s), e.g. "
+                         f"`{idle['unusual'][0][:300]}`")
+        for name, s in sinks.items():
+            if s.other:
+                notes.append(f"- smtp-sink ({name}) printed: `{s.other[0][:200]}`")
+        w("")
+        w("Log check: " + ("no unusual log lines, no smtp-source errors." if not notes
+                           else f"{len(notes)} finding(s):"))
+        lines.extend(notes)
+
+    raw = []
+    if do_plain:
+        # per-run raw numbers
+        raw = ["", "### Per-run figures (msg/s accepted; seconds from smtp-source start to the "
+               "last message at the sink)", "",
+               "| test | run | postern msg/s | postern s to sink | postern CPU ms/msg | Postfix msg/s "
+               "| Postfix s to sink | Postfix CPU ms/msg | ratio |",
+               "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for key, label, *_ in scenarios:
+            rp, rf = results[key]["postern"], results[key]["postfix"]
+            for i in range(max(len(rp), len(rf))):
+                a = rp[i] if i < len(rp) else None
+                b = rf[i] if i < len(rf) else None
+                ratio = (f"{a['rate'] / b['rate']:.2f}x" if a and b and b["rate"] else "")
+                raw.append(f"| {label} | {i + 1} | {fmt_rate(a['rate']) if a else ''} | "
+                           f"{fmt_s(a['sink_s']) if a else ''} | {fmt_s(a['cpu_ms']) if a else ''} | "
+                           f"{fmt_rate(b['rate']) if b else ''} | "
+                           f"{fmt_s(b['sink_s']) if b else ''} | {fmt_s(b['cpu_ms']) if b else ''} | "
+                           f"{ratio} |")
+    tls_raw = []
+    if do_tls:
+        ossl = subprocess.run(["openssl", "version"], capture_output=True,
+                              text=True).stdout.strip() or "OpenSSL"
+        w("")
+        w(f"### Full STARTTLS sessions per second ({args.runs} run(s) per cell, medians)")
+        w("")
+        w("Each session: connect, 220, EHLO, STARTTLS, 220, TLS 1.3 handshake, EHLO, MAIL, RCPT, "
+          "DATA, 4 KiB body, 250, QUIT, 221, close_notify, close; a fresh TLS session every "
+          "time (no resumption). Client: `bench/tls-source.c`, one blocking thread per "
+          f"connection, {ossl}, TLS 1.3 only, ciphersuite {CIPHER} only, certificate not "
+          "verified; it runs on the same two cores. Both servers use the same self-signed "
+          "ECDSA P-256 certificate, made for this run; postern with `tls starttls` on an mx "
+          "listener, Postfix with a second smtpd service (`smtpd_tls_security_level=may`, no "
+          "session cache). *no TLS* rows: the same client, same ports, without STARTTLS. "
+          "Latency: one whole session, as the client sees it. CPU: the MTA's processes "
+          "(until the last message reached the sink), and the client's own.")
+        w("")
+        w("| test | sessions/run | postern sessions/s | Postfix sessions/s "
+          "| postern/Postfix (same run) | goal | postern latency p50 / p99 ms "
+          "| Postfix latency p50 / p99 ms | postern CPU ms/session | Postfix CPU ms/session "
+          "| client CPU ms/session (postern / Postfix) | all delivered? |")
+        w("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|")
+        tls_goals = []
+        for key, label, conc, count, plain, goal in tls_scenarios:
+            rp, rf = tls_results[key]["postern"], tls_results[key]["postfix"]
+            mp = median([r["rate"] for r in rp])
+            mf = median([r["rate"] for r in rf])
+            ratios = [a["rate"] / b["rate"] for a, b in zip(rp, rf) if b["rate"] > 0]
+            mr = median(ratios)
+            rtxt = (f"**{mr:.2f}x** ({min(ratios):.2f}-{max(ratios):.2f})" if len(ratios) > 1
+                    else (f"**{mr:.2f}x**" if ratios else "n/a"))
+            if goal is None:
+                gtxt = "-"
+            elif not ratios:
+                gtxt = f">= {goal:g}x: n/a"
+            else:
+                gtxt = f">= {goal:g}x: {'met' if mr >= goal else '**not met**'}"
+                tls_goals.append((label, goal, mr))
+
+            def lat(rs):
+                if not rs:
+                    return "n/a"
+                return (f"{median([r['j']['p50_ms'] for r in rs]):.1f} / "
+                        f"{median([r['j']['p99_ms'] for r in rs]):.1f}")
+
+            def tchk(rs, name, plain=plain):
+                if not rs:
+                    return None
+                sent = sum(r["sent"] for r in rs)
+                at = sum(r["at_sink"] for r in rs)
+                failed = sum(r["j"]["failed"] for r in rs)
+                bad = sum(1 for r in rs if not r["ok"])
+                t = f"{name} {at}/{sent}"
+                if failed:
+                    t += f" ({failed} sessions failed)"
+                if not plain:
+                    tl = sum(r["tls13_log"] for r in rs)
+                    if tl != sent:
+                        t += f" (log: {tl} TLS 1.3 {CIPHER})"
+                return t + (" ok" if not bad and at == sent else f" **{bad} bad run(s)**")
+            ctxt = "; ".join(x for x in (tchk(rp, "postern"), tchk(rf, "Postfix")) if x)
+            cp = median([r["cpu_ms"] for r in rp])
+            cf = median([r["cpu_ms"] for r in rf])
+            clp = median([r["client_cpu_ms"] for r in rp])
+            clf = median([r["client_cpu_ms"] for r in rf])
+            w(f"| {label} | {count:,} | {fmt_rate(mp)} | {fmt_rate(mf)} | {rtxt} | {gtxt} "
+              f"| {lat(rp)} | {lat(rf)} | {fmt_s(cp)} | {fmt_s(cf)} | {fmt_s(clp)} / {fmt_s(clf)} "
+              f"| {ctxt} |")
+        w("")
+        w("Negotiated (client's view; the TLS 1.3 / cipher count is from each server's own log):")
+        w("")
+        fprs = set()
+        nseen = 0
+        for name, disp in (("postern", "postern"), ("postfix", "Postfix")):
+            rs = [r for key, _, _, _, plain, _ in tls_scenarios if not plain
+                  for r in tls_results[key][name]]
             if not rs:
-                return None
+                continue
+            nseen += 1
+            descs = sorted({tls_describe(r["j"]["tls"]) for r in rs})
+            fprs |= {r["j"]["tls"].get("cert_sha256") for r in rs}
+            hsk = sum(r["j"]["handshakes"] for r in rs)
+            tickets = sum(r["j"]["tickets"] for r in rs) / hsk if hsk else float("nan")
             sent = sum(r["sent"] for r in rs)
-            at = sum(r["at_sink"] for r in rs)
-            acc = sum(r["accepted_log"] for r in rs)
-            bad = sum(1 for r in rs if not r["ok"])
-            s = f"{name} {at}/{sent}"
-            if acc != sent:
-                s += f" (log: {acc} accepted)"
-            return s + (" ok" if not bad and at == sent else f" **{bad} bad run(s)**")
-        ctxt = "; ".join(x for x in (chk(rp, "postern"), chk(rf, "Postfix")) if x)
-        cp = median([r["cpu_ms"] for r in rp])
-        cf = median([r["cpu_ms"] for r in rf])
-        w(f"| {label} | {count:,} | {fmt_rate(mp)} | {fmt_rate(mf)} | {rtxt} | {gtxt} "
-          f"| {fmt_s(sp)} | {fmt_s(sf)} | {fmt_s(cp)} | {fmt_s(cf)} | {ctxt} |")
-    if idle:
+            tl = sum(r["tls13_log"] for r in rs)
+            hs50 = median([r["j"]["hs_p50_ms"] for r in rs])
+            hs99 = median([r["j"]["hs_p99_ms"] for r in rs])
+            w(f"- **{disp}**: {' **/** '.join(descs)}; {tickets:.2f} session tickets sent per "
+              f"handshake (received, never used); handshake (SSL_connect) p50 {hs50:.1f} ms, "
+              f"p99 {hs99:.1f} ms (medians over runs and concurrencies); server log: "
+              f"{tl:,}/{sent:,} sessions TLSv1.3 {CIPHER}.")
+        if nseen == 2 and len(fprs) == 1 and None not in fprs:
+            w(f"- Both servers presented the same certificate (SHA-256 {fprs.pop()}...).")
+        elif len(fprs) > 1:
+            w(f"- **Different certificates seen**: {sorted(str(x) for x in fprs)}.")
         w("")
-        w(f"### postern memory with {idle['n']:,} idle connections "
-          f"(fresh postern, greeting read, then idle {args.idle_settle:g} s)")
+        if tls_goals:
+            w("STARTTLS goals: " + "; ".join(f"{l}: {mr:.2f}x vs >= {g:g}x "
+                                              f"{'met' if mr >= g else 'NOT met'}"
+                                              for l, g, mr in tls_goals) + ".")
+        tnotes = []
+        for key, label, *_ in tls_scenarios:
+            for name in ("postern", "postfix"):
+                for i, r in enumerate(tls_results[key][name]):
+                    if r["unusual"]:
+                        tnotes.append(f"- {name} {label} run {i + 1}: {len(r['unusual'])} "
+                                      f"unusual log line(s), e.g. `{r['unusual'][0][:300]}`")
+                    if r["j"]["errors"]:
+                        tnotes.append(f"- {name} {label} run {i + 1}: tls-source failures: "
+                                      + ", ".join(f"`{e}` x{n}" for e, n in r["j"]["errors"][:5]))
+                    if r["stderr"]:
+                        tnotes.append(f"- {name} {label} run {i + 1}: tls-source said: "
+                                      f"`{r['stderr'][:300]}`")
+        if not do_plain:
+            for name, sk in sinks.items():
+                if sk.other:
+                    tnotes.append(f"- smtp-sink ({name}) printed: `{sk.other[0][:200]}`")
         w("")
-        w("| process | metric | before | with idle conns | after close | per idle connection | goal |")
-        w("|---|---|---:|---:|---:|---:|---|")
-        for proc in ("smtp", "queue", "parent"):
-            for metric in ("Rss", "Pss", "Private_Dirty"):
-                b = idle["before"][proc].get(metric)
-                d = idle["during"][proc].get(metric)
-                a = idle["after"][proc].get(metric)
-                if b is None or d is None:
-                    continue
-                per = (d - b) / idle["n"]
-                goal = ""
-                if proc == "smtp" and metric in ("Rss", "Pss"):
-                    goal = f"< 32 KiB: {'met' if per < 32 * 1024 else '**not met**'}"
-                if proc != "smtp" and metric != "Rss":
-                    continue
-                w(f"| {proc} | {metric} | {b / 1024:,.0f} KiB | {d / 1024:,.0f} KiB | "
-                  f"{a / 1024:,.0f} KiB | **{per / 1024:.1f} KiB** | {goal} |")
-        w("")
-        w(f"Connections: {idle['greeted']}/{idle['n']} got a 220 greeting, "
-          f"{idle['alive']}/{idle['n']} still open before close, {idle['nfailed']} failures"
-          + (f" (e.g. {idle['failed'][0]})" if idle['failed'] else "")
-          + f"; opening took {idle['open_s']:.1f} s.")
-    w("")
-    if goal_summary:
-        w("Goals: " + "; ".join(f"{l}: {mr:.2f}x vs >= {g:g}x "
-                                 f"{'met' if mr >= g else 'NOT met'}"
-                                 for l, g, mr in goal_summary) + ".")
-    # unusual log lines
-    notes = []
-    for key, label, *_ in scenarios:
-        for name in ("postern", "postfix"):
-            for i, r in enumerate(results[key][name]):
-                if r["unusual"]:
-                    notes.append(f"- {name} {label} run {i + 1}: {len(r['unusual'])} unusual "
-                                 f"log line(s), e.g. `{r['unusual'][0][:300]}`")
-                if r["source_out"]:
-                    notes.append(f"- {name} {label} run {i + 1}: smtp-source said: "
-                                 f"`{r['source_out'][:300]}`")
-    if idle and idle.get("unusual"):
-        notes.append(f"- postern idle test: {len(idle['unusual'])} unusual log line(s), e.g. "
-                     f"`{idle['unusual'][0][:300]}`")
-    for name, s in sinks.items():
-        if s.other:
-            notes.append(f"- smtp-sink ({name}) printed: `{s.other[0][:200]}`")
-    w("")
-    w("Log check: " + ("no unusual log lines, no smtp-source errors." if not notes
-                       else f"{len(notes)} finding(s):"))
-    lines.extend(notes)
+        w("Log check (STARTTLS part): " + ("no unusual log lines, no failed sessions."
+                                           if not tnotes else f"{len(tnotes)} finding(s):"))
+        lines.extend(tnotes)
 
-    # per-run raw numbers
-    raw = ["", "### Per-run figures (msg/s accepted; seconds from smtp-source start to the "
-           "last message at the sink)", "",
-           "| test | run | postern msg/s | postern s to sink | postern CPU ms/msg | Postfix msg/s "
-           "| Postfix s to sink | Postfix CPU ms/msg | ratio |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for key, label, *_ in scenarios:
-        rp, rf = results[key]["postern"], results[key]["postfix"]
-        for i in range(max(len(rp), len(rf))):
-            a = rp[i] if i < len(rp) else None
-            b = rf[i] if i < len(rf) else None
-            ratio = (f"{a['rate'] / b['rate']:.2f}x" if a and b and b["rate"] else "")
-            raw.append(f"| {label} | {i + 1} | {fmt_rate(a['rate']) if a else ''} | "
-                       f"{fmt_s(a['sink_s']) if a else ''} | {fmt_s(a['cpu_ms']) if a else ''} | "
-                       f"{fmt_rate(b['rate']) if b else ''} | "
-                       f"{fmt_s(b['sink_s']) if b else ''} | {fmt_s(b['cpu_ms']) if b else ''} | "
-                       f"{ratio} |")
+        tls_raw = ["", "### Per-run figures, STARTTLS part (sessions/s; latency and handshake "
+                   "p50 / p99 in ms; CPU ms/session)", "",
+                   "| test | run | postern sessions/s | postern latency | postern handshake "
+                   "| postern CPU | Postfix sessions/s | Postfix latency | Postfix handshake "
+                   "| Postfix CPU | ratio |",
+                   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+
+        def cells(r):
+            if r is None:
+                return ["", "", "", ""]
+            j = r["j"]
+            hs = "-" if r["plain"] else f"{j['hs_p50_ms']:.1f} / {j['hs_p99_ms']:.1f}"
+            return [fmt_rate(r["rate"]) + ("" if r["ok"] else " **bad**"),
+                    f"{j['p50_ms']:.1f} / {j['p99_ms']:.1f}", hs, fmt_s(r["cpu_ms"])]
+        for key, label, *_ in tls_scenarios:
+            rp, rf = tls_results[key]["postern"], tls_results[key]["postfix"]
+            for i in range(max(len(rp), len(rf))):
+                a = rp[i] if i < len(rp) else None
+                b = rf[i] if i < len(rf) else None
+                ratio = (f"{a['rate'] / b['rate']:.2f}x" if a and b and b["rate"] else "")
+                tls_raw.append("| " + " | ".join([label, str(i + 1)] + cells(a) + cells(b)
+                                                 + [ratio]) + " |")
+    raw += tls_raw
     table = "\n".join(lines)
     print(table + "\n" + "\n".join(raw), flush=True)
     out = os.path.join(args.results, f"bench-{stamp}.md")
@@ -807,20 +1174,28 @@ def main():
         if idle:
             for l in idle.get("unusual", [])[:200]:
                 f.write(f"[postern idle] {l}\n")
-    if perf_out and os.path.exists(perf_out):
+        for key, label, *_ in tls_scenarios:
+            for name in ("postern", "postfix"):
+                for i, r in enumerate(tls_results[key][name]):
+                    for l in r["unusual"][:200]:
+                        f.write(f"[{name} {label} run {i + 1}] {l}\n")
+    for pout, suffix in ((perf_out, "perf"), (tls_perf_out, "tls-perf")):
+        if not pout or not os.path.exists(pout):
+            continue
         rep = ""
         for sort in ("pid", "pid,dso,sym"):  # pid = thread id here
-            rep += subprocess.run(["perf", "report", "-i", perf_out, "--no-children", "--stdio",
+            rep += subprocess.run(["perf", "report", "-i", pout, "--no-children", "--stdio",
                                    "--sort", sort, "--percent-limit", "0.5", "-g", "none"],
                                   capture_output=True, text=True).stdout
-        rep += subprocess.run(["perf", "report", "-i", perf_out, "--children", "--stdio",
+        rep += subprocess.run(["perf", "report", "-i", pout, "--children", "--stdio",
                                "--sort", "sym", "--percent-limit", "3", "-g", "none"],
                               capture_output=True, text=True).stdout
-        with open(os.path.join(args.results, f"bench-{stamp}-perf.txt"), "w") as f:
+        with open(os.path.join(args.results, f"bench-{stamp}-{suffix}.txt"), "w") as f:
             f.write(rep)
-        log(f"perf report written to {args.results}/bench-{stamp}-perf.txt")
+        log(f"perf report written to {args.results}/bench-{stamp}-{suffix}.txt")
     log(f"results written to {out}")
-    bad = any(not r["ok"] for k in results for n in results[k] for r in results[k][n])
+    bad = any(not r["ok"] for res in (results, tls_results)
+              for k in res for n in res[k] for r in res[k][n])
     return 1 if bad else 0
 
 

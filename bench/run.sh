@@ -11,6 +11,10 @@
 #   PROFILE=1     perf record postern's smtp+queue processes during its last c=100 run
 #   KEEP=1        keep the temp dir (logs, spools) instead of deleting it
 #   TMPBASE=/var/tmp   where the temp dir (both spools) goes; not under /work
+#   ONLY_TLS=1    only the STARTTLS session part (no smtp-source tests, no idle test)
+#   TLS=0         skip the STARTTLS session part
+#   TLS_PLAIN=0   STARTTLS part: skip the same client's no-TLS reference rows
+#   NT20 NT100    sessions per run, STARTTLS at c=20 and c=100 (NP20 NP100: the no-TLS rows)
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -90,6 +94,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# --- the STARTTLS load generator (bench/tls-source.c), built fresh every run ---
+if [ "${TLS:-1}" != 0 ] || [ "${ONLY_TLS:-0}" = 1 ]; then
+    cc -O2 -Wall -o "$tmp/tls-source" "$top/bench/tls-source.c" -lssl -lcrypto -lpthread
+fi
+
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 runs=${RUNS:-}
@@ -102,6 +111,11 @@ else
 fi
 [ -n "${ONLY:-}" ] && set -- "$@" --only "$ONLY"
 [ "${PROFILE:-0}" = 1 ] && set -- "$@" --profile
+if [ "${TLS:-1}" != 0 ] || [ "${ONLY_TLS:-0}" = 1 ]; then
+    set -- "$@" --tls-source "$tmp/tls-source"
+    if [ "${ONLY_TLS:-0}" = 1 ]; then set -- "$@" --only-tls; fi
+    if [ "${TLS_PLAIN:-1}" = 0 ]; then set -- "$@" --no-tls-plain; fi
+fi
 # In the background so that a signal to this shell runs the trap at once.
 /usr/bin/python3 "$top/bench/bench.py" "$@" &
 pypid=$!

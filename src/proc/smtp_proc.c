@@ -19,6 +19,8 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 #include "lib/ipc.h"
@@ -142,6 +144,7 @@ on_accept(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *sa, in
 	char ip[NET_ADDRSTRLEN], key[17], line[300];
 	uintptr_t n;
 	struct session *s;
+	int one = 1;
 
 	(void)ev;
 	net_ntop(sa, ip, sizeof(ip));
@@ -167,6 +170,9 @@ on_accept(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *sa, in
 		refuse(fd, line);
 		return;
 	}
+	/* Replies are whole lines written at once; Nagle would hold the one
+	 * after a TLS handshake's ticket writes until the client's delayed ACK. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	map_put(sp->per_ip, ip, (void *)(n + 1));
 	sp->nsessions++;
 	sp->senv.cf = sp->cf;

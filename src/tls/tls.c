@@ -261,6 +261,11 @@ server_ctx(const struct conf *cf)
 					 SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_clear_options(ctx, SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	/* Whole records per read() rather than header, then body. */
+	SSL_CTX_set_read_ahead(ctx, 1);
+	/* One resumption ticket (OpenSSL sends two): MTAs seldom resume, and
+	 * each ticket costs a write and an encryption per handshake. */
+	SSL_CTX_set_num_tickets(ctx, 1);
 	if (SSL_CTX_set_min_proto_version(ctx, cf->tls.min_version == 13 ? TLS1_3_VERSION
 									 : TLS1_2_VERSION) != 1 ||
 	    SSL_CTX_set_cipher_list(ctx, cf->tls.ciphers ? cf->tls.ciphers
