@@ -290,7 +290,7 @@ tls_info(SSL *ssl)
 			 gname, pk ? EVP_PKEY_get_bits(pk) : 0);
 		if (X509_digest(cert, EVP_sha256(), md, &mdlen) == 1)
 			for (unsigned i = 0; i < 8 && i < mdlen; i++)
-				sprintf(g_fpr + 2 * i, "%02x", md[i]);
+				snprintf(g_fpr + 2 * i, sizeof(g_fpr) - 2 * i, "%02x", md[i]);
 		X509_free(cert);
 	}
 	pthread_mutex_unlock(&g_mu);
@@ -497,6 +497,20 @@ usage(void)
 	exit(2);
 }
 
+/* num - a non-negative decimal argument, or usage. */
+static long
+num(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < 0)
+		usage();
+	return v;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -510,15 +524,15 @@ main(int argc, char **argv)
 	while ((ch = getopt(argc, argv, "Pc:n:s:f:t:H:C:g:T:")) != -1) {
 		switch (ch) {
 		case 'P': g_plain = 1; break;
-		case 'c': g_conc = atoi(optarg); break;
-		case 'n': g_count = atol(optarg); break;
-		case 's': g_size = atol(optarg); break;
+		case 'c': g_conc = (int)num(optarg); break;
+		case 'n': g_count = num(optarg); break;
+		case 's': g_size = num(optarg); break;
 		case 'f': g_from = optarg; break;
 		case 't': g_to = optarg; break;
 		case 'H': g_helo = optarg; break;
 		case 'C': g_suites = optarg; break;
 		case 'g': g_groups = optarg; break;
-		case 'T': g_timeout = atoi(optarg); break;
+		case 'T': g_timeout = (int)num(optarg); break;
 		default: usage();
 		}
 	}
@@ -530,7 +544,7 @@ main(int argc, char **argv)
 		usage();
 	*colon = '\0';
 	g_addr.sin_family = AF_INET;
-	g_addr.sin_port = htons((unsigned short)atoi(colon + 1));
+	g_addr.sin_port = htons((unsigned short)num(colon + 1));
 	if (inet_pton(AF_INET, host, &g_addr.sin_addr) != 1)
 		usage();
 	if (g_conc > g_count)

@@ -261,8 +261,8 @@ server_ctx(const struct conf *cf)
 					 SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_clear_options(ctx, SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-	/* Whole records per read() rather than header, then body. */
-	SSL_CTX_set_read_ahead(ctx, 1);
+	/* No read-ahead: libevent's OpenSSL bufferevent would not see records
+	 * OpenSSL had already buffered, and a session would stall. */
 	/* One resumption ticket (OpenSSL sends two): MTAs seldom resume, and
 	 * each ticket costs a write and an encryption per handshake. */
 	SSL_CTX_set_num_tickets(ctx, 1);
