@@ -1,0 +1,531 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * store - SQLite account store.
+ *
+ * SECURITY: see store.h. Statements are prepared with bound parameters;
+ * the database is created with mode 0600; a busy timeout lets the daemon
+ * and the CLI share it.
+ */
+#include "auth/store.h"
+
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "lib/util.h"
+
+#define STORE_SCHEMA_VERSION 1
+
+struct store {
+	sqlite3 *db;
+	char err[256];
+};
+
+static const char schema[] =
+	"PRAGMA foreign_keys = ON;"
+	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS accounts ("
+	" id INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+	" hash TEXT NOT NULL,"
+	" created INTEGER NOT NULL,"
+	" pw_changed INTEGER NOT NULL,"
+	" must_change INTEGER NOT NULL DEFAULT 0,"
+	" locked INTEGER NOT NULL DEFAULT 0,"
+	" lock_reason TEXT,"
+	" totp_sealed TEXT,"
+	" totp_last INTEGER NOT NULL DEFAULT 0,"
+	" generation INTEGER NOT NULL DEFAULT 1);"
+	"CREATE TABLE IF NOT EXISTS addresses ("
+	" account INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+	" address TEXT NOT NULL COLLATE NOCASE,"
+	" PRIMARY KEY (account, address));"
+	"CREATE TABLE IF NOT EXISTS allow_from ("
+	" account INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+	" cidr TEXT NOT NULL,"
+	" PRIMARY KEY (account, cidr));"
+	"CREATE TABLE IF NOT EXISTS pw_history ("
+	" account INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+	" hash TEXT NOT NULL,"
+	" changed INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS app_passwords ("
+	" id INTEGER PRIMARY KEY,"
+	" account INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+	" label TEXT NOT NULL,"
+	" hash TEXT NOT NULL,"
+	" created INTEGER NOT NULL,"
+	" expires INTEGER NOT NULL DEFAULT 0,"
+	" from_cidr TEXT,"
+	" last_used INTEGER NOT NULL DEFAULT 0,"
+	" last_ip TEXT,"
+	" revoked INTEGER NOT NULL DEFAULT 0,"
+	" UNIQUE (account, label));"
+	"INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1');";
+
+static int
+fail(struct store *st)
+{
+	snprintf(st->err, sizeof(st->err), "%s", sqlite3_errmsg(st->db));
+	return -1;
+}
+
+const char *
+store_error(const struct store *st)
+{
+	return st->err;
+}
+
+struct store *
+store_open(const char *path, char *err, size_t errsz)
+{
+	struct store *st = xcalloc(1, sizeof(*st));
+	mode_t old = umask(077);
+	int rc;
+
+	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+						 SQLITE_OPEN_NOMUTEX,
+			     NULL);
+	umask(old);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errsz, "%s: %s", path, st->db ? sqlite3_errmsg(st->db)
+							   : "cannot open the database");
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, 5000);
+	if (sqlite3_exec(st->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;", NULL,
+			 NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(st->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errsz, "%s: %s", path, sqlite3_errmsg(st->db));
+		goto fail;
+	}
+	return st;
+fail:
+	sqlite3_close(st->db);
+	free(st);
+	return NULL;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_close(st->db);
+	free(st);
+}
+
+/* prep - a prepared statement, or NULL with the error recorded. */
+static sqlite3_stmt *
+prep(struct store *st, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		fail(st);
+		return NULL;
+	}
+	return s;
+}
+
+static char *
+col_dup(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	return t ? xstrdup((const char *)t) : NULL;
+}
+
+/* exec - run a statement with text and integer arguments; returns the
+ * number of rows changed, or -1. spec: 't' text, 'i' int64, 'n' nullable text. */
+static int
+exec(struct store *st, const char *sql, const char *spec, ...)
+{
+	sqlite3_stmt *s = prep(st, sql);
+	va_list ap;
+	int i, rc;
+
+	if (s == NULL)
+		return -1;
+	va_start(ap, spec);
+	for (i = 0; spec[i]; i++) {
+		if (spec[i] == 'i') {
+			sqlite3_bind_int64(s, i + 1, va_arg(ap, int64_t));
+		} else {
+			const char *t = va_arg(ap, const char *);
+
+			if (t == NULL)
+				sqlite3_bind_null(s, i + 1);
+			else
+				sqlite3_bind_text(s, i + 1, t, -1, SQLITE_TRANSIENT);
+		}
+	}
+	va_end(ap);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return fail(st);
+	return sqlite3_changes(st->db);
+}
+
+void
+account_clear(struct account *a)
+{
+	if (a->hash != NULL)
+		explicit_bzero(a->hash, strlen(a->hash));
+	free(a->hash);
+	free(a->lock_reason);
+	if (a->totp_sealed != NULL)
+		explicit_bzero(a->totp_sealed, strlen(a->totp_sealed));
+	free(a->totp_sealed);
+	memset(a, 0, sizeof(*a));
+}
+
+void
+app_password_clear(struct app_password *p)
+{
+	free(p->hash);
+	free(p->from_cidr);
+	free(p->last_ip);
+	memset(p, 0, sizeof(*p));
+}
+
+#define ACCOUNT_COLS                                                                               \
+	"id, name, hash, created, pw_changed, must_change, locked, lock_reason, totp_sealed, "   \
+	"totp_last, generation"
+
+static void
+row_account(sqlite3_stmt *s, struct account *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->id = sqlite3_column_int64(s, 0);
+	str_copy(a->name, (const char *)sqlite3_column_text(s, 1), sizeof(a->name));
+	a->hash = col_dup(s, 2);
+	a->created = sqlite3_column_int64(s, 3);
+	a->pw_changed = sqlite3_column_int64(s, 4);
+	a->must_change = sqlite3_column_int(s, 5) != 0;
+	a->locked = sqlite3_column_int(s, 6) != 0;
+	a->lock_reason = col_dup(s, 7);
+	a->totp_sealed = col_dup(s, 8);
+	a->totp_last = (uint64_t)sqlite3_column_int64(s, 9);
+	a->generation = sqlite3_column_int64(s, 10);
+}
+
+int
+store_get(struct store *st, const char *name, struct account *a)
+{
+	sqlite3_stmt *s = prep(st, "SELECT " ACCOUNT_COLS " FROM accounts WHERE name = ?");
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		row_account(s, a);
+	sqlite3_finalize(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return 1;
+	return fail(st);
+}
+
+int
+store_add(struct store *st, const char *name, const char *hash, int64_t now)
+{
+	int rc = exec(st,
+		      "INSERT OR IGNORE INTO accounts (name, hash, created, pw_changed) "
+		      "VALUES (?, ?, ?, ?)",
+		      "ttii", name, hash, now, now);
+
+	return rc < 0 ? -1 : rc == 0 ? 1 : 0;
+}
+
+int
+store_del(struct store *st, const char *name)
+{
+	int rc = exec(st, "DELETE FROM accounts WHERE name = ?", "t", name);
+
+	return rc < 0 ? -1 : rc == 0 ? 1 : 0;
+}
+
+int
+store_list(struct store *st, int (*cb)(const struct account *a, void *arg), void *arg)
+{
+	sqlite3_stmt *s = prep(st, "SELECT " ACCOUNT_COLS " FROM accounts ORDER BY name");
+	struct account a;
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int stop;
+
+		row_account(s, &a);
+		stop = cb(&a, arg);
+		account_clear(&a);
+		if (stop != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : fail(st);
+}
+
+/* tx_begin, tx_end - one write transaction; tx_end commits unless rc is -1. */
+static int
+tx_begin(struct store *st)
+{
+	return sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0
+										 : fail(st);
+}
+
+static int
+tx_end(struct store *st, int rc)
+{
+	if (sqlite3_exec(st->db, rc == -1 ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		return fail(st);
+	return rc;
+}
+
+int
+store_set_password(struct store *st, const char *name, const char *hash, int64_t now,
+		   bool must_change, unsigned keep)
+{
+	int rc;
+
+	if (tx_begin(st) == -1)
+		return -1;
+	rc = exec(st,
+		  "INSERT INTO pw_history (account, hash, changed) "
+		  "SELECT id, hash, pw_changed FROM accounts WHERE name = ?",
+		  "t", name);
+	if (rc == 0)
+		return tx_end(st, 1);
+	if (rc > 0)
+		rc = exec(st,
+			  "DELETE FROM pw_history WHERE account = (SELECT id FROM accounts WHERE "
+			  "name = ?) AND rowid NOT IN (SELECT h.rowid FROM pw_history h JOIN "
+			  "accounts a ON a.id = h.account WHERE a.name = ? ORDER BY h.changed DESC, "
+			  "h.rowid DESC LIMIT ?)",
+			  "tti", name, name, (int64_t)keep);
+	if (rc >= 0)
+		rc = exec(st,
+			  "UPDATE accounts SET hash = ?, pw_changed = ?, must_change = ?, "
+			  "generation = generation + 1 WHERE name = ?",
+			  "tiit", hash, now, (int64_t)must_change, name);
+	return tx_end(st, rc < 0 ? -1 : 0);
+}
+
+int
+store_rehash(struct store *st, const char *name, const char *hash)
+{
+	int rc = exec(st, "UPDATE accounts SET hash = ? WHERE name = ?", "tt", hash, name);
+
+	return rc < 0 ? -1 : rc == 0 ? 1 : 0;
+}
+
+int
+store_set_locked(struct store *st, const char *name, bool locked, const char *reason)
+{
+	int rc = exec(st,
+		      "UPDATE accounts SET locked = ?, lock_reason = ?, generation = generation + 1 "
+		      "WHERE name = ?",
+		      "int", (int64_t)locked, locked ? reason : NULL, name);
+
+	return rc < 0 ? -1 : rc == 0 ? 1 : 0;
+}
+
+int
+store_set_totp(struct store *st, const char *name, const char *sealed)
+{
+	int rc = exec(st,
+		      "UPDATE accounts SET totp_sealed = ?, totp_last = 0, "
+		      "generation = generation + 1 WHERE name = ?",
+		      "nt", sealed, name);
+
+	return rc < 0 ? -1 : rc == 0 ? 1 : 0;
+}
+
+int
+store_totp_used(struct store *st, const char *name, uint64_t step)
+{
+	int rc = exec(st,
+		      "UPDATE accounts SET totp_last = ? WHERE name = ? AND totp_last < ?", "iti",
+		      (int64_t)step, name, (int64_t)step);
+
+	return rc < 0 ? -1 : 0;
+}
+
+/* each_text - run a one-column query with one text argument. */
+static int
+each_text(struct store *st, const char *sql, const char *arg,
+	  int (*cb)(const char *t, void *a), void *cbarg)
+{
+	sqlite3_stmt *s = prep(st, sql);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_text(s, 1, arg, -1, SQLITE_TRANSIENT);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if (cb((const char *)sqlite3_column_text(s, 0), cbarg) != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : fail(st);
+}
+
+int
+store_history(struct store *st, const char *name, int (*cb)(const char *hash, void *arg),
+	      void *arg)
+{
+	return each_text(st,
+			 "SELECT h.hash FROM pw_history h JOIN accounts a ON a.id = h.account "
+			 "WHERE a.name = ? ORDER BY h.changed DESC, h.rowid DESC",
+			 name, cb, arg);
+}
+
+/* add_to - insert (account of name, value) into a two-column table. */
+static int
+add_to(struct store *st, const char *sql, const char *name, const char *value)
+{
+	int rc = exec(st, sql, "tt", value, name);
+
+	return rc < 0 ? -1 : rc == 0 ? 1 : 0;
+}
+
+int
+store_address_add(struct store *st, const char *name, const char *address)
+{
+	return add_to(st,
+		      "INSERT OR IGNORE INTO addresses (account, address) "
+		      "SELECT id, ? FROM accounts WHERE name = ?",
+		      name, address);
+}
+
+int
+store_address_del(struct store *st, const char *name, const char *address)
+{
+	return add_to(st,
+		      "DELETE FROM addresses WHERE address = ? AND account = "
+		      "(SELECT id FROM accounts WHERE name = ?)",
+		      name, address);
+}
+
+int
+store_addresses(struct store *st, const char *name, int (*cb)(const char *address, void *arg),
+		void *arg)
+{
+	return each_text(st,
+			 "SELECT d.address FROM addresses d JOIN accounts a ON a.id = d.account "
+			 "WHERE a.name = ? ORDER BY d.address",
+			 name, cb, arg);
+}
+
+int
+store_allow_add(struct store *st, const char *name, const char *cidr)
+{
+	return add_to(st,
+		      "INSERT OR IGNORE INTO allow_from (account, cidr) "
+		      "SELECT id, ? FROM accounts WHERE name = ?",
+		      name, cidr);
+}
+
+int
+store_allow_del(struct store *st, const char *name, const char *cidr)
+{
+	return add_to(st,
+		      "DELETE FROM allow_from WHERE cidr = ? AND account = "
+		      "(SELECT id FROM accounts WHERE name = ?)",
+		      name, cidr);
+}
+
+int
+store_allows(struct store *st, const char *name, int (*cb)(const char *cidr, void *arg),
+	     void *arg)
+{
+	return each_text(st,
+			 "SELECT f.cidr FROM allow_from f JOIN accounts a ON a.id = f.account "
+			 "WHERE a.name = ? ORDER BY f.cidr",
+			 name, cb, arg);
+}
+
+int
+store_app_add(struct store *st, const char *name, const struct app_password *p)
+{
+	int rc = exec(st,
+		      "INSERT OR IGNORE INTO app_passwords (account, label, hash, created, "
+		      "expires, from_cidr) SELECT id, ?, ?, ?, ?, ? FROM accounts WHERE name = ?",
+		      "ttiint", p->label, p->hash, p->created, p->expires, p->from_cidr, name);
+
+	return rc < 0 ? -1 : rc == 0 ? 1 : 0;
+}
+
+int
+store_app_list(struct store *st, const char *name,
+	       int (*cb)(const struct app_password *p, void *arg), void *arg)
+{
+	sqlite3_stmt *s = prep(st, "SELECT p.id, p.label, p.hash, p.created, p.expires, "
+				   "p.from_cidr, p.last_used, p.last_ip, p.revoked FROM "
+				   "app_passwords p JOIN accounts a ON a.id = p.account WHERE "
+				   "a.name = ? ORDER BY p.label");
+	struct app_password p;
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		memset(&p, 0, sizeof(p));
+		p.id = sqlite3_column_int64(s, 0);
+		str_copy(p.label, (const char *)sqlite3_column_text(s, 1), sizeof(p.label));
+		p.hash = col_dup(s, 2);
+		p.created = sqlite3_column_int64(s, 3);
+		p.expires = sqlite3_column_int64(s, 4);
+		p.from_cidr = col_dup(s, 5);
+		p.last_used = sqlite3_column_int64(s, 6);
+		p.last_ip = col_dup(s, 7);
+		p.revoked = sqlite3_column_int(s, 8) != 0;
+		rc = cb(&p, arg);
+		app_password_clear(&p);
+		if (rc != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : fail(st);
+}
+
+int
+store_app_revoke(struct store *st, const char *name, const char *label)
+{
+	int rc = exec(st,
+		      "UPDATE app_passwords SET revoked = 1 WHERE label = ? AND account = "
+		      "(SELECT id FROM accounts WHERE name = ?)",
+		      "tt", label, name);
+
+	if (rc <= 0)
+		return rc < 0 ? -1 : 1;
+	/* a revoked credential must fall out of every cache */
+	if (exec(st, "UPDATE accounts SET generation = generation + 1 WHERE name = ?", "t",
+		 name) < 0)
+		return -1;
+	return 0;
+}
+
+int
+store_app_used(struct store *st, int64_t id, int64_t now, const char *ip)
+{
+	return exec(st, "UPDATE app_passwords SET last_used = ?, last_ip = ? WHERE id = ?", "iti",
+		    now, ip, id) < 0
+		       ? -1
+		       : 0;
+}
