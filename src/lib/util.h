@@ -49,6 +49,9 @@ bool strcase_eq(const char *a, const char *b);
 /* strcase_prefix - does s start with prefix, ignoring ASCII case? */
 bool strcase_prefix(const char *s, const char *prefix);
 
+/* valid_utf8 - well-formed UTF-8 without overlongs or surrogates. */
+bool valid_utf8(const char *s, size_t len);
+
 /* wipe_free - explicit_bzero then free, for buffers that held secrets. */
 void wipe_free(void *p, size_t n);
 

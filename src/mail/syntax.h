@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/util.h" /* valid_utf8 */
+
 #define SMTP_LOCAL_MAX 64
 #define SMTP_DOMAIN_MAX 255
 #define SMTP_PATH_MAX 256 /* RFC 5321 4.5.3.1.3, brackets included */
@@ -105,8 +107,6 @@ int smtp_parse_helo(const char *args, size_t len);
 bool valid_domain(const char *s, size_t len, bool utf8);
 /* valid_address_literal - "[1.2.3.4]" or "[IPv6:...]". */
 bool valid_address_literal(const char *s, size_t len);
-/* valid_utf8 - well-formed UTF-8 without overlongs or surrogates. */
-bool valid_utf8(const char *s, size_t len);
 /* valid_xtext - RFC 3461 xtext. */
 bool valid_xtext(const char *s, size_t len);
 /* xtext_encode - append the xtext form of s into out (size outsz); 0/-1. */
