@@ -623,6 +623,38 @@ st_queue(struct ctx *c, const struct conf_node *n, void *t)
 	return apply(c, n, queue_tab, nitems(queue_tab), &c->cf->queue);
 }
 
+#define AF(f) offsetof(struct conf_auth, f)
+static int
+au_banned(struct ctx *c, const struct conf_node *n, void *t)
+{
+	(void)t;
+	return set_abs_path(c, n, &c->cf->auth.banned_file);
+}
+
+static const struct directive auth_tab[] = {
+	{"argon2_memory", 1, 1, 0, set_size, AF(argon2_memory), 8 * 1024 * 1024, NULL},
+	{"argon2_ops", 1, 1, 0, set_count, AF(argon2_ops), 1, NULL},
+	{"hash_threads", 1, 1, 0, set_count, AF(hash_threads), 0, NULL},
+	{"hash_queue", 1, 1, 0, set_count, AF(hash_queue), 1, NULL},
+	{"cache_ttl", 1, 1, 0, set_duration, AF(cache_ttl), 0, NULL},
+	{"min_length", 1, 1, 0, set_count, AF(min_length), 8, "NIST SP 800-63B"},
+	{"max_length", 1, 1, 0, set_count, AF(max_length), 128, "NIST SP 800-63B: at least 64"},
+	{"min_entropy", 1, 1, 0, set_count, AF(min_entropy), 0, NULL},
+	{"banned_file", 1, 1, 0, au_banned, 0, 0, NULL},
+	{"history", 1, 1, 0, set_count, AF(history), 0, NULL},
+	{"max_age", 1, 1, 0, set_duration, AF(max_age), 0, NULL},
+	{"warn_before", 1, 1, 0, set_duration, AF(warn_before), 0, NULL},
+	{"totp_window", 1, 1, 0, set_count, AF(totp_window), 0, NULL},
+};
+#undef AF
+
+static int
+st_auth(struct ctx *c, const struct conf_node *n, void *t)
+{
+	(void)t;
+	return apply(c, n, auth_tab, nitems(auth_tab), &c->cf->auth);
+}
+
 static const struct directive top_tab[] = {
 	{"hostname", 1, 1, 0, st_hostname, 0, 0, NULL},
 	{"state_dir", 1, 1, 0, st_state_dir, 0, 0, NULL},
@@ -636,6 +668,7 @@ static const struct directive top_tab[] = {
 	{"smtp", 0, 0, 1, st_smtp, 0, 0, NULL},
 	{"queue", 0, 0, 1, st_queue, 0, 0, NULL},
 	{"tls", 0, 0, 1, st_tls, 0, 0, NULL},
+	{"auth", 0, 0, 1, st_auth, 0, 0, NULL},
 };
 
 /* apply - store each child of parent through the matching table row. */
@@ -703,6 +736,16 @@ conf_defaults(struct conf *cf)
 	cf->queue.connect_timeout = 30;
 	cf->queue.reply_timeout = 300;
 	cf->queue.idle_reuse = 2;
+	cf->auth.argon2_memory = 64 * 1024 * 1024;
+	cf->auth.argon2_ops = 3;
+	cf->auth.hash_queue = 64;
+	cf->auth.cache_ttl = 3600;
+	cf->auth.min_length = 12;
+	cf->auth.max_length = 256;
+	cf->auth.min_entropy = 40;
+	cf->auth.history = 5;
+	cf->auth.warn_before = 14 * 86400;
+	cf->auth.totp_window = 1;
 }
 
 /* validate_listener_tls - defaults and the rule that submission is
@@ -750,6 +793,8 @@ conf_validate(struct ctx *c)
 		return cerr(c, c->queue_node, "queue: retry_max must be at least retry_min");
 	if (cf->tls.min_version == 0)
 		cf->tls.min_version = 12;
+	if (cf->auth.max_length < cf->auth.min_length)
+		return cerr(c, NULL, "auth: max_length must be at least min_length");
 	if (cf->has_smarthost)
 		cf->smarthost.tls = cf->tls.relay_policy;
 	for (i = 0; i < cf->nlisteners; i++)
@@ -826,6 +871,7 @@ conf_free(struct conf *cf)
 	free(cf->tls.ciphers);
 	free(cf->tls.ciphersuites);
 	free(cf->tls.ca_file);
+	free(cf->auth.banned_file);
 	memset(cf, 0, sizeof(*cf));
 }
 
@@ -971,6 +1017,22 @@ conf_dump(const struct conf *cf, struct buf *out)
 		 (uintmax_t)l->max_connections, (uintmax_t)l->max_connections_per_ip,
 		 (uintmax_t)l->shutdown_timeout, (uintmax_t)l->tls_handshake_timeout,
 		 l->line_endings == LINE_ENDINGS_STRICT ? "strict" : "normalize");
+	buf_addf(out,
+		 "auth {\n\targon2_memory %ju\n\targon2_ops %ju\n\thash_threads %ju\n"
+		 "\thash_queue %ju\n\tcache_ttl %jus\n\tmin_length %ju\n\tmax_length %ju\n"
+		 "\tmin_entropy %ju\n\thistory %ju\n\tmax_age %jus\n\twarn_before %jus\n"
+		 "\ttotp_window %ju\n",
+		 (uintmax_t)cf->auth.argon2_memory, (uintmax_t)cf->auth.argon2_ops,
+		 (uintmax_t)cf->auth.hash_threads, (uintmax_t)cf->auth.hash_queue,
+		 (uintmax_t)cf->auth.cache_ttl, (uintmax_t)cf->auth.min_length,
+		 (uintmax_t)cf->auth.max_length, (uintmax_t)cf->auth.min_entropy,
+		 (uintmax_t)cf->auth.history, (uintmax_t)cf->auth.max_age,
+		 (uintmax_t)cf->auth.warn_before, (uintmax_t)cf->auth.totp_window);
+	if (cf->auth.banned_file != NULL) {
+		buf_adds(out, "\tbanned_file ");
+		dump_word(out, cf->auth.banned_file, "\n");
+	}
+	buf_adds(out, "}\n");
 	buf_addf(out,
 		 "queue {\n\tmax_lifetime %jus\n\tretry_min %jus\n\tretry_max %jus\n"
 		 "\tdelay_warning %jus\n\tmax_per_destination %ju\n\tmax_deliveries %ju\n"

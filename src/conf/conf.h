@@ -101,6 +101,23 @@ struct conf_queue {
 	uint64_t idle_reuse;     /* seconds an idle outbound connection is kept */
 };
 
+/* Accounts and SMTP AUTH. */
+struct conf_auth {
+	uint64_t argon2_memory; /* bytes */
+	uint64_t argon2_ops;
+	uint64_t hash_threads; /* 0: one per CPU */
+	uint64_t hash_queue;   /* verifications waiting; beyond: 454 */
+	uint64_t cache_ttl;    /* seconds a verified credential is remembered; 0: never */
+	uint64_t min_length;
+	uint64_t max_length;
+	uint64_t min_entropy; /* zxcvbn bits */
+	char *banned_file;    /* SHA-1 hex or words, one per line */
+	uint64_t history;     /* previous passwords refused */
+	uint64_t max_age;     /* seconds; 0: passwords do not expire */
+	uint64_t warn_before; /* seconds before max_age to warn */
+	uint64_t totp_window; /* steps either side */
+};
+
 struct conf {
 	int refs; /* conf_ref/conf_unref count; 0 for an unshared conf */
 	char *path;
@@ -122,6 +139,7 @@ struct conf {
 	struct conf_limits limits;
 	struct conf_queue queue;
 	struct conf_tls tls;
+	struct conf_auth auth;
 };
 
 /* conf_parse - build cf from text (named file in messages). On error

@@ -209,6 +209,12 @@ test_errors(void **state)
 		{BASE "tls { cert /a; key /b; min_version TLSv1.2 }\ntls { cert /c; key /d; "
 		      "min_version TLSv1.3 }\n",
 		 "t.conf:4: min_version: set twice (it applies to every certificate)"},
+		{BASE "auth { min_length 6 }\n",
+		 "t.conf:3: min_length must be at least 8 (NIST SP 800-63B)"},
+		{BASE "auth { max_length 64 }\n",
+		 "t.conf:3: max_length must be at least 128 (NIST SP 800-63B: at least 64)"},
+		{BASE "auth { banned_file banned.txt }\n",
+		 "t.conf:3: banned_file: 'banned.txt' must be an absolute path"},
 		{BASE "relay { tls sometimes }\n",
 		 "t.conf:3: tls: 'sometimes' is not one of none, may, encrypt, verify"},
 		{BASE "hostname -mx.example\n",
@@ -385,6 +391,9 @@ static const char full[] =
 	"\tshutdown_timeout 45\n"
 	"\tline_endings normalize\n"
 	"}\n"
+	"auth {\n\targon2_memory 32M\n\targon2_ops 2\n\thash_threads 4\n\tcache_ttl 30m\n"
+	"\tmin_length 14\n\tmax_length 200\n\tbanned_file /etc/postern/banned.txt\n"
+	"\thistory 3\n\tmax_age 90d\n\twarn_before 7d\n}\n"
 	"queue {\n"
 	"\tmax_lifetime 1w\n"
 	"\tretry_min 5m\n"
@@ -416,6 +425,17 @@ test_values(void **state)
 	assert_int_equal(cf.listeners[0].tls, LTLS_STARTTLS); /* mx default with a cert */
 	assert_int_equal(cf.listeners[2].tls, LTLS_REQUIRED); /* submission default */
 	assert_int_equal(cf.listeners[3].tls, LTLS_IMPLICIT);
+	assert_int_equal(cf.auth.argon2_memory, 32 * 1024 * 1024);
+	assert_int_equal(cf.auth.argon2_ops, 2);
+	assert_int_equal(cf.auth.hash_threads, 4);
+	assert_int_equal(cf.auth.hash_queue, 64);
+	assert_int_equal(cf.auth.cache_ttl, 1800);
+	assert_int_equal(cf.auth.min_length, 14);
+	assert_int_equal(cf.auth.max_length, 200);
+	assert_string_equal(cf.auth.banned_file, "/etc/postern/banned.txt");
+	assert_int_equal(cf.auth.history, 3);
+	assert_int_equal(cf.auth.max_age, 90 * 86400);
+	assert_int_equal(cf.auth.warn_before, 7 * 86400);
 	assert_int_equal(cf.tls.ncerts, 2);
 	assert_string_equal(cf.tls.certs[0].key, "/etc/postern/my key");
 	assert_string_equal(cf.tls.certs[1].cert, "/etc/postern/other.crt");
