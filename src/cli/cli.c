@@ -37,6 +37,16 @@ static const char usage_text[] =
 	"  queue delete ID            remove a message without a bounce\n"
 	"  queue hold ID              keep a message from being delivered\n"
 	"  queue release ID           deliver a held message again\n"
+	"  user add NAME              create an account (password prompted, or --password-stdin)\n"
+	"  user list | show NAME      accounts; one account's addresses, networks, app passwords\n"
+	"  user del NAME              delete an account\n"
+	"  user passwd NAME [--reset] set a new password (--reset: must change at next login)\n"
+	"  user lock NAME [--reason T] | unlock NAME\n"
+	"  user address add|del NAME ADDRESS   addresses NAME may send as (@domain: all of it)\n"
+	"  user allow-from NAME CIDR [--remove] networks NAME may log in from (none: any)\n"
+	"  user import FILE           accounts from a Dovecot passwd-file (hashes kept)\n"
+	"  audit verify               check the audit log's hash chain\n"
+	"  audit tail [-f]            the last audit records (-f: keep following)\n"
 	"  version                    print the version\n"
 	"  help                       this text\n"
 	"\n"
@@ -44,15 +54,9 @@ static const char usage_text[] =
 	"  -c, --config FILE          config file (default " CONF_DEFAULT_PATH ")\n"
 	"  -h, --help                 this text\n"
 	"\n"
-	"Queue commands talk to the running daemon over STATE_DIR/control.sock.\n"
+	"Queue commands talk to the running daemon over STATE_DIR/control.sock; user and audit\n"
+	"commands work on STATE_DIR directly, whether the daemon runs or not.\n"
 	"Documentation: docs/ in the source tree (configuration, operations, queue).\n";
-
-struct cli {
-	const char *config;
-	bool debug;
-	char *words[16];
-	int nwords;
-};
 
 static int
 usage(FILE *f, int status)
@@ -82,6 +86,26 @@ parse_args(struct cli *c, int argc, char **argv)
 			c->config = a + 9;
 		} else if (strcmp(a, "-d") == 0 || strcmp(a, "--debug") == 0) {
 			c->debug = true;
+		} else if (strcmp(a, "--password-stdin") == 0) {
+			c->password_stdin = true;
+		} else if (strcmp(a, "--reset") == 0) {
+			c->reset = true;
+		} else if (strcmp(a, "--remove") == 0) {
+			c->remove = true;
+		} else if (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0) {
+			c->follow = true;
+		} else if (strcmp(a, "--reason") == 0 || strcmp(a, "--label") == 0 ||
+			   strcmp(a, "--expires") == 0 || strcmp(a, "--from") == 0) {
+			const char **slot = a[2] == 'r' ? &c->reason
+					    : a[2] == 'l' ? &c->label
+					    : a[2] == 'e' ? &c->expires
+							  : &c->from;
+
+			if (++i >= argc) {
+				fprintf(stderr, "postern: %s needs a value\n", a);
+				return -1;
+			}
+			*slot = argv[i];
 		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			c->words[0] = "help";
 			c->nwords = 1;
@@ -185,6 +209,10 @@ cli_main(int argc, char **argv)
 		return cmd_config(&c);
 	if (strcmp(c.words[0], "queue") == 0)
 		return cmd_queue(&c);
+	if (strcmp(c.words[0], "user") == 0)
+		return cli_user(&c);
+	if (strcmp(c.words[0], "audit") == 0)
+		return cli_audit(&c);
 	fprintf(stderr, "postern: unknown command '%s'\n\n", c.words[0]);
 	return usage(stderr, 2);
 }

@@ -8,7 +8,28 @@
 #ifndef POSTERN_CLI_H
 #define POSTERN_CLI_H
 
+#include <stdbool.h>
+
+/* The parsed command line: words and options, options anywhere. */
+struct cli {
+	const char *config;
+	bool debug;
+	bool password_stdin; /* --password-stdin */
+	bool reset;	     /* --reset: the user must change the password */
+	bool remove;	     /* --remove */
+	bool follow;	     /* -f */
+	const char *reason;  /* --reason TEXT */
+	const char *label;   /* --label TEXT */
+	const char *expires; /* --expires DURATION */
+	const char *from;    /* --from CIDR */
+	char *words[16];
+	int nwords;
+};
+
 /* cli_main - run the command line; returns the exit status. */
 int cli_main(int argc, char **argv);
+/* cli_user - `postern user ...`; cli_audit - `postern audit ...`. */
+int cli_user(struct cli *c);
+int cli_audit(struct cli *c);
 
 #endif

@@ -247,6 +247,8 @@ ipc_on_read(evutil_socket_t fd, short what, void *arg)
 		ipc->cb(ipc, &m, ipc->arg);
 		if (m.fd != -1)
 			log_bug("ipc %s: descriptor of message %u not taken", m.peer, m.type);
+		/* Messages may carry passwords and keys: nothing stays behind. */
+		explicit_bzero(ipc->rbuf, (size_t)n);
 	}
 }
 

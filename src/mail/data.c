@@ -58,6 +58,11 @@ header_name_byte(struct data_reader *r, unsigned char c)
 			r->seen |= DATA_SEEN_DATE;
 		if (r->namelen == 10 && strncasecmp(r->name, "message-id", 10) == 0)
 			r->seen |= DATA_SEEN_MSGID;
+		if (r->namelen == 4 && strncasecmp(r->name, "from", 4) == 0) {
+			r->seen |= DATA_SEEN_FROM;
+			r->nfrom++;
+			r->in_from = true;
+		}
 		r->naming = false;
 		return;
 	}
@@ -77,12 +82,29 @@ line_start(struct data_reader *r)
 	r->naming = r->in_header;
 }
 
+/* from_byte - keep a byte of the From: value. */
+static void
+from_byte(struct data_reader *r, char c)
+{
+	if (r->fromlen >= DATA_FROM_MAX) {
+		r->from_too_long = true;
+		return;
+	}
+	r->from[r->fromlen++] = c;
+	r->from[r->fromlen] = '\0';
+}
+
 /* text_byte - one byte inside a line (not CR or LF). */
 static void
 text_byte(struct data_reader *r, struct buf *out, char c)
 {
-	if (r->in_header)
+	if (r->in_header) {
+		bool was_naming = r->naming;
+
 		header_name_byte(r, (unsigned char)c);
+		if (r->in_from && !was_naming && !r->naming)
+			from_byte(r, c);
+	}
 	if ((unsigned char)c >= 0x80)
 		r->eight_bit = true;
 	if (++r->linelen > r->max_line)
@@ -139,6 +161,8 @@ data_feed(struct data_reader *r, const char *in, size_t n, struct buf *out, size
 				emit(r, out, ".", 1); /* stuff it: storage is wire form */
 			if (r->in_header && (c == ' ' || c == '\t'))
 				r->naming = false; /* a continuation line */
+			else if (r->in_header)
+				r->in_from = false; /* a new field */
 			/* FALLTHROUGH */
 		case S_TEXT:
 			if (c == '\r') {

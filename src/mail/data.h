@@ -42,6 +42,10 @@ enum data_status {
 
 #define DATA_SEEN_DATE 0x1
 #define DATA_SEEN_MSGID 0x2
+#define DATA_SEEN_FROM 0x4
+
+/* Bytes of the From: header value kept (unfolded) for sender checks. */
+#define DATA_FROM_MAX 2048
 
 struct data_reader {
 	enum data_mode mode;
@@ -62,6 +66,12 @@ struct data_reader {
 	size_t namelen;
 	bool naming;
 	bool after_bare_lf; /* the last line ended in a bare LF (normalize) */
+	/* the From: header, unfolded (wire form: a leading dot is stuffed) */
+	char from[DATA_FROM_MAX + 1];
+	size_t fromlen;
+	unsigned nfrom;	   /* From: fields seen (RFC 5322 allows one) */
+	bool from_too_long;
+	bool in_from;	   /* the current header line belongs to From: */
 };
 
 /* data_init - a reader for one message. */

@@ -501,6 +501,16 @@ mail_param(const struct param *p, struct mail_params *mp, unsigned *seen, char *
 			return reply(out, "501 5.5.4 Bad ENVID parameter");
 		memcpy(mp->envid, p->val, p->vlen);
 		mp->envid[p->vlen] = '\0';
+	} else if (key_is(p, "AUTH")) {
+		/* RFC 4954 5: the submitter's identity as another server saw it;
+		 * accepted and not passed on (we authenticate ourselves). */
+		if (*seen & 32)
+			return reply(out, "501 5.5.4 Duplicate AUTH parameter");
+		*seen |= 32;
+		if (!p->has_val || p->vlen > SMTP_PATH_MAX ||
+		    !(val_is(p, "<>") || valid_xtext(p->val, p->vlen)))
+			return reply(out, "501 5.5.4 Bad AUTH parameter");
+		mp->has_auth = true;
 	} else {
 		return reply(out, "555 5.5.4 Unsupported MAIL parameter");
 	}

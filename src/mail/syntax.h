@@ -78,6 +78,7 @@ struct mail_params {
 	bool smtputf8;
 	enum dsn_ret ret;
 	char envid[SMTP_ENVID_MAX + 1]; /* xtext as received, "" if none */
+	bool has_auth; /* AUTH= given (RFC 4954 5; not used further) */
 };
 
 struct rcpt_params {

@@ -51,7 +51,7 @@ struct parent {
 	int *lfds;	 /* listening sockets, one per cf->listeners */
 	int control_fd;
 	int lock_fd;
-	struct child smtp, queue;
+	struct child smtp, queue, auth;
 	bool stopping;
 	int status;
 	struct event *ev_kill;
@@ -94,6 +94,14 @@ prepare_state(struct parent *p)
 
 	if (mkdir_p(cf->state_dir, 0755) == -1) {
 		log_warn("cannot create state_dir %s", cf->state_dir);
+		return -1;
+	}
+	/* The unprivileged processes keep their files here (the account
+	 * database and its WAL, the audit log, the TOTP key); the smtp
+	 * process is chrooted to empty/ below and sees none of it. */
+	if (p->pu.drop && (chown(cf->state_dir, p->pu.uid, p->pu.gid) == -1 ||
+			   chmod(cf->state_dir, 0755) == -1)) {
+		log_warn("cannot hand %s to user %s", cf->state_dir, p->pu.name);
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s/postern.lock", cf->state_dir);
@@ -290,6 +298,7 @@ reload(struct parent *p)
 	p->certs = certs;
 	tls_certs_log_expiry(&p->certs);
 	send_conf(p, &p->queue);
+	send_conf(p, &p->auth);
 	send_conf(p, &p->smtp);
 	send_listeners(p);
 	log_info("parent reloaded config=%s listeners=%zu", p->path, cf->nlisteners);
@@ -302,6 +311,8 @@ kill_children(struct parent *p, int sig)
 		kill(p->smtp.pid, sig);
 	if (p->queue.pid > 0 && !p->queue.stopped)
 		kill(p->queue.pid, sig);
+	if (p->auth.pid > 0 && !p->auth.stopped)
+		kill(p->auth.pid, sig);
 }
 
 static void
@@ -314,6 +325,8 @@ on_kill_timer(evutil_socket_t fd, short what, void *arg)
 	log_warnx("parent: children did not stop in time; killing them");
 	kill_children(p, SIGKILL);
 }
+
+static void stop_backends(struct parent *p);
 
 static void
 stop(struct parent *p, int status)
@@ -329,20 +342,33 @@ stop(struct parent *p, int status)
 	if (!p->smtp.stopped) {
 		ipc_begin(&out, IMSG_STOP);
 		ipc_send(p->smtp.ipc, &out);
-	} else if (!p->queue.stopped) {
-		ipc_begin(&out, IMSG_STOP);
-		ipc_send(p->queue.ipc, &out);
+	} else {
+		stop_backends(p);
 	}
 	p->ev_kill = evtimer_new(p->base, on_kill_timer, p);
 	evtimer_add(p->ev_kill, &tv);
+}
+
+/* stop_backends - the smtp process is gone: queue and auth may stop. */
+static void
+stop_backends(struct parent *p)
+{
+	struct ipc_out out;
+
+	if (!p->queue.stopped) {
+		ipc_begin(&out, IMSG_STOP);
+		ipc_send(p->queue.ipc, &out);
+	}
+	if (!p->auth.stopped) {
+		ipc_begin(&out, IMSG_STOP);
+		ipc_send(p->auth.ipc, &out);
+	}
 }
 
 /* child_gone - one child exited (or said it stopped). */
 static void
 child_gone(struct parent *p, struct child *c, const char *how)
 {
-	struct ipc_out out;
-
 	if (c->stopped)
 		return;
 	c->stopped = true;
@@ -352,12 +378,9 @@ child_gone(struct parent *p, struct child *c, const char *how)
 		p->status = 1;
 		kill_children(p, SIGKILL);
 	}
-	if (c == &p->smtp && !p->queue.stopped && p->status == 0) {
-		/* Sessions are done: now the queue can stop too. */
-		ipc_begin(&out, IMSG_STOP);
-		ipc_send(p->queue.ipc, &out);
-	}
-	if (p->smtp.stopped && p->queue.stopped)
+	if (c == &p->smtp && p->status == 0)
+		stop_backends(p); /* sessions are done: the rest can stop */
+	if (p->smtp.stopped && p->queue.stopped && p->auth.stopped)
 		event_base_loopexit(p->base, NULL);
 }
 
@@ -403,6 +426,8 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 				child_gone(p, &p->smtp, how);
 			else if (pid == p->queue.pid)
 				child_gone(p, &p->queue, how);
+			else if (pid == p->auth.pid)
+				child_gone(p, &p->auth, how);
 			if (WIFSIGNALED(st) || WEXITSTATUS(st) != 0)
 				p->status = 1;
 		}
@@ -411,9 +436,11 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 }
 
 /* start_child - fork; the child keeps only the descriptors it needs. */
+enum child_kind { CHILD_QUEUE, CHILD_AUTH, CHILD_SMTP };
+
 static pid_t
-start_child(struct parent *p, bool is_smtp, int child_end, int peer_end, const int *unused,
-	    size_t nunused)
+start_child(struct parent *p, enum child_kind kind, int child_end, int peer_end, int auth_end,
+	    const int *unused, size_t nunused)
 {
 	struct proc_fds fds;
 	pid_t pid = fork();
@@ -432,13 +459,19 @@ start_child(struct parent *p, bool is_smtp, int child_end, int peer_end, const i
 	fds.ppid = getppid();
 	fds.parent = child_end;
 	fds.peer = peer_end;
-	if (is_smtp) {
+	fds.auth = auth_end;
+	if (kind == CHILD_SMTP) {
 		close(p->control_fd);
 		fds.listeners = p->lfds;
 		fds.control = -1;
 		smtp_proc_main(p->cf, &fds, &p->pu, &p->certs);
 	}
 	close_fds(p->lfds, p->cf->nlisteners);
+	tls_certs_free(&p->certs);
+	if (kind == CHILD_AUTH) {
+		close(p->control_fd);
+		auth_proc_main(p->cf, &fds, &p->pu);
+	}
 	fds.control = p->control_fd;
 	queue_proc_main(p->cf, &fds, &p->pu);
 }
@@ -453,6 +486,7 @@ setup(struct parent *p, const char *path)
 	p->lock_fd = -1;
 	p->smtp.name = "smtp";
 	p->queue.name = "queue";
+	p->auth.name = "auth";
 	str_copy(p->path, path, sizeof(p->path));
 	if (conf_read_file(path, &p->text, err, sizeof(err)) == -1 ||
 	    (p->cf = conf_new_shared(path, buf_cstr(&p->text), p->text.len, err, sizeof(err))) ==
@@ -482,7 +516,7 @@ int
 parent_main(const char *path, bool debug)
 {
 	struct parent *p = &pp;
-	int sq[2], ss[2], sx[2];
+	int sq[2], ss[2], sx[2], sa[2], xa[2];
 	struct event *sigs[4];
 	const int signums[4] = {SIGHUP, SIGTERM, SIGINT, SIGCHLD};
 	size_t i;
@@ -494,19 +528,32 @@ parent_main(const char *path, bool debug)
 		log_set_level(LOG_LEVEL_DEBUG);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sq) == -1 ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ss) == -1 ||
-	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sx) == -1)
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sx) == -1 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sa) == -1 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, xa) == -1)
 		log_fatal("socketpair");
 	signal(SIGPIPE, SIG_IGN);
-	/* queue: sq[1] to parent, sx[1] to smtp; smtp: ss[1] to parent, sx[0] to queue */
+	/* Each child keeps its own ends and closes every other descriptor the
+	 * parent still has open at its fork:
+	 *   queue: sq[1] (parent), sx[1] (smtp)
+	 *   auth:  sa[1] (parent), xa[1] (smtp)
+	 *   smtp:  ss[1] (parent), sx[0] (queue), xa[0] (auth) */
 	{
-		const int not_queue[] = {sq[0], ss[0], ss[1], sx[0]};
-		const int not_smtp[] = {sq[0], ss[0], sx[1]};
+		const int not_queue[] = {sq[0], ss[0], ss[1], sx[0], sa[0], sa[1], xa[0], xa[1]};
+		const int not_auth[] = {sq[0], ss[0], ss[1], sx[0], sx[1], sa[0], xa[0]};
+		const int not_smtp[] = {sq[0], ss[0], sx[1], sa[0], xa[1]};
 
-		p->queue.pid = start_child(p, false, sq[1], sx[1], not_queue, nitems(not_queue));
-		p->smtp.pid = start_child(p, true, ss[1], sx[0], not_smtp, nitems(not_smtp));
+		p->queue.pid = start_child(p, CHILD_QUEUE, sq[1], sx[1], -1, not_queue,
+					   nitems(not_queue));
+		p->auth.pid = start_child(p, CHILD_AUTH, sa[1], xa[1], -1, not_auth,
+					  nitems(not_auth));
+		p->smtp.pid = start_child(p, CHILD_SMTP, ss[1], sx[0], xa[0], not_smtp,
+					  nitems(not_smtp));
 	}
 	close(sx[0]);
 	close(sx[1]);
+	close(xa[0]);
+	close(xa[1]);
 	close(p->control_fd);
 	p->control_fd = -1;
 	forget_keys(&p->certs);
@@ -514,6 +561,7 @@ parent_main(const char *path, bool debug)
 	if (p->base == NULL)
 		log_fatalx("event_base_new failed");
 	p->queue.ipc = ipc_new(p->base, sq[0], "queue", on_child_msg, &p->queue);
+	p->auth.ipc = ipc_new(p->base, sa[0], "auth", on_child_msg, &p->auth);
 	p->smtp.ipc = ipc_new(p->base, ss[0], "smtp", on_child_msg, &p->smtp);
 	for (i = 0; i < nitems(signums); i++) {
 		sigs[i] = evsignal_new(p->base, signums[i], on_signal, p);

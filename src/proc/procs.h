@@ -5,7 +5,9 @@
  * SECURITY: parent keeps root (to bind ports on reload) and parses only the
  * config; smtp is chrooted and unprivileged and the only process reading
  * the network; queue is unprivileged, owns the spool and the control
- * socket and runs the outbound client.
+ * socket and runs the outbound client; auth is unprivileged, holds the
+ * account store, hashes, TOTP secrets and the audit log, and never reads
+ * the network.
  */
 #ifndef POSTERN_PROCS_H
 #define POSTERN_PROCS_H
@@ -19,7 +21,8 @@
 struct proc_fds {
 	pid_t ppid;	/* the parent, to notice its death */
 	int parent;	/* socketpair end to the parent */
-	int peer;	/* socketpair end to the other child */
+	int peer;	/* smtp and queue: socketpair end to each other; auth: to smtp */
+	int auth;	/* smtp: socketpair end to the auth process */
 	int *listeners; /* smtp: one per cf->listeners, in order */
 	int control;	/* queue: the listening control socket */
 };
@@ -32,6 +35,9 @@ void smtp_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_
 		    struct tls_certs *certs) __attribute__((noreturn));
 /* queue_proc_main - never returns. */
 void queue_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user *pu)
+	__attribute__((noreturn));
+/* auth_proc_main - never returns. */
+void auth_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user *pu)
 	__attribute__((noreturn));
 /* parent_main - serve with the config at path; returns the exit status. */
 int parent_main(const char *path, bool foreground_debug);

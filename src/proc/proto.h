@@ -9,7 +9,9 @@
  *   smtp   -> queue:        MSG_OPEN, MSG_COMMIT, MSG_ABORT
  *   queue  -> smtp:         MSG_OPEN_OK (fd), MSG_OPEN_FAIL, MSG_COMMIT_OK,
  *                           MSG_COMMIT_FAIL
- *   smtp, queue -> parent:  STOPPED
+ *   smtp   -> auth:         AUTH_BEGIN, AUTH_STEP (secret), AUTH_CANCEL
+ *   auth   -> smtp:         AUTH_ANSWER
+ *   smtp, queue, auth -> parent: STOPPED
  *
  * SECURITY: the smtp process handles network input and may be hostile to
  * the queue: proto_get_envelope() validates every field again.
@@ -35,6 +37,10 @@ enum imsg_type {
 	IMSG_MSG_COMMIT_FAIL,
 	IMSG_MSG_ABORT,
 	IMSG_TLS_CERT,
+	IMSG_AUTH_BEGIN,
+	IMSG_AUTH_STEP,
+	IMSG_AUTH_CANCEL,
+	IMSG_AUTH_ANSWER,
 };
 
 void proto_add_envelope(struct ipc_out *out, const struct envelope *env);

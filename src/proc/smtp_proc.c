@@ -44,6 +44,7 @@ struct smtp_proc {
 	struct conf *cf;
 	struct ipc *parent;
 	struct ipc *queue;
+	struct ipc *auth;
 	struct listener *listeners;
 	size_t nlisteners;
 	/* listeners and certificates arriving during a reload */
@@ -124,7 +125,50 @@ ops_closed(void *arg, struct session *s)
 		smtp_finish_stop(sp);
 }
 
-static const struct session_ops sp_ops = {ops_open, ops_commit, ops_abort, ops_closed};
+static void
+ops_auth_begin(void *arg, uint64_t sid, int mech, const char *ip, bool tls,
+	       const uint8_t *initial, size_t len, bool has_initial)
+{
+	struct smtp_proc *sp = arg;
+	struct ipc_out out;
+
+	ipc_begin(&out, IMSG_AUTH_BEGIN);
+	ipc_add_u64(&out, sid);
+	ipc_add_u8(&out, (uint8_t)mech);
+	ipc_add_u8(&out, tls);
+	ipc_add_u8(&out, has_initial);
+	ipc_add_str(&out, ip);
+	ipc_add_data(&out, initial, len);
+	ipc_send_secret(sp->auth, &out);
+}
+
+static void
+ops_auth_step(void *arg, uint64_t sid, const uint8_t *data, size_t len)
+{
+	struct smtp_proc *sp = arg;
+	struct ipc_out out;
+
+	ipc_begin(&out, IMSG_AUTH_STEP);
+	ipc_add_u64(&out, sid);
+	ipc_add_data(&out, data, len);
+	ipc_send_secret(sp->auth, &out);
+}
+
+static void
+ops_auth_cancel(void *arg, uint64_t sid)
+{
+	struct smtp_proc *sp = arg;
+	struct ipc_out out;
+
+	ipc_begin(&out, IMSG_AUTH_CANCEL);
+	ipc_add_u64(&out, sid);
+	ipc_send(sp->auth, &out);
+}
+
+static const struct session_ops sp_ops = {
+	ops_open,	  ops_commit,	 ops_abort,	  ops_closed,
+	ops_auth_begin, ops_auth_step, ops_auth_cancel,
+};
 
 static void
 refuse(int fd, const char *line)
@@ -394,6 +438,43 @@ on_queue(struct ipc *ipc, struct ipc_msg *m, void *arg)
 	}
 }
 
+/* Answers of the auth process. */
+static void
+on_auth(struct ipc *ipc, struct ipc_msg *m, void *arg)
+{
+	struct smtp_proc *sp = arg;
+	char user[321], **addrs;
+	const void *challenge;
+	struct session *s;
+	size_t clen;
+	uint32_t n, i;
+	uint64_t sid;
+	uint8_t st;
+
+	(void)ipc;
+	if (m == NULL)
+		log_fatalx("smtp: auth process went away");
+	if (m->type != IMSG_AUTH_ANSWER)
+		log_bug("smtp: unexpected message %u from auth", m->type);
+	sid = ipc_get_u64(m);
+	st = ipc_get_u8(m);
+	challenge = ipc_get_data(m, &clen);
+	ipc_get_strbuf(m, user, sizeof(user));
+	n = ipc_get_u32(m);
+	if (n > 10000 || st > 5)
+		log_bug("smtp: bad AUTH_ANSWER");
+	addrs = xcalloc(n ? n : 1, sizeof(*addrs));
+	for (i = 0; i < n; i++)
+		addrs[i] = ipc_get_str(m, SMTP_PATH_MAX);
+	ipc_end(m);
+	s = session_of(sp, sid);
+	if (s != NULL)
+		session_auth_answer(s, st, challenge, clen, user, addrs, n);
+	for (i = 0; i < n; i++)
+		free(addrs[i]);
+	free(addrs);
+}
+
 void
 smtp_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user *pu,
 	       struct tls_certs *certs)
@@ -428,6 +509,7 @@ smtp_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user 
 	use_certs(sp, certs, cf);
 	sp->parent = ipc_new(sp->base, fds->parent, "parent", on_parent, sp);
 	sp->queue = ipc_new(sp->base, fds->peer, "queue", on_queue, sp);
+	sp->auth = ipc_new(sp->base, fds->auth, "auth", on_auth, sp);
 	install_listeners(sp, fds->listeners, cf->nlisteners);
 	event_base_dispatch(sp->base);
 	log_fatalx("smtp: event loop ended");

@@ -38,6 +38,9 @@
 #include "mail/header.h"
 #include "mail/syntax.h"
 #include "tls/tls.h"
+#include "auth/sasl.h"
+#include "mail/addrlist.h"
+#include <sodium.h>
 
 /* Bytes of content buffered before a write to the spool file. */
 #define SESSION_WRITE_CHUNK (64 * 1024)
@@ -55,11 +58,14 @@ enum state {
 	ST_CONTENT,   /* reading DATA content or a BDAT chunk */
 	ST_WAIT,      /* waiting for the queue; input paused */
 	ST_STARTTLS,  /* 220 to STARTTLS being written; then the handshake */
+	ST_AUTH_LINE, /* AUTH: waiting for the client's response line */
+	ST_AUTH_WAIT, /* AUTH: waiting for the auth process */
 	ST_CLOSING,   /* reply flushed, then close */
 };
 
 static const char *state_names[] = {"connected", "idle", "mail",     "rcpt",
-				    "bdat",	 "content", "wait", "starttls", "closing"};
+				    "bdat",	 "content", "wait", "starttls", "auth-line",
+				    "auth-wait", "closing"};
 
 #define SB(s) (1u << (s))
 
@@ -87,6 +93,10 @@ struct session {
 	struct tls_server *tls; /* our reference, or NULL */
 	bool tls_on;		/* the handshake completed */
 	bool tls_handshaking;
+	char auth_user[321];   /* the authenticated account, "" if none */
+	char **auth_addrs;     /* what it may send as: user@domain or @domain */
+	size_t nauth_addrs;
+	enum state auth_return; /* state to go back to after AUTH */
 	char tls_info[128];	/* for Received: version and cipher */
 	bool out_blocked; /* reading paused until the client takes its replies */
 	const char *close_reason;
@@ -118,6 +128,8 @@ struct command {
 
 static void session_process(struct session *s);
 static bool tls_offered(const struct session *s);
+static bool auth_offered(const struct session *s);
+static bool owns(const struct session *s, const char *addr);
 static const char *proto_name(const struct session *s);
 static void on_read(struct bufferevent *bev, void *arg);
 static void on_write(struct bufferevent *bev, void *arg);
@@ -213,6 +225,8 @@ ehlo_reply(struct session *s)
 	evbuffer_add_printf(out, "250-%s\r\n", s->cf->hostname);
 	if (tls_offered(s))
 		evbuffer_add_printf(out, "250-STARTTLS\r\n");
+	if (auth_offered(s))
+		evbuffer_add_printf(out, "250-AUTH PLAIN LOGIN\r\n");
 	evbuffer_add_printf(out,
 			    "250-PIPELINING\r\n"
 			    "250-SIZE %llu\r\n"
@@ -265,8 +279,17 @@ cmd_mail(struct session *s, const char *args, size_t len)
 		error_reply(s, "%s", err);
 		return;
 	}
-	if (s->listener.role == ROLE_SUBMISSION && !s->trusted) {
+	if (s->listener.role == ROLE_SUBMISSION && !s->trusted && s->auth_user[0] == '\0') {
 		error_reply(s, "530 5.7.0 Authentication required");
+		return;
+	}
+	if (s->auth_user[0] != '\0' && (path.null || !owns(s, path.addr))) {
+		char esc[LOG_ESCAPE_BUF];
+
+		log_info("%s smtp reject reason=sender-not-owned ip=%s user=%s from=<%s>", s->sid,
+			 s->ip, s->auth_user, log_escape_str(esc, path.addr));
+		error_reply(s, "553 5.7.1 <%s>: sender address not owned by user %s", path.addr,
+			    s->auth_user);
 		return;
 	}
 	if (!s->esmtp && (mp.has_size || mp.body || mp.smtputf8 || mp.ret || mp.envid[0])) {
@@ -309,7 +332,7 @@ postmaster_rcpt(struct session *s, struct env_rcpt *r)
 static bool
 may_relay_to(const struct session *s, const char *domain)
 {
-	if (s->trusted)
+	if (s->trusted || s->auth_user[0] != '\0')
 		return true;
 	if (s->listener.role == ROLE_MX && conf_find_domain(s->cf, domain) != NULL)
 		return true;
@@ -501,6 +524,8 @@ proto_name(const struct session *s)
 		return s->tls_on ? "UTF8SMTPS" : "UTF8SMTP";
 	if (!s->esmtp)
 		return "SMTP";
+	if (s->auth_user[0] != '\0')
+		return "ESMTPSA"; /* AUTH happens only over TLS */
 	return s->tls_on ? "ESMTPS" : "ESMTP";
 }
 
@@ -580,18 +605,179 @@ starttls_now(struct session *s)
 	}
 }
 
+/* auth_offered - AUTH is listed (and accepted) only on submission
+ * listeners, only once TLS is up, only once per session. */
+static bool
+auth_offered(const struct session *s)
+{
+	return s->tls_on && s->listener.role == ROLE_SUBMISSION && s->auth_user[0] == '\0' &&
+	       s->env.ops->auth_begin != NULL;
+}
+
+/* auth_mech - 1 PLAIN, 2 LOGIN (enum auth_mech), or 0. */
+static int
+auth_mech(const char *name, size_t len)
+{
+	if (len == 5 && strncasecmp(name, "PLAIN", 5) == 0)
+		return 1;
+	if (len == 5 && strncasecmp(name, "LOGIN", 5) == 0)
+		return 2;
+	return 0;
+}
+
 static void
 cmd_auth(struct session *s, const char *args, size_t len)
 {
-	(void)args;
-	(void)len;
+	uint8_t initial[SASL_MAX];
+	size_t mlen = 0, ilen = 0;
+	int mech;
+
 	/* RFC 4954 4: never credentials in the clear. */
 	if (!s->tls_on) {
 		error_reply(s, "538 5.7.11 Encryption required for requested authentication "
 			       "mechanism");
 		return;
 	}
-	error_reply(s, "502 5.5.1 Error: authentication not available");
+	if (s->auth_user[0] != '\0') {
+		error_reply(s, "503 5.5.1 Error: already authenticated");
+		return;
+	}
+	if (!auth_offered(s)) {
+		error_reply(s, "502 5.5.1 Error: authentication not available here");
+		return;
+	}
+	if (s->state != ST_IDLE) {
+		error_reply(s, "503 5.5.1 Error: AUTH only between transactions, after EHLO");
+		return;
+	}
+	while (mlen < len && args[mlen] != ' ')
+		mlen++;
+	mech = auth_mech(args, mlen);
+	if (mech == 0) {
+		error_reply(s, "504 5.5.4 Unrecognized authentication type");
+		return;
+	}
+	if (mlen < len) {
+		const char *ir = args + mlen + 1;
+
+		if (sasl_b64_decode(ir, len - mlen - 1, initial, &ilen) == -1) {
+			error_reply(s, "501 5.5.2 Cannot decode the initial response");
+			return;
+		}
+	}
+	s->auth_return = s->state;
+	enter_state(s, ST_AUTH_WAIT);
+	s->env.ops->auth_begin(s->env.arg, s->id, mech, s->ip, s->tls_on, initial, ilen,
+			       mlen < len);
+	sodium_memzero(initial, sizeof(initial));
+}
+
+/* auth_line - the client's response to a 334 challenge. */
+static void
+auth_line(struct session *s, const char *line, size_t len)
+{
+	uint8_t data[SASL_MAX];
+	size_t n;
+
+	if (len == 1 && line[0] == '*') {
+		s->env.ops->auth_cancel(s->env.arg, s->id);
+		enter_state(s, s->auth_return);
+		error_reply(s, "501 5.7.0 Authentication cancelled");
+		return;
+	}
+	if (sasl_b64_decode(line, len, data, &n) == -1) {
+		s->env.ops->auth_cancel(s->env.arg, s->id);
+		enter_state(s, s->auth_return);
+		error_reply(s, "501 5.5.2 Cannot decode the response");
+		return;
+	}
+	enter_state(s, ST_AUTH_WAIT);
+	s->env.ops->auth_step(s->env.arg, s->id, data, n);
+	sodium_memzero(data, sizeof(data));
+}
+
+static void
+auth_forget(struct session *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nauth_addrs; i++)
+		free(s->auth_addrs[i]);
+	free(s->auth_addrs);
+	s->auth_addrs = NULL;
+	s->nauth_addrs = 0;
+}
+
+void
+session_auth_answer(struct session *s, int status, const uint8_t *challenge, size_t len,
+		    const char *user, char **addresses, size_t naddresses)
+{
+	struct buf b64 = BUF_INIT;
+	char esc[LOG_ESCAPE_BUF];
+	size_t i;
+
+	if (s->state != ST_AUTH_WAIT)
+		log_bug("%s smtp: auth answer in state %s", s->sid, state_names[s->state]);
+	if (s->peer_gone) {
+		session_end(s, s->close_reason);
+		return;
+	}
+	bufferevent_enable(s->bev, EV_READ);
+	switch (status) {
+	case 0: /* AUTH_CONTINUE */
+		sasl_b64_encode(challenge, len, &b64);
+		reply(s, "334 %s", buf_cstr(&b64));
+		buf_free(&b64);
+		enter_state(s, ST_AUTH_LINE);
+		break;
+	case 1: /* AUTH_OK */
+		enter_state(s, s->auth_return);
+		str_copy(s->auth_user, user, sizeof(s->auth_user));
+		auth_forget(s);
+		s->auth_addrs = xcalloc(naddresses ? naddresses : 1, sizeof(char *));
+		for (i = 0; i < naddresses; i++)
+			s->auth_addrs[i] = xstrdup(addresses[i]);
+		s->nauth_addrs = naddresses;
+		log_info("%s smtp authenticated ip=%s user=\"%s\"", s->sid, s->ip,
+			 log_escape_str(esc, user));
+		reply(s, "235 2.7.0 Authentication successful");
+		break;
+	case 3: /* AUTH_TEMPFAIL */
+		enter_state(s, s->auth_return);
+		reply(s, "454 4.7.0 Temporary authentication failure, try again later");
+		break;
+	case 4: /* AUTH_EXPIRED */
+		enter_state(s, s->auth_return);
+		error_reply(s, "432 4.7.12 A password transition is needed: change your password");
+		break;
+	case 5: /* AUTH_MALFORMED */
+		enter_state(s, s->auth_return);
+		error_reply(s, "501 5.5.2 Syntax error in the SASL message");
+		break;
+	default: /* AUTH_FAIL */
+		enter_state(s, s->auth_return);
+		error_reply(s, "535 5.7.8 Authentication credentials invalid");
+		break;
+	}
+	session_process(s);
+}
+
+/* owns - may the authenticated user send as addr? Its own addresses, or
+ * any address of a domain granted as "@domain". */
+static bool
+owns(const struct session *s, const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	size_t i;
+
+	for (i = 0; i < s->nauth_addrs; i++) {
+		const char *a = s->auth_addrs[i];
+
+		if (a[0] == '@' ? (at != NULL && strcasecmp(a + 1, at + 1) == 0)
+				: strcasecmp(a, addr) == 0)
+			return true;
+	}
+	return false;
 }
 
 #define ANY_GREETED (SB(ST_IDLE) | SB(ST_MAIL) | SB(ST_RCPT) | SB(ST_BDAT))
@@ -706,6 +892,10 @@ read_line(struct session *s, struct buf *line)
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 	struct evbuffer_ptr p = evbuffer_search(in, "\n", 1, NULL);
 	size_t len, max = s->cf->limits.max_command_length;
+
+	/* A SASL response holds up to SASL_MAX bytes, base64-encoded. */
+	if (s->state == ST_AUTH_LINE && max < (SASL_MAX / 3) * 4 + 4)
+		max = (SASL_MAX / 3) * 4 + 4;
 	bool bare;
 
 	if (p.pos == -1) {
@@ -774,6 +964,28 @@ add_submission_headers(struct session *s)
 	s->extra += s->out.len - before;
 }
 
+/* from_not_owned - for an authenticated user: the From: header must name
+ * only addresses the user owns (practice 1). The reply, or NULL. */
+static const char *
+from_not_owned(struct session *s)
+{
+	struct addrlist l;
+	size_t i;
+
+	if (s->auth_user[0] == '\0' || s->reader.nfrom == 0)
+		return NULL;
+	if (s->reader.nfrom > 1)
+		return "550 5.7.1 Error: more than one From: header";
+	if (s->reader.from_too_long ||
+	    addrlist_parse(s->reader.from, s->reader.fromlen, &l) == -1)
+		return "553 5.7.1 Error: cannot read the From: header";
+	for (i = 0; i < l.n; i++)
+		if (!owns(s, l.addr[i]))
+			return "553 5.7.1 Error: From: header address not owned by the "
+			       "authenticated user";
+	return NULL;
+}
+
 /* content_failed - the reply for a message that cannot be accepted, or NULL. */
 static const char *
 content_failed(struct session *s)
@@ -786,7 +998,7 @@ content_failed(struct session *s)
 		return "452 4.3.1 Error: insufficient system storage";
 	if (s->write_errno != 0)
 		return "451 4.3.0 Error: queue file write error";
-	return NULL;
+	return from_not_owned(s);
 }
 
 static void
@@ -952,7 +1164,8 @@ session_process(struct session *s)
 	for (;;) {
 		int r;
 
-		if (s->state == ST_WAIT || s->state == ST_CLOSING || s->state == ST_STARTTLS)
+		if (s->state == ST_WAIT || s->state == ST_CLOSING || s->state == ST_STARTTLS ||
+		    s->state == ST_AUTH_WAIT)
 			break;
 		if (s->state == ST_CONTENT) {
 			if (!(s->is_bdat || s->bdat_fail) ? !read_data(s) : !read_bdat(s))
@@ -973,7 +1186,11 @@ session_process(struct session *s)
 		r = read_line(s, &line);
 		if (r != 1)
 			break;
-		handle_command(s, line.data, line.len);
+		if (s->state == ST_AUTH_LINE)
+			auth_line(s, line.data, line.len);
+		else
+			handle_command(s, line.data, line.len);
+		explicit_bzero(line.data, line.len); /* AUTH lines carry secrets */
 	}
 	buf_free(&line);
 }
@@ -1065,6 +1282,9 @@ session_committed(struct session *s, bool ok, const char *err)
 static void
 session_free(struct session *s)
 {
+	if (s->state == ST_AUTH_WAIT || s->state == ST_AUTH_LINE)
+		s->env.ops->auth_cancel(s->env.arg, s->id);
+	auth_forget(s);
 	tx_reset(s);
 	if (s->ev_session_timeout != NULL)
 		event_free(s->ev_session_timeout);
@@ -1181,8 +1401,9 @@ on_event(struct bufferevent *bev, short what, void *arg)
 			session_end(s, s->close_reason);
 			return;
 		}
-		if (s->state == ST_WAIT) {
-			/* The queue is slow; the timeout covers the client only. */
+		if (s->state == ST_WAIT || s->state == ST_AUTH_WAIT) {
+			/* The queue (or auth) is slow; the timeout covers the client
+			 * only. Reading resumes when the answer comes. */
 			return;
 		}
 		reply(s, "421 4.4.2 %s Error: timeout exceeded", s->cf->hostname);
@@ -1190,8 +1411,8 @@ on_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-		if (s->state == ST_WAIT) {
-			/* Keep the session until the queue answers. */
+		if (s->state == ST_WAIT || s->state == ST_AUTH_WAIT) {
+			/* Keep the session until the queue (or auth) answers. */
 			bufferevent_disable(bev, EV_READ | EV_WRITE);
 			s->close_reason = what & BEV_EVENT_EOF ? "eof" : "error";
 			s->peer_gone = true;

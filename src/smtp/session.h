@@ -19,6 +19,7 @@
 #define POSTERN_SESSION_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -35,6 +36,12 @@ struct session_ops {
 	void (*commit)(void *arg, uint64_t sid, const char *queue_id, uint64_t size);
 	void (*abort)(void *arg, const char *queue_id);
 	void (*closed)(void *arg, struct session *s); /* the session is gone */
+	/* AUTH: mechanism 1 PLAIN, 2 LOGIN; data decoded from base64. The
+	 * owner answers with session_auth_answer(). */
+	void (*auth_begin)(void *arg, uint64_t sid, int mech, const char *ip, bool tls,
+			   const uint8_t *initial, size_t len, bool has_initial);
+	void (*auth_step)(void *arg, uint64_t sid, const uint8_t *data, size_t len);
+	void (*auth_cancel)(void *arg, uint64_t sid);
 };
 
 struct tls_server;
@@ -55,6 +62,10 @@ struct session *session_new(const struct session_env *senv, int fd, const struct
 void session_opened(struct session *s, int fd, const char *queue_id, const char *reply);
 /* session_committed - the message is safely on disk (ok) or not. */
 void session_committed(struct session *s, bool ok, const char *reply);
+/* session_auth_answer - the auth process's verdict or next challenge.
+ * status: the values of enum auth_status (auth/authd.h). */
+void session_auth_answer(struct session *s, int status, const uint8_t *challenge, size_t len,
+			 const char *user, char **addresses, size_t naddresses);
 /* session_shutdown - stop: finish the current command, then 421 and close. */
 void session_shutdown(struct session *s);
 uint64_t session_id(const struct session *s);

@@ -1,0 +1,664 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * authd - server-side SASL and credential checks (auth process).
+ *
+ * SECURITY: see authd.h. Passwords live in wiped buffers for the length
+ * of one check; nothing secret is logged; every verdict is audited.
+ */
+#include "auth/authd.h"
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "audit/audit.h"
+#include "auth/hashpool.h"
+#include "auth/pwhash.h"
+#include "auth/sasl.h"
+#include "auth/store.h"
+#include "lib/log.h"
+#include "lib/map.h"
+#include "lib/net.h"
+#include "lib/util.h"
+
+#define AUTHD_CACHE_MAX 100000 /* entries; beyond, the oldest half goes */
+
+struct asess {
+	uint64_t sid;
+	enum auth_mech mech;
+	int step; /* LOGIN: 0 waiting for the user name, 1 for the password */
+	char ip[NET_ADDRSTRLEN];
+	bool tls;
+	char user[STORE_NAME_MAX + 1];
+	bool busy;	/* a verification is running */
+	bool cancelled; /* the client went away meanwhile */
+	bool detached;	/* replaced by a newer AUTH: owned by its job only */
+};
+
+struct cached {
+	int64_t generation;
+	uint64_t expires;
+};
+
+struct authd {
+	struct event_base *base;
+	struct conf *cf;
+	struct store *store;
+	struct audit *audit;
+	struct hashpool *pool;
+	struct pwhash_params params;
+	struct map *sessions; /* sid hex -> asess */
+	struct map *cache;    /* keyed hash hex -> cached */
+	uint8_t cache_key[crypto_generichash_KEYBYTES];
+	authd_answer_fn fn;
+	void *arg;
+};
+
+/* A verification on the pool. */
+struct vjob {
+	struct hashjob job;
+	struct authd *a;
+	struct asess *s; /* stays valid: a busy session is freed by its job */
+	char *stored; /* NULL: a dummy hash for an unknown account */
+	char *pw;
+	size_t pwlen;
+	struct pwhash_params params;
+	enum pwhash_result result;
+	bool rehash;
+	char newhash[256];
+	const char *reason; /* set when the outcome is already a failure */
+};
+
+static void
+sid_key(uint64_t sid, char key[17])
+{
+	snprintf(key, 17, "%016llx", (unsigned long long)sid);
+}
+
+static struct asess *
+sess_get(struct authd *a, uint64_t sid)
+{
+	char key[17];
+
+	sid_key(sid, key);
+	return map_get(a->sessions, key);
+}
+
+static void
+sess_end(struct authd *a, struct asess *s)
+{
+	char key[17];
+
+	sid_key(s->sid, key);
+	map_del(a->sessions, key);
+	explicit_bzero(s, sizeof(*s));
+	free(s);
+}
+
+static const char *
+mech_name(enum auth_mech m)
+{
+	return m == MECH_PLAIN ? "PLAIN" : "LOGIN";
+}
+
+static const char *
+status_name(enum auth_status st)
+{
+	switch (st) {
+	case AUTH_OK:
+		return "ok";
+	case AUTH_FAIL:
+		return "failed";
+	case AUTH_TEMPFAIL:
+		return "tempfail";
+	case AUTH_EXPIRED:
+		return "expired";
+	case AUTH_MALFORMED:
+		return "malformed";
+	default:
+		return "continue";
+	}
+}
+
+/* audit_auth - one record per verdict: account, IP, mechanism, result, why. */
+static void
+audit_auth(struct authd *a, const struct asess *s, enum auth_status st, const char *reason)
+{
+	json_t *f = json_object();
+	char esc[LOG_ESCAPE_BUF];
+
+	json_object_set_new(f, "account", audit_str(s->user, strlen(s->user)));
+	json_object_set_new(f, "ip", json_string(s->ip));
+	json_object_set_new(f, "mechanism", json_string(mech_name(s->mech)));
+	json_object_set_new(f, "result", json_string(status_name(st)));
+	if (reason != NULL)
+		json_object_set_new(f, "reason", json_string(reason));
+	if (a->audit != NULL && audit_append(a->audit, "auth", f) == -1)
+		log_warnx("auth audit-append-failed error=\"%s\"", audit_error(a->audit));
+	json_decref(f);
+	log_info("%016llx auth %s user=\"%s\" ip=%s mechanism=%s%s%s",
+		 (unsigned long long)s->sid, status_name(st), log_escape_str(esc, s->user), s->ip,
+		 mech_name(s->mech), reason ? " reason=" : "", reason ? reason : "");
+}
+
+static void
+answer(struct authd *a, struct asess *s, enum auth_status st, const char *reason,
+       const char *const *addrs, size_t naddrs)
+{
+	struct auth_answer ans;
+
+	memset(&ans, 0, sizeof(ans));
+	ans.status = st;
+	ans.user = s->user;
+	ans.addresses = addrs;
+	ans.naddresses = naddrs;
+	if (st != AUTH_MALFORMED)
+		audit_auth(a, s, st, reason);
+	a->fn(a->arg, s->sid, &ans);
+	sess_end(a, s);
+}
+
+static void
+challenge(struct authd *a, struct asess *s, const char *text)
+{
+	struct auth_answer ans;
+
+	memset(&ans, 0, sizeof(ans));
+	ans.status = AUTH_CONTINUE;
+	ans.challenge = (const uint8_t *)text;
+	ans.challenge_len = strlen(text);
+	a->fn(a->arg, s->sid, &ans);
+}
+
+/* The verified-credential cache. */
+
+static void
+cache_id(struct authd *a, const char *user, const char *pw, size_t pwlen, char out[65])
+{
+	uint8_t h[32];
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, a->cache_key, sizeof(a->cache_key), sizeof(h));
+	crypto_generichash_update(&st, (const uint8_t *)user, strlen(user) + 1);
+	crypto_generichash_update(&st, (const uint8_t *)pw, pwlen);
+	crypto_generichash_final(&st, h, sizeof(h));
+	sodium_bin2hex(out, 65, h, sizeof(h));
+	sodium_memzero(h, sizeof(h));
+}
+
+static bool
+cache_hit(struct authd *a, const struct account *acc, const char *pw, size_t pwlen)
+{
+	char id[65];
+	struct cached *c;
+
+	if (a->cf->auth.cache_ttl == 0)
+		return false;
+	cache_id(a, acc->name, pw, pwlen, id);
+	c = map_get(a->cache, id);
+	if (c == NULL)
+		return false;
+	if (c->generation != acc->generation || c->expires <= (uint64_t)time(NULL)) {
+		free(map_del(a->cache, id));
+		return false;
+	}
+	return true;
+}
+
+static void
+drop_all(const char *key, void *val, void *arg)
+{
+	(void)key;
+	(void)arg;
+	free(val);
+}
+
+static void
+cache_put(struct authd *a, const struct account *acc, const char *pw, size_t pwlen)
+{
+	struct cached *c;
+	char id[65];
+
+	if (a->cf->auth.cache_ttl == 0)
+		return;
+	if (map_count(a->cache) >= AUTHD_CACHE_MAX) {
+		/* Simplest bound: start over (entries are cheap to rebuild). */
+		map_each(a->cache, drop_all, NULL);
+		map_free(a->cache);
+		a->cache = map_new();
+	}
+	cache_id(a, acc->name, pw, pwlen, id);
+	c = xcalloc(1, sizeof(*c));
+	c->generation = acc->generation;
+	c->expires = (uint64_t)time(NULL) + a->cf->auth.cache_ttl;
+	free(map_put(a->cache, id, c));
+}
+
+/* Checks after the password is known to be right. */
+
+struct allow_ctx {
+	struct sockaddr_storage ss;
+	bool any;
+	bool match;
+};
+
+static int
+allow_cb(const char *cidr, void *arg)
+{
+	struct allow_ctx *x = arg;
+	struct cidr c;
+
+	x->any = true;
+	if (net_parse_cidr(cidr, &c) == 0 && net_cidr_match(&c, (struct sockaddr *)&x->ss))
+		x->match = true;
+	return x->match;
+}
+
+/* ip_allowed - the account's allow-from networks admit ip (none: anywhere). */
+static bool
+ip_allowed(struct authd *a, const char *user, const char *ip)
+{
+	struct allow_ctx x;
+	socklen_t len;
+
+	memset(&x, 0, sizeof(x));
+	if (net_parse_ip(ip, &x.ss, &len) == -1)
+		return false;
+	if (store_allows(a->store, user, allow_cb, &x) == -1)
+		return false;
+	return !x.any || x.match;
+}
+
+struct addr_list {
+	char **v;
+	size_t n;
+};
+
+static int
+addr_cb(const char *address, void *arg)
+{
+	struct addr_list *l = arg;
+
+	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+	l->v[l->n++] = xstrdup(address);
+	return 0;
+}
+
+/* expired - max_age passed, or an admin reset asks for a new password. */
+static bool
+expired(struct authd *a, const struct account *acc)
+{
+	uint64_t age = a->cf->auth.max_age;
+
+	return acc->must_change ||
+	       (age > 0 && (uint64_t)(time(NULL) - acc->pw_changed) > age);
+}
+
+/* granted - the password (or app password, or code) was right: apply the
+ * account-level rules and answer. */
+static void
+granted(struct authd *a, struct asess *s, const struct account *acc)
+{
+	struct addr_list l = {NULL, 0};
+	size_t i;
+
+	if (expired(a, acc)) {
+		answer(a, s, AUTH_EXPIRED, acc->must_change ? "must-change" : "expired", NULL, 0);
+		return;
+	}
+	addr_cb(acc->name, &l);
+	if (store_addresses(a->store, acc->name, addr_cb, &l) == -1) {
+		answer(a, s, AUTH_TEMPFAIL, "store", NULL, 0);
+	} else {
+		str_copy(s->user, acc->name, sizeof(s->user));
+		answer(a, s, AUTH_OK, NULL, (const char *const *)l.v, l.n);
+	}
+	for (i = 0; i < l.n; i++)
+		free(l.v[i]);
+	free(l.v);
+}
+
+/* Verification on the pool. */
+
+static void
+vjob_run(struct hashjob *j)
+{
+	struct vjob *v = (struct vjob *)j;
+
+	if (v->stored == NULL) {
+		pwhash_dummy(&v->params);
+		v->result = PWHASH_MISMATCH;
+		return;
+	}
+	v->result = pwhash_verify(v->stored, v->pw, v->pwlen, &v->params, &v->rehash);
+	if (v->result == PWHASH_MATCH && v->rehash &&
+	    pwhash_create(v->pw, v->pwlen, &v->params, v->newhash, sizeof(v->newhash)) == -1)
+		v->newhash[0] = '\0';
+}
+
+static void
+vjob_free(struct vjob *v)
+{
+	if (v->pw != NULL)
+		wipe_free(v->pw, v->pwlen);
+	if (v->stored != NULL)
+		wipe_free(v->stored, strlen(v->stored));
+	sodium_memzero(v->newhash, sizeof(v->newhash));
+	free(v);
+}
+
+static void
+vjob_done(struct hashjob *j)
+{
+	struct vjob *v = (struct vjob *)j;
+	struct authd *a = v->a;
+	struct asess *s = v->s;
+	struct account acc;
+	int rc;
+
+	if (s->cancelled) {
+		if (s->detached)
+			free(s);
+		else
+			sess_end(a, s);
+		vjob_free(v);
+		return;
+	}
+	s->busy = false;
+	if (v->reason != NULL) {
+		answer(a, s, AUTH_FAIL, v->reason, NULL, 0);
+		vjob_free(v);
+		return;
+	}
+	if (v->result != PWHASH_MATCH) {
+		answer(a, s, AUTH_FAIL, v->result == PWHASH_BAD_FORMAT ? "bad-stored-hash"
+								       : "bad-password",
+		       NULL, 0);
+		vjob_free(v);
+		return;
+	}
+	/* Re-read: the account may have changed while we hashed. */
+	rc = store_get(a->store, s->user, &acc);
+	if (rc != 0) {
+		answer(a, s, rc == 1 ? AUTH_FAIL : AUTH_TEMPFAIL, rc == 1 ? "deleted" : "store",
+		       NULL, 0);
+		vjob_free(v);
+		return;
+	}
+	if (v->rehash && v->newhash[0] != '\0' && store_rehash(a->store, acc.name, v->newhash) == 0)
+		log_info("%016llx auth rehashed user=%s scheme=ARGON2ID",
+			 (unsigned long long)s->sid, acc.name);
+	if (acc.locked) {
+		answer(a, s, AUTH_FAIL, "locked", NULL, 0);
+	} else {
+		cache_put(a, &acc, v->pw, v->pwlen);
+		granted(a, s, &acc);
+	}
+	account_clear(&acc);
+	vjob_free(v);
+}
+
+/* verify - queue a hash check of pw against stored (NULL: dummy). reason:
+ * the verdict is already a failure for that reason, but the client waits
+ * the same time as for a real check. */
+static void
+verify(struct authd *a, struct asess *s, const char *stored, const char *pw, size_t pwlen,
+       const char *reason)
+{
+	struct vjob *v = xcalloc(1, sizeof(*v));
+
+	v->job.fn = vjob_run;
+	v->job.done = vjob_done;
+	v->a = a;
+	v->s = s;
+	v->stored = stored ? xstrdup(stored) : NULL;
+	v->pw = xstrndup(pw, pwlen);
+	v->pwlen = pwlen;
+	v->params = a->params;
+	v->reason = reason;
+	if (hashpool_submit(a->pool, &v->job) == -1) {
+		vjob_free(v);
+		answer(a, s, AUTH_TEMPFAIL, "busy", NULL, 0);
+		return;
+	}
+	s->busy = true;
+}
+
+/* check - the heart: a user name and a password from any mechanism. */
+static void
+check(struct authd *a, struct asess *s, const char *authzid, const char *user, const char *pw,
+      size_t pwlen)
+{
+	struct account acc;
+	int rc;
+
+	str_copy(s->user, user, sizeof(s->user));
+	if (strlen(user) > STORE_NAME_MAX || (authzid != NULL && *authzid != '\0' &&
+					      strcasecmp(authzid, user) != 0)) {
+		verify(a, s, NULL, pw, pwlen, "authzid-not-allowed");
+		return;
+	}
+	rc = store_get(a->store, user, &acc);
+	if (rc == -1) {
+		log_warnx("auth store-error error=\"%s\"", store_error(a->store));
+		answer(a, s, AUTH_TEMPFAIL, "store", NULL, 0);
+		return;
+	}
+	if (rc == 1) {
+		verify(a, s, NULL, pw, pwlen, "unknown-account");
+		return;
+	}
+	if (!ip_allowed(a, acc.name, s->ip))
+		verify(a, s, NULL, pw, pwlen, "source-not-allowed");
+	else if (acc.totp_sealed != NULL)
+		verify(a, s, NULL, pw, pwlen, "second-factor-required");
+	else if (cache_hit(a, &acc, pw, pwlen) && !acc.locked)
+		granted(a, s, &acc);
+	else
+		verify(a, s, acc.hash, pw, pwlen, NULL);
+	account_clear(&acc);
+}
+
+/* Mechanisms. */
+
+static void
+plain(struct authd *a, struct asess *s, const uint8_t *data, size_t len)
+{
+	uint8_t buf[SASL_MAX + 1];
+	struct sasl_plain p;
+
+	if (len > SASL_MAX) {
+		answer(a, s, AUTH_MALFORMED, NULL, NULL, 0);
+		return;
+	}
+	memcpy(buf, data, len);
+	if (sasl_plain_parse(buf, len, &p) == -1) {
+		sodium_memzero(buf, sizeof(buf));
+		answer(a, s, AUTH_MALFORMED, NULL, NULL, 0);
+		return;
+	}
+	check(a, s, p.authzid, p.authcid, p.passwd, p.passwdlen);
+	sodium_memzero(buf, sizeof(buf));
+}
+
+static void
+login(struct authd *a, struct asess *s, const uint8_t *data, size_t len)
+{
+	char text[SASL_MAX + 1];
+
+	if (len > SASL_MAX || memchr(data, '\0', len) != NULL) {
+		answer(a, s, AUTH_MALFORMED, NULL, NULL, 0);
+		return;
+	}
+	if (s->step == 0) {
+		memcpy(text, data, len);
+		text[len] = '\0';
+		if (len == 0 || len > STORE_NAME_MAX || !valid_utf8(text, len)) {
+			answer(a, s, AUTH_MALFORMED, NULL, NULL, 0);
+			return;
+		}
+		str_copy(s->user, text, sizeof(s->user));
+		s->step = 1;
+		challenge(a, s, "Password:");
+		return;
+	}
+	if (len == 0) {
+		answer(a, s, AUTH_MALFORMED, NULL, NULL, 0);
+		return;
+	}
+	str_copy(text, s->user, sizeof(text));
+	check(a, s, NULL, text, (const char *)data, len);
+}
+
+void
+authd_begin(struct authd *a, uint64_t sid, enum auth_mech mech, const char *ip, bool tls,
+	    const uint8_t *initial, size_t len, bool has_initial)
+{
+	struct asess *s, *old = sess_get(a, sid);
+	char key[17];
+
+	sid_key(sid, key);
+	if (old != NULL && old->busy) {
+		/* A new AUTH while an old one still hashes (the client cancelled
+		 * it): the old one's job keeps and frees it. */
+		map_del(a->sessions, key);
+		old->detached = true;
+		old->cancelled = true;
+	} else if (old != NULL) {
+		sess_end(a, old);
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->sid = sid;
+	s->mech = mech;
+	s->tls = tls;
+	str_copy(s->ip, ip, sizeof(s->ip));
+	map_put(a->sessions, key, s);
+	if (!tls) {
+		/* The smtp process refuses AUTH before TLS; a request like this
+		 * is a bug there, and we refuse it here too. */
+		answer(a, s, AUTH_FAIL, "no-tls", NULL, 0);
+		return;
+	}
+	if (mech == MECH_PLAIN) {
+		if (has_initial)
+			plain(a, s, initial, len);
+		else
+			challenge(a, s, "");
+		return;
+	}
+	if (has_initial) {
+		login(a, s, initial, len);
+		return;
+	}
+	challenge(a, s, "Username:");
+}
+
+void
+authd_step(struct authd *a, uint64_t sid, const uint8_t *data, size_t len)
+{
+	struct asess *s = sess_get(a, sid);
+
+	if (s == NULL || s->busy)
+		return;
+	if (s->mech == MECH_PLAIN)
+		plain(a, s, data, len);
+	else
+		login(a, s, data, len);
+}
+
+void
+authd_cancel(struct authd *a, uint64_t sid)
+{
+	struct asess *s = sess_get(a, sid);
+
+	if (s == NULL)
+		return;
+	if (s->busy) {
+		s->cancelled = true; /* the job finishes and ends it */
+		return;
+	}
+	sess_end(a, s);
+}
+
+static void
+apply_conf(struct authd *a)
+{
+	a->params.memlimit = a->cf->auth.argon2_memory;
+	a->params.opslimit = a->cf->auth.argon2_ops;
+}
+
+struct authd *
+authd_new(struct event_base *base, struct conf *cf, authd_answer_fn fn, void *arg, char *err,
+	  size_t errsz)
+{
+	struct authd *a = xcalloc(1, sizeof(*a));
+	char path[PATH_MAX];
+
+	if (sodium_init() < 0) {
+		snprintf(err, errsz, "libsodium cannot initialise");
+		free(a);
+		return NULL;
+	}
+	a->base = base;
+	a->cf = conf_ref(cf);
+	a->fn = fn;
+	a->arg = arg;
+	apply_conf(a);
+	snprintf(path, sizeof(path), "%s/accounts.db", cf->state_dir);
+	a->store = store_open(path, err, errsz);
+	if (a->store == NULL)
+		goto fail;
+	snprintf(path, sizeof(path), "%s/%s", cf->state_dir, AUDIT_FILE);
+	a->audit = audit_open(path, 0, err, errsz);
+	if (a->audit == NULL)
+		goto fail;
+	a->pool = hashpool_new(base, (unsigned)cf->auth.hash_threads,
+			       (unsigned)cf->auth.hash_queue);
+	a->sessions = map_new();
+	a->cache = map_new();
+	randombytes_buf(a->cache_key, sizeof(a->cache_key));
+	return a;
+fail:
+	store_close(a->store);
+	conf_unref(a->cf);
+	free(a);
+	return NULL;
+}
+
+void
+authd_set_conf(struct authd *a, struct conf *cf)
+{
+	conf_unref(a->cf);
+	a->cf = conf_ref(cf);
+	apply_conf(a);
+}
+
+static void
+free_sess(const char *key, void *val, void *arg)
+{
+	(void)key;
+	(void)arg;
+	explicit_bzero(val, sizeof(struct asess));
+	free(val);
+}
+
+void
+authd_free(struct authd *a)
+{
+	if (a == NULL)
+		return;
+	hashpool_free(a->pool);
+	map_each(a->sessions, free_sess, NULL);
+	map_free(a->sessions);
+	map_each(a->cache, drop_all, NULL);
+	map_free(a->cache);
+	sodium_memzero(a->cache_key, sizeof(a->cache_key));
+	audit_close(a->audit);
+	store_close(a->store);
+	conf_unref(a->cf);
+	free(a);
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * authd - the auth process's service: SASL mechanisms on the server side
+ * (PLAIN, LOGIN) driven by messages from the smtp process, and the checks
+ * behind them: the account store, password hashes on a bounded pool, a
+ * verified-credential cache, 2FA (app passwords, password + TOTP code),
+ * locks, allowed networks, password expiry, and an audit record for every
+ * attempt.
+ *
+ * SECURITY: the only process that reads hashes, TOTP secrets and the seal
+ * key; the smtp process gets a verdict and the account's sending
+ * addresses, nothing more. Unknown accounts cost a dummy hash (no
+ * enumeration by timing); secrets are compared in constant time and
+ * wiped. The cache keys are keyed hashes under a random per-start key and
+ * never hold a password; an entry dies with any change of the account's
+ * generation.
+ * STANDARDS: RFC 4954 (codes), RFC 4616 (PLAIN), draft-murchison-sasl-login
+ * (LOGIN), RFC 6238 (TOTP).
+ */
+#ifndef POSTERN_AUTHD_H
+#define POSTERN_AUTHD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf/conf.h"
+
+struct event_base;
+struct authd;
+
+enum auth_mech { MECH_PLAIN = 1, MECH_LOGIN };
+
+enum auth_status {
+	AUTH_CONTINUE,	/* a challenge follows */
+	AUTH_OK,	/* 235 2.7.0 */
+	AUTH_FAIL,	/* 535 5.7.8 */
+	AUTH_TEMPFAIL,	/* 454 4.7.0 */
+	AUTH_EXPIRED,	/* 432 4.7.12 */
+	AUTH_MALFORMED, /* 501 5.5.2: the client's message was not valid */
+};
+
+struct auth_answer {
+	enum auth_status status;
+	const uint8_t *challenge; /* AUTH_CONTINUE: raw bytes to base64 */
+	size_t challenge_len;
+	const char *user;	  /* AUTH_OK: the account */
+	const char *const *addresses; /* AUTH_OK: what it may send as */
+	size_t naddresses;
+};
+
+typedef void (*authd_answer_fn)(void *arg, uint64_t sid, const struct auth_answer *ans);
+
+/* authd_new - open the store, the seal key and the audit log in state_dir. */
+struct authd *authd_new(struct event_base *base, struct conf *cf, authd_answer_fn fn, void *arg,
+			char *err, size_t errsz);
+void authd_set_conf(struct authd *a, struct conf *cf);
+/* authd_begin - a client said AUTH mech [initial]; answers come through fn. */
+void authd_begin(struct authd *a, uint64_t sid, enum auth_mech mech, const char *ip, bool tls,
+		 const uint8_t *initial, size_t len, bool has_initial);
+/* authd_step - the client's next (decoded) response. */
+void authd_step(struct authd *a, uint64_t sid, const uint8_t *data, size_t len);
+/* authd_cancel - the client cancelled or went away. */
+void authd_cancel(struct authd *a, uint64_t sid);
+void authd_free(struct authd *a);
+
+#endif

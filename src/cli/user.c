@@ -1,0 +1,595 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * user - `postern user ...` and `postern audit ...`: account management on
+ * the state_dir's account store, and the audit log's checks.
+ *
+ * They work on the files directly (SQLite WAL lets the running daemon and
+ * this command share the database; the daemon re-reads an account on every
+ * login and its caches follow the account's generation), so the same
+ * commands serve a running and a stopped gateway. Every change is audited.
+ *
+ * SECURITY: run as root, the command first becomes the configured
+ * unprivileged user, so the files it creates belong to the daemon. New
+ * passwords are read without echo (or from stdin), checked against the
+ * policy and the history, hashed with Argon2id, and wiped.
+ */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <jansson.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit/audit.h"
+#include "auth/passwdfile.h"
+#include "auth/policy.h"
+#include "auth/pwhash.h"
+#include "auth/store.h"
+#include "conf/conf.h"
+#include "lib/buf.h"
+#include "lib/file.h"
+#include "lib/net.h"
+#include "lib/util.h"
+#include "mail/syntax.h"
+#include "proc/privsep.h"
+
+struct ctx {
+	struct cli *c;
+	struct conf cf;
+	struct store *st;
+	struct audit *audit;
+	char actor[96];
+};
+
+static int __attribute__((format(printf, 1, 2)))
+say(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("postern: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputs("\n", stderr);
+	va_end(ap);
+	return 1;
+}
+
+/* become_user - as root, the daemon's user: its files stay its own. */
+static int
+become_user(const struct conf *cf)
+{
+	struct privsep_user pu;
+	char err[512];
+
+	if (privsep_lookup(cf->user, &pu, err, sizeof(err)) == -1)
+		return say("%s", err);
+	/* As the daemon does: state_dir exists and belongs to its user, so a
+	 * store made by the CLI before the first start is the daemon's. */
+	if (mkdir_p(cf->state_dir, 0755) == -1)
+		return say("cannot create %s: %s", cf->state_dir, strerror(errno));
+	if (pu.drop && chown(cf->state_dir, pu.uid, pu.gid) == -1)
+		return say("cannot hand %s to user %s: %s", cf->state_dir, cf->user,
+			   strerror(errno));
+	if (pu.drop && (setgroups(1, &pu.gid) == -1 || setresgid(pu.gid, pu.gid, pu.gid) == -1 ||
+			setresuid(pu.uid, pu.uid, pu.uid) == -1))
+		return say("cannot become user %s: %s", cf->user, strerror(errno));
+	return 0;
+}
+
+static int
+ctx_open(struct ctx *x, struct cli *c, bool need_store)
+{
+	char err[CONF_ERR_MAX + 256], path[PATH_MAX];
+	struct passwd *pw = getpwuid(getuid());
+
+	memset(x, 0, sizeof(*x));
+	x->c = c;
+	snprintf(x->actor, sizeof(x->actor), "cli:%s", pw ? pw->pw_name : "?");
+	if (conf_load(c->config, &x->cf, err, sizeof(err)) == -1)
+		return say("%s", err);
+	if (become_user(&x->cf) != 0)
+		return 1;
+	if (need_store) {
+		snprintf(path, sizeof(path), "%s/accounts.db", x->cf.state_dir);
+		x->st = store_open(path, err, sizeof(err));
+		if (x->st == NULL)
+			return say("%s", err);
+	}
+	snprintf(path, sizeof(path), "%s/%s", x->cf.state_dir, AUDIT_FILE);
+	x->audit = audit_open(path, AUDIT_SYNC, err, sizeof(err));
+	if (x->audit == NULL)
+		return say("%s", err);
+	return 0;
+}
+
+static void
+ctx_close(struct ctx *x)
+{
+	audit_close(x->audit);
+	store_close(x->st);
+	conf_free(&x->cf);
+}
+
+/* audit_change - one record per account change: who, what, on whom. */
+static int
+audit_change(struct ctx *x, const char *event, const char *account, const char *k,
+	     const char *v)
+{
+	json_t *f = json_object();
+	int rc;
+
+	json_object_set_new(f, "actor", json_string(x->actor));
+	json_object_set_new(f, "account", audit_str(account, strlen(account)));
+	if (k != NULL && v != NULL)
+		json_object_set_new(f, k, audit_str(v, strlen(v)));
+	rc = audit_append(x->audit, event, f);
+	json_decref(f);
+	if (rc == -1)
+		say("audit log: %s", audit_error(x->audit));
+	return rc;
+}
+
+static bool
+valid_account_name(const char *name)
+{
+	char path[SMTP_PATH_MAX + 3];
+	struct smtp_path p;
+
+	if (str_fmt(path, sizeof(path), "<%s>", name) == -1)
+		return false;
+	return smtp_parse_path(path, strlen(path), false, &p) == 0 && !p.postmaster;
+}
+
+/* read_password - from stdin (--password-stdin) or twice from the
+ * terminal without echo; 0 or 1 (message said). */
+static int
+read_line_secret(FILE *in, char *buf, size_t bufsz, size_t *len)
+{
+	if (fgets(buf, (int)bufsz, in) == NULL)
+		return -1;
+	*len = strcspn(buf, "\r\n");
+	if (buf[*len] == '\0' && !feof(in) && *len == bufsz - 1)
+		return -1; /* longer than the buffer */
+	buf[*len] = '\0';
+	return 0;
+}
+
+static int
+read_password(struct ctx *x, const char *prompt, char *buf, size_t bufsz, size_t *len)
+{
+	struct termios old, quiet;
+	char again[1024];
+	size_t alen;
+	FILE *tty;
+	int rc = 1;
+
+	if (x->c->password_stdin) {
+		if (read_line_secret(stdin, buf, bufsz, len) == -1)
+			return say("no password on standard input (or longer than %zu bytes)",
+				   bufsz - 2);
+		return 0;
+	}
+	tty = fopen("/dev/tty", "r+");
+	if (tty == NULL)
+		return say("no terminal to ask for a password: use --password-stdin");
+	tcgetattr(fileno(tty), &old);
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)ECHO;
+	tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+	fprintf(tty, "%s: ", prompt);
+	fflush(tty);
+	if (read_line_secret(tty, buf, bufsz, len) == 0) {
+		fprintf(tty, "\nagain: ");
+		fflush(tty);
+		if (read_line_secret(tty, again, sizeof(again), &alen) == 0 &&
+		    alen == *len && memcmp(again, buf, alen) == 0)
+			rc = 0;
+	}
+	fprintf(tty, "\n");
+	tcsetattr(fileno(tty), TCSAFLUSH, &old);
+	fclose(tty);
+	explicit_bzero(again, sizeof(again));
+	if (rc != 0)
+		say("the passwords do not match");
+	return rc;
+}
+
+struct hist_ctx {
+	const char *pw;
+	size_t len;
+	bool reused;
+};
+
+static int
+hist_cb(const char *hash, void *arg)
+{
+	struct hist_ctx *h = arg;
+
+	if (pwhash_verify(hash, h->pw, h->len, NULL, NULL) == PWHASH_MATCH)
+		h->reused = true;
+	return h->reused;
+}
+
+/* new_password - read, check against the policy (and the account's recent
+ * passwords), hash. out gets the hash; 0 or 1. */
+static int
+new_password(struct ctx *x, const char *name, const struct account *current, char *out,
+	     size_t outsz)
+{
+	char pw[1024], why[512], err[512];
+	struct banned *b = NULL;
+	struct pwhash_params pp = {x->cf.auth.argon2_memory, x->cf.auth.argon2_ops};
+	size_t len;
+	int rc = 1;
+
+	if (read_password(x, "new password", pw, sizeof(pw), &len) != 0)
+		goto out;
+	if (x->cf.auth.banned_file != NULL &&
+	    (b = banned_load(x->cf.auth.banned_file, err, sizeof(err))) == NULL) {
+		say("%s", err);
+		goto out;
+	}
+	if (policy_check(&x->cf.auth, b, name, pw, len, why, sizeof(why)) == -1) {
+		say("password refused: %s", why);
+		goto out;
+	}
+	if (current != NULL && x->cf.auth.history > 0) {
+		struct hist_ctx h = {pw, len, false};
+
+		hist_cb(current->hash, &h);
+		if (!h.reused)
+			store_history(x->st, name, hist_cb, &h);
+		if (h.reused) {
+			say("password refused: it is one of the last %ju passwords of %s; choose "
+			    "a new one",
+			    (uintmax_t)x->cf.auth.history, name);
+			goto out;
+		}
+	}
+	if (pwhash_create(pw, len, &pp, out, outsz) == -1) {
+		say("cannot hash the password");
+		goto out;
+	}
+	rc = 0;
+out:
+	explicit_bzero(pw, sizeof(pw));
+	banned_free(b);
+	return rc;
+}
+
+static int
+user_add(struct ctx *x, const char *name)
+{
+	char hash[PWHASH_STR_MAX];
+	int rc;
+
+	if (!valid_account_name(name))
+		return say("'%s' is not an address (accounts are named user@domain)", name);
+	if (store_get(x->st, name, &(struct account){0}) == 0)
+		return say("%s exists already", name);
+	if (new_password(x, name, NULL, hash, sizeof(hash)) != 0)
+		return 1;
+	rc = store_add(x->st, name, hash, time(NULL));
+	explicit_bzero(hash, sizeof(hash));
+	if (rc != 0)
+		return say(rc == 1 ? "%s exists already" : "%s: %s", name, store_error(x->st));
+	audit_change(x, "user.add", name, NULL, NULL);
+	printf("added %s\n", name);
+	return 0;
+}
+
+static int
+user_passwd(struct ctx *x, const char *name)
+{
+	char hash[PWHASH_STR_MAX];
+	struct account a;
+	int rc;
+
+	rc = store_get(x->st, name, &a);
+	if (rc != 0)
+		return say(rc == 1 ? "no account %s" : "%s: %s", name, store_error(x->st));
+	rc = new_password(x, name, &a, hash, sizeof(hash));
+	account_clear(&a);
+	if (rc != 0)
+		return 1;
+	rc = store_set_password(x->st, name, hash, time(NULL), x->c->reset,
+				(unsigned)x->cf.auth.history);
+	explicit_bzero(hash, sizeof(hash));
+	if (rc != 0)
+		return say("%s: %s", name, store_error(x->st));
+	audit_change(x, x->c->reset ? "user.reset" : "user.passwd", name, NULL, NULL);
+	printf("%s %s\n", x->c->reset ? "reset (must change at next login)" : "changed", name);
+	return 0;
+}
+
+static int
+print_addr(const char *t, void *arg)
+{
+	printf("%s%s", *(int *)arg ? ", " : "", t);
+	*(int *)arg = 1;
+	return 0;
+}
+
+static int
+list_cb(const struct account *a, void *arg)
+{
+	char scheme[PWHASH_SCHEME_MAX] = "?";
+
+	(void)arg;
+	pwhash_scheme(a->hash, scheme, sizeof(scheme));
+	printf("%-40s %-8s %-4s %-12s %s\n", a->name, a->locked ? "locked" : "active",
+	       a->totp_sealed ? "2fa" : "-", scheme, a->must_change ? "must-change" : "");
+	return 0;
+}
+
+static void
+fmt_time(int64_t t, char *out, size_t outsz)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t == 0) {
+		str_copy(out, "never", outsz);
+		return;
+	}
+	gmtime_r(&tt, &tm);
+	strftime(out, outsz, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int
+app_cb(const struct app_password *p, void *arg)
+{
+	char c[32], e[32], u[32];
+
+	(void)arg;
+	fmt_time(p->created, c, sizeof(c));
+	fmt_time(p->expires, e, sizeof(e));
+	fmt_time(p->last_used, u, sizeof(u));
+	printf("app-password: %s created=%s expires=%s from=%s last-used=%s last-ip=%s%s\n",
+	       p->label, c, e, p->from_cidr ? p->from_cidr : "any", u,
+	       p->last_ip ? p->last_ip : "-", p->revoked ? " revoked" : "");
+	return 0;
+}
+
+static int
+user_show(struct ctx *x, const char *name)
+{
+	char scheme[PWHASH_SCHEME_MAX] = "?", when[32];
+	struct account a;
+	int rc, first;
+
+	rc = store_get(x->st, name, &a);
+	if (rc != 0)
+		return say(rc == 1 ? "no account %s" : "%s: %s", name, store_error(x->st));
+	pwhash_scheme(a.hash, scheme, sizeof(scheme));
+	printf("account: %s\n", a.name);
+	printf("status: %s%s%s\n", a.locked ? "locked" : "active",
+	       a.lock_reason ? " reason=" : "", a.lock_reason ? a.lock_reason : "");
+	printf("password: %s%s\n", scheme, a.must_change ? " (must change at next login)" : "");
+	fmt_time(a.pw_changed, when, sizeof(when));
+	printf("password-changed: %s\n", when);
+	printf("two-factor: %s\n", a.totp_sealed ? "on (TOTP)" : "off");
+	printf("may-send-as: %s", a.name);
+	first = 1;
+	store_addresses(x->st, name, print_addr, &first);
+	printf("\nallow-from: ");
+	first = 0;
+	store_allows(x->st, name, print_addr, &first);
+	printf("%s\n", first ? "" : "anywhere");
+	store_app_list(x->st, name, app_cb, NULL);
+	account_clear(&a);
+	return 0;
+}
+
+static int
+simple_change(struct ctx *x, int rc, const char *event, const char *name, const char *k,
+	      const char *v, const char *done)
+{
+	if (rc == -1)
+		return say("%s: %s", name, store_error(x->st));
+	if (rc == 1)
+		return say("nothing to do for %s (no such account, or no change)", name);
+	audit_change(x, event, name, k, v);
+	printf("%s\n", done);
+	return 0;
+}
+
+static int
+user_address(struct ctx *x, const char *op, const char *name, const char *address)
+{
+	char path[SMTP_PATH_MAX + 3];
+	struct smtp_path p;
+	bool domain = address[0] == '@';
+
+	if (domain ? !valid_domain(address + 1, strlen(address + 1), false)
+		   : (str_fmt(path, sizeof(path), "<%s>", address) == -1 ||
+		      smtp_parse_path(path, strlen(path), false, &p) == -1))
+		return say("'%s' is neither an address nor @domain", address);
+	if (strcmp(op, "add") == 0)
+		return simple_change(x, store_address_add(x->st, name, address), "user.address.add",
+				     name, "address", address, "added");
+	if (strcmp(op, "del") == 0)
+		return simple_change(x, store_address_del(x->st, name, address), "user.address.del",
+				     name, "address", address, "removed");
+	return say("usage: user address add|del NAME ADDRESS");
+}
+
+static int
+user_allow(struct ctx *x, const char *name, const char *cidr)
+{
+	struct cidr c;
+
+	if (net_parse_cidr(cidr, &c) == -1)
+		return say("'%s' is not a network (like 10.0.0.0/8 or 2001:db8::/32)", cidr);
+	if (x->c->remove)
+		return simple_change(x, store_allow_del(x->st, name, cidr), "user.allow.del", name,
+				     "network", cidr, "removed");
+	return simple_change(x, store_allow_add(x->st, name, cidr), "user.allow.add", name,
+			     "network", cidr, "added");
+}
+
+static int
+user_import(struct ctx *x, const char *file)
+{
+	struct passwd_entry e;
+	struct buf text = BUF_INIT;
+	char scheme[PWHASH_SCHEME_MAX];
+	size_t i = 0, lineno = 0, added = 0, skipped = 0;
+	int bad = 0;
+
+	if (file_read(file, 64 * 1024 * 1024, &text) == -1)
+		return say("%s: %s", file, strerror(errno));
+	/* Check every line first: an import is all or nothing. */
+	for (int pass = 0; pass < 2 && !bad; pass++) {
+		i = 0;
+		lineno = 0;
+		while (i < text.len) {
+			const char *nl = memchr(text.data + i, '\n', text.len - i);
+			size_t n = nl ? (size_t)(nl - (text.data + i)) : text.len - i;
+			int rc = passwdfile_line(text.data + i, n, &e);
+
+			lineno++;
+			i += n + 1;
+			if (rc == 1)
+				continue;
+			if (rc == -1 || !valid_account_name(e.user) ||
+			    pwhash_scheme(e.hash, scheme, sizeof(scheme)) == -1) {
+				say("%s:%zu: not a passwd-file line with a user@domain and a "
+				    "supported password scheme",
+				    file, lineno);
+				bad = 1;
+				continue;
+			}
+			if (pass == 0)
+				continue;
+			if (store_add(x->st, e.user, e.hash, time(NULL)) == 0) {
+				audit_change(x, "user.import", e.user, "scheme", scheme);
+				added++;
+			} else {
+				skipped++;
+			}
+		}
+	}
+	explicit_bzero(text.data, text.len);
+	buf_free(&text);
+	explicit_bzero(&e, sizeof(e));
+	if (bad)
+		return say("nothing imported");
+	printf("imported %zu account%s%s\n", added, added == 1 ? "" : "s",
+	       skipped ? " (existing ones kept)" : "");
+	return 0;
+}
+
+static int
+user_usage(void)
+{
+	return say("usage: postern user add|list|show|del|passwd|lock|unlock|address|allow-from|"
+		   "import ... (see postern help)"),
+	       2;
+}
+
+int
+cli_user(struct cli *c)
+{
+	struct ctx x;
+	const char *verb = c->nwords > 1 ? c->words[1] : "";
+	const char *name = c->nwords > 2 ? c->words[2] : NULL;
+	int rc;
+
+	if (c->nwords < 2)
+		return user_usage();
+	if (ctx_open(&x, c, true) != 0) {
+		ctx_close(&x);
+		return 1;
+	}
+	if (strcmp(verb, "list") == 0 && c->nwords == 2)
+		rc = store_list(x.st, list_cb, NULL) == 0 ? 0 : say("%s", store_error(x.st));
+	else if (strcmp(verb, "add") == 0 && c->nwords == 3)
+		rc = user_add(&x, name);
+	else if (strcmp(verb, "show") == 0 && c->nwords == 3)
+		rc = user_show(&x, name);
+	else if (strcmp(verb, "del") == 0 && c->nwords == 3)
+		rc = simple_change(&x, store_del(x.st, name), "user.del", name, NULL, NULL,
+				   "deleted");
+	else if (strcmp(verb, "passwd") == 0 && c->nwords == 3)
+		rc = user_passwd(&x, name);
+	else if (strcmp(verb, "lock") == 0 && c->nwords == 3)
+		rc = simple_change(&x, store_set_locked(x.st, name, true, c->reason ? c->reason
+										  : "admin"),
+				   "user.lock", name, "reason", c->reason ? c->reason : "admin",
+				   "locked");
+	else if (strcmp(verb, "unlock") == 0 && c->nwords == 3)
+		rc = simple_change(&x, store_set_locked(x.st, name, false, NULL), "user.unlock",
+				   name, NULL, NULL, "unlocked");
+	else if (strcmp(verb, "address") == 0 && c->nwords == 5)
+		rc = user_address(&x, c->words[2], c->words[3], c->words[4]);
+	else if (strcmp(verb, "allow-from") == 0 && c->nwords == 4)
+		rc = user_allow(&x, name, c->words[3]);
+	else if (strcmp(verb, "import") == 0 && c->nwords == 3)
+		rc = user_import(&x, name);
+	else
+		rc = user_usage();
+	ctx_close(&x);
+	return rc;
+}
+
+static int
+emit_line(const char *line, size_t len, void *arg)
+{
+	(void)arg;
+	fwrite(line, 1, len, stdout);
+	fputc('\n', stdout);
+	fflush(stdout);
+	return 0;
+}
+
+static volatile sig_atomic_t follow_stop;
+
+static void
+on_int(int sig)
+{
+	(void)sig;
+	follow_stop = 1;
+}
+
+int
+cli_audit(struct cli *c)
+{
+	struct buf out = BUF_INIT;
+	char path[PATH_MAX];
+	struct ctx x;
+	int rc;
+
+	if (c->nwords != 2 || (strcmp(c->words[1], "verify") != 0 &&
+			       strcmp(c->words[1], "tail") != 0))
+		return say("usage: postern audit verify | tail [-f]"), 2;
+	if (ctx_open(&x, c, false) != 0) {
+		ctx_close(&x);
+		return 1;
+	}
+	snprintf(path, sizeof(path), "%s/%s", x.cf.state_dir, AUDIT_FILE);
+	if (strcmp(c->words[1], "verify") == 0) {
+		rc = audit_verify(path, &out);
+		fputs(buf_cstr(&out), rc == 0 ? stdout : stderr);
+		if (out.len > 0 && out.data[out.len - 1] != '\n')
+			fputc('\n', rc == 0 ? stdout : stderr);
+		rc = rc == 0 ? 0 : 1;
+	} else if (c->follow) {
+		signal(SIGINT, on_int);
+		signal(SIGTERM, on_int);
+		rc = audit_follow(path, 20, emit_line, NULL, &follow_stop) == 0 ? 0 : 1;
+	} else {
+		rc = audit_tail(path, 20, &out) == 0 ? 0 : 1;
+		fputs(buf_cstr(&out), stdout);
+	}
+	buf_free(&out);
+	ctx_close(&x);
+	return rc;
+}

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * auth_proc - the auth process: answers the smtp process's AUTH requests
+ * through authd.
+ *
+ * SECURITY: unprivileged, no network. Requests come from the smtp process
+ * (possibly compromised): every field is bounded, mechanisms are checked,
+ * and the answers carry only a verdict and the account's own addresses.
+ */
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth/authd.h"
+#include "auth/sasl.h"
+#include "lib/ipc.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "proc/procs.h"
+#include "proc/proto.h"
+
+struct auth_proc {
+	struct event_base *base;
+	struct conf *cf;
+	struct ipc *parent;
+	struct ipc *smtp;
+	struct authd *authd;
+};
+
+static struct auth_proc ap_global;
+
+static void
+on_answer(void *arg, uint64_t sid, const struct auth_answer *ans)
+{
+	struct auth_proc *ap = arg;
+	struct ipc_out out;
+	size_t i;
+
+	if (ap->smtp == NULL)
+		return;
+	ipc_begin(&out, IMSG_AUTH_ANSWER);
+	ipc_add_u64(&out, sid);
+	ipc_add_u8(&out, (uint8_t)ans->status);
+	ipc_add_data(&out, ans->challenge, ans->challenge_len);
+	ipc_add_str(&out, ans->status == AUTH_OK ? ans->user : "");
+	ipc_add_u32(&out, (uint32_t)ans->naddresses);
+	for (i = 0; i < ans->naddresses; i++)
+		ipc_add_str(&out, ans->addresses[i]);
+	ipc_send(ap->smtp, &out);
+}
+
+static void
+do_begin(struct auth_proc *ap, struct ipc_msg *m)
+{
+	char ip[NET_ADDRSTRLEN];
+	uint64_t sid = ipc_get_u64(m);
+	uint8_t mech = ipc_get_u8(m), tls = ipc_get_u8(m), has = ipc_get_u8(m);
+	const void *data;
+	size_t len;
+
+	ipc_get_strbuf(m, ip, sizeof(ip));
+	data = ipc_get_data(m, &len);
+	ipc_end(m);
+	if ((mech != MECH_PLAIN && mech != MECH_LOGIN) || len > SASL_MAX || has > 1)
+		log_bug("auth: bad AUTH_BEGIN from %s", m->peer);
+	authd_begin(ap->authd, sid, (enum auth_mech)mech, ip, tls != 0, data, len, has != 0);
+}
+
+static void
+on_smtp(struct ipc *ipc, struct ipc_msg *m, void *arg)
+{
+	struct auth_proc *ap = arg;
+	const void *data;
+	uint64_t sid;
+	size_t len;
+
+	(void)ipc;
+	if (m == NULL) {
+		log_debug("auth: smtp process closed its channel");
+		ipc_free(ap->smtp);
+		ap->smtp = NULL;
+		return;
+	}
+	switch (m->type) {
+	case IMSG_AUTH_BEGIN:
+		do_begin(ap, m);
+		break;
+	case IMSG_AUTH_STEP:
+		sid = ipc_get_u64(m);
+		data = ipc_get_data(m, &len);
+		ipc_end(m);
+		if (len > SASL_MAX)
+			log_bug("auth: oversized AUTH_STEP");
+		authd_step(ap->authd, sid, data, len);
+		break;
+	case IMSG_AUTH_CANCEL:
+		sid = ipc_get_u64(m);
+		ipc_end(m);
+		authd_cancel(ap->authd, sid);
+		break;
+	default:
+		log_bug("auth: unexpected message %u from smtp", m->type);
+	}
+}
+
+static void
+on_parent(struct ipc *ipc, struct ipc_msg *m, void *arg)
+{
+	struct auth_proc *ap = arg;
+	struct ipc_out out;
+	struct conf *cf;
+
+	(void)ipc;
+	if (m == NULL)
+		log_fatalx("auth: parent went away");
+	switch (m->type) {
+	case IMSG_CONF:
+		cf = proto_get_conf(m);
+		conf_unref(ap->cf);
+		ap->cf = cf;
+		authd_set_conf(ap->authd, cf);
+		log_set_level(cf->log_debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+		break;
+	case IMSG_STOP:
+		ipc_end(m);
+		authd_free(ap->authd);
+		log_info("auth stopped");
+		ipc_begin(&out, IMSG_STOPPED);
+		ipc_send(ap->parent, &out);
+		ipc_flush(ap->parent);
+		exit(0);
+	default:
+		log_bug("auth: unexpected message %u from parent", m->type);
+	}
+}
+
+void
+auth_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user *pu)
+{
+	struct auth_proc *ap = &ap_global;
+	char err[512];
+
+	log_set_procname("auth");
+	privsep_drop(pu, NULL);
+	proc_watch_parent(fds->ppid);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	memset(ap, 0, sizeof(*ap));
+	ap->base = event_base_new();
+	if (ap->base == NULL)
+		log_fatalx("auth: event_base_new failed");
+	ap->cf = cf;
+	ap->authd = authd_new(ap->base, cf, on_answer, ap, err, sizeof(err));
+	if (ap->authd == NULL)
+		log_fatalx("auth: %s", err);
+	ap->parent = ipc_new(ap->base, fds->parent, "parent", on_parent, ap);
+	ap->smtp = ipc_new(ap->base, fds->peer, "smtp", on_smtp, ap);
+	event_base_dispatch(ap->base);
+	log_fatalx("auth: event loop ended");
+}
