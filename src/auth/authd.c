@@ -16,10 +16,12 @@
 #include <time.h>
 
 #include "audit/audit.h"
+#include "auth/apppw.h"
 #include "auth/hashpool.h"
 #include "auth/pwhash.h"
 #include "auth/sasl.h"
 #include "auth/store.h"
+#include "auth/totp.h"
 #include "lib/log.h"
 #include "lib/map.h"
 #include "lib/net.h"
@@ -37,6 +39,8 @@ struct asess {
 	bool busy;	/* a verification is running */
 	bool cancelled; /* the client went away meanwhile */
 	bool detached;	/* replaced by a newer AUTH: owned by its job only */
+	const char *credential;		 /* "password", "password+totp", "app-password" */
+	char app_label[STORE_LABEL_MAX + 1]; /* the app password used */
 };
 
 struct cached {
@@ -54,6 +58,8 @@ struct authd {
 	struct map *sessions; /* sid hex -> asess */
 	struct map *cache;    /* keyed hash hex -> cached */
 	uint8_t cache_key[crypto_generichash_KEYBYTES];
+	uint8_t seal_key[SEAL_KEY_LEN];
+	bool seal_loaded;
 	authd_answer_fn fn;
 	void *arg;
 };
@@ -71,6 +77,7 @@ struct vjob {
 	bool rehash;
 	char newhash[256];
 	const char *reason; /* set when the outcome is already a failure */
+	char code[TOTP_DIGITS + 1]; /* password + TOTP: the code, else "" */
 };
 
 static void
@@ -135,14 +142,19 @@ audit_auth(struct authd *a, const struct asess *s, enum auth_status st, const ch
 	json_object_set_new(f, "ip", json_string(s->ip));
 	json_object_set_new(f, "mechanism", json_string(mech_name(s->mech)));
 	json_object_set_new(f, "result", json_string(status_name(st)));
+	if (s->credential != NULL)
+		json_object_set_new(f, "credential", json_string(s->credential));
+	if (s->app_label[0] != '\0')
+		json_object_set_new(f, "app_password", audit_str(s->app_label, strlen(s->app_label)));
 	if (reason != NULL)
 		json_object_set_new(f, "reason", json_string(reason));
 	if (a->audit != NULL && audit_append(a->audit, "auth", f) == -1)
 		log_warnx("auth audit-append-failed error=\"%s\"", audit_error(a->audit));
 	json_decref(f);
-	log_info("%016llx auth %s user=\"%s\" ip=%s mechanism=%s%s%s",
+	log_info("%016llx auth %s user=\"%s\" ip=%s mechanism=%s%s%s%s%s",
 		 (unsigned long long)s->sid, status_name(st), log_escape_str(esc, s->user), s->ip,
-		 mech_name(s->mech), reason ? " reason=" : "", reason ? reason : "");
+		 mech_name(s->mech), s->credential ? " credential=" : "",
+		 s->credential ? s->credential : "", reason ? " reason=" : "", reason ? reason : "");
 }
 
 static void
@@ -306,7 +318,8 @@ granted(struct authd *a, struct asess *s, const struct account *acc)
 	struct addr_list l = {NULL, 0};
 	size_t i;
 
-	if (expired(a, acc)) {
+	if (s->credential == NULL || strcmp(s->credential, "app-password") != 0 ? expired(a, acc)
+									      : false) {
 		answer(a, s, AUTH_EXPIRED, acc->must_change ? "must-change" : "expired", NULL, 0);
 		return;
 	}
@@ -320,6 +333,156 @@ granted(struct authd *a, struct asess *s, const struct account *acc)
 	for (i = 0; i < l.n; i++)
 		free(l.v[i]);
 	free(l.v);
+}
+
+/* Second factors. */
+
+/* seal_key - the TOTP sealing key, read on first use (the CLI makes it
+ * when the first account turns 2FA on, perhaps after we started). */
+static int
+seal_key(struct authd *a)
+{
+	char path[PATH_MAX];
+
+	if (a->seal_loaded)
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", a->cf->state_dir, TOTP_KEY_FILE);
+	if (seal_key_load(path, a->seal_key) == -1) {
+		log_warn("auth cannot read the TOTP key %s", path);
+		return -1;
+	}
+	a->seal_loaded = true;
+	return 0;
+}
+
+/* second_factor - the password was right for a 2FA account: code must be
+ * the current TOTP code, never used before. */
+static void
+second_factor(struct authd *a, struct asess *s, const struct account *acc, const char *code)
+{
+	uint8_t key[TOTP_KEY_MAX];
+	size_t keylen = 0;
+	uint64_t step = 0, now = (uint64_t)time(NULL);
+	unsigned window = (unsigned)a->cf->auth.totp_window;
+	const char *reason = NULL;
+	int rc;
+
+	s->credential = "password+totp";
+	if (acc->totp_sealed == NULL || code[0] == '\0') {
+		/* 2FA changed while we hashed; try again */
+		answer(a, s, AUTH_FAIL, "second-factor-changed", NULL, 0);
+		return;
+	}
+	if (seal_key(a) == -1 ||
+	    unseal(a->seal_key, acc->totp_sealed, key, sizeof(key), &keylen) == -1) {
+		log_warnx("auth totp-secret-unreadable user=%s", acc->name);
+		answer(a, s, AUTH_TEMPFAIL, "totp-secret-unreadable", NULL, 0);
+		return;
+	}
+	if (totp_check(key, keylen, code, now, window, acc->totp_last, &step) == -1) {
+		/* Tell a reused code from a wrong one, for the record only. */
+		reason = totp_check(key, keylen, code, now, window, 0, &step) == 0 ? "code-reused"
+										      : "bad-code";
+	} else {
+		rc = store_totp_used(a->store, acc->name, step);
+		if (rc == -1) {
+			sodium_memzero(key, sizeof(key));
+			answer(a, s, AUTH_TEMPFAIL, "store", NULL, 0);
+			return;
+		}
+		if (rc == 1)
+			reason = "code-reused";
+	}
+	sodium_memzero(key, sizeof(key));
+	if (reason != NULL)
+		answer(a, s, AUTH_FAIL, reason, NULL, 0);
+	else
+		granted(a, s, acc);
+}
+
+struct app_ctx {
+	const char *pw;
+	size_t pwlen;
+	struct app_password found;
+	bool match;
+};
+
+static int
+app_cb(const struct app_password *p, void *arg)
+{
+	struct app_ctx *x = arg;
+
+	if (p->revoked || !apppw_verify(p->hash, x->pw, x->pwlen))
+		return 0;
+	x->match = true;
+	x->found = *p;
+	x->found.hash = NULL;
+	x->found.from_cidr = p->from_cidr ? xstrdup(p->from_cidr) : NULL;
+	x->found.last_ip = NULL;
+	return 1;
+}
+
+/* app_password - 1 when pw is one of the account's app passwords (and an
+ * answer was given), 0 when it is not, -1 on a store error. */
+static int
+app_password(struct authd *a, struct asess *s, const struct account *acc, const char *pw,
+	     size_t pwlen)
+{
+	struct app_ctx x;
+	const char *reason = NULL;
+
+	memset(&x, 0, sizeof(x));
+	x.pw = pw;
+	x.pwlen = pwlen;
+	if (pwlen < APPPW_CHARS || pwlen > APPPW_TEXT_LEN + 8)
+		return 0; /* cannot be one: no need to look */
+	if (store_app_list(a->store, acc->name, app_cb, &x) == -1)
+		return -1;
+	if (!x.match)
+		return 0;
+	s->credential = "app-password";
+	str_copy(s->app_label, x.found.label, sizeof(s->app_label));
+	if (x.found.expires != 0 && x.found.expires <= (int64_t)time(NULL)) {
+		reason = "app-password-expired";
+	} else if (x.found.from_cidr != NULL) {
+		struct cidr c;
+		struct sockaddr_storage ss;
+		socklen_t len;
+
+		if (net_parse_cidr(x.found.from_cidr, &c) == -1 ||
+		    net_parse_ip(s->ip, &ss, &len) == -1 ||
+		    !net_cidr_match(&c, (struct sockaddr *)&ss))
+			reason = "app-password-source-not-allowed";
+	}
+	if (reason == NULL && acc->locked)
+		reason = "locked";
+	free(x.found.from_cidr);
+	if (reason != NULL) {
+		answer(a, s, AUTH_FAIL, reason, NULL, 0);
+		return 1;
+	}
+	if (store_app_used(a->store, x.found.id, (int64_t)time(NULL), s->ip) == -1)
+		log_warnx("auth store-error error=\"%s\"", store_error(a->store));
+	granted(a, s, acc);
+	return 1;
+}
+
+/* totp_split - for password + code: the code is the last TOTP_DIGITS
+ * characters, all digits, after a non-empty password. */
+static bool
+totp_split(const char *pw, size_t pwlen, size_t *passlen, char code[TOTP_DIGITS + 1])
+{
+	size_t i;
+
+	if (pwlen <= TOTP_DIGITS)
+		return false;
+	for (i = pwlen - TOTP_DIGITS; i < pwlen; i++)
+		if (pw[i] < '0' || pw[i] > '9')
+			return false;
+	memcpy(code, pw + pwlen - TOTP_DIGITS, TOTP_DIGITS);
+	code[TOTP_DIGITS] = '\0';
+	*passlen = pwlen - TOTP_DIGITS;
+	return true;
 }
 
 /* Verification on the pool. */
@@ -394,6 +557,8 @@ vjob_done(struct hashjob *j)
 			 (unsigned long long)s->sid, acc.name);
 	if (acc.locked) {
 		answer(a, s, AUTH_FAIL, "locked", NULL, 0);
+	} else if (v->code[0] != '\0' || acc.totp_sealed != NULL) {
+		second_factor(a, s, &acc, v->code);
 	} else {
 		cache_put(a, &acc, v->pw, v->pwlen);
 		granted(a, s, &acc);
@@ -407,7 +572,7 @@ vjob_done(struct hashjob *j)
  * the same time as for a real check. */
 static void
 verify(struct authd *a, struct asess *s, const char *stored, const char *pw, size_t pwlen,
-       const char *reason)
+       const char *reason, const char *code)
 {
 	struct vjob *v = xcalloc(1, sizeof(*v));
 
@@ -420,6 +585,8 @@ verify(struct authd *a, struct asess *s, const char *stored, const char *pw, siz
 	v->pwlen = pwlen;
 	v->params = a->params;
 	v->reason = reason;
+	if (code != NULL)
+		str_copy(v->code, code, sizeof(v->code));
 	if (hashpool_submit(a->pool, &v->job) == -1) {
 		vjob_free(v);
 		answer(a, s, AUTH_TEMPFAIL, "busy", NULL, 0);
@@ -439,7 +606,7 @@ check(struct authd *a, struct asess *s, const char *authzid, const char *user, c
 	str_copy(s->user, user, sizeof(s->user));
 	if (strlen(user) > STORE_NAME_MAX || (authzid != NULL && *authzid != '\0' &&
 					      strcasecmp(authzid, user) != 0)) {
-		verify(a, s, NULL, pw, pwlen, "authzid-not-allowed");
+		verify(a, s, NULL, pw, pwlen, "authzid-not-allowed", NULL);
 		return;
 	}
 	rc = store_get(a->store, user, &acc);
@@ -449,17 +616,32 @@ check(struct authd *a, struct asess *s, const char *authzid, const char *user, c
 		return;
 	}
 	if (rc == 1) {
-		verify(a, s, NULL, pw, pwlen, "unknown-account");
+		verify(a, s, NULL, pw, pwlen, "unknown-account", NULL);
 		return;
 	}
-	if (!ip_allowed(a, acc.name, s->ip))
-		verify(a, s, NULL, pw, pwlen, "source-not-allowed");
-	else if (acc.totp_sealed != NULL)
-		verify(a, s, NULL, pw, pwlen, "second-factor-required");
-	else if (cache_hit(a, &acc, pw, pwlen) && !acc.locked)
+	if (!ip_allowed(a, acc.name, s->ip)) {
+		verify(a, s, NULL, pw, pwlen, "source-not-allowed", NULL);
+	} else if ((rc = app_password(a, s, &acc, pw, pwlen)) != 0) {
+		if (rc == -1)
+			answer(a, s, AUTH_TEMPFAIL, "store", NULL, 0);
+	} else if (acc.totp_sealed != NULL) {
+		char code[TOTP_DIGITS + 1];
+		size_t passlen;
+
+		/* The account password alone is not enough: it must come
+		 * with the current code appended. */
+		if (totp_split(pw, pwlen, &passlen, code))
+			verify(a, s, acc.hash, pw, passlen, NULL, code);
+		else
+			verify(a, s, NULL, pw, pwlen, "second-factor-required", NULL);
+		sodium_memzero(code, sizeof(code));
+	} else if (cache_hit(a, &acc, pw, pwlen) && !acc.locked) {
+		s->credential = "password";
 		granted(a, s, &acc);
-	else
-		verify(a, s, acc.hash, pw, pwlen, NULL);
+	} else {
+		s->credential = "password";
+		verify(a, s, acc.hash, pw, pwlen, NULL, NULL);
+	}
 	account_clear(&acc);
 }
 
@@ -657,6 +839,7 @@ authd_free(struct authd *a)
 	map_each(a->cache, drop_all, NULL);
 	map_free(a->cache);
 	sodium_memzero(a->cache_key, sizeof(a->cache_key));
+	sodium_memzero(a->seal_key, sizeof(a->seal_key));
 	audit_close(a->audit);
 	store_close(a->store);
 	conf_unref(a->cf);

@@ -359,7 +359,7 @@ store_totp_used(struct store *st, const char *name, uint64_t step)
 		      "UPDATE accounts SET totp_last = ? WHERE name = ? AND totp_last < ?", "iti",
 		      (int64_t)step, name, (int64_t)step);
 
-	return rc < 0 ? -1 : 0;
+	return rc < 0 ? -1 : rc == 0 ? 1 : 0;
 }
 
 /* each_text - run a one-column query with one text argument. */

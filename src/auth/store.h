@@ -78,7 +78,8 @@ int store_rehash(struct store *st, const char *name, const char *hash);
 int store_set_locked(struct store *st, const char *name, bool locked, const char *reason);
 /* store_set_totp - sealed secret, or NULL to turn 2FA off. */
 int store_set_totp(struct store *st, const char *name, const char *sealed);
-/* store_totp_used - remember the last accepted TOTP step (only upward). */
+/* store_totp_used - remember the last accepted TOTP step (only upward):
+ * 0, or 1 if that step (or a later one) was used already (a replay). */
 int store_totp_used(struct store *st, const char *name, uint64_t step);
 /* store_history - the previous hashes, newest first; cb returns 0 to go on. */
 int store_history(struct store *st, const char *name, int (*cb)(const char *hash, void *arg),

@@ -37,6 +37,7 @@
 #define SEAL_KEY_LEN 32	    /* crypto_secretbox_KEYBYTES */
 #define SEAL_OVERHEAD 40    /* 24-byte nonce + 16-byte Poly1305 tag */
 #define SEAL_PLAIN_MAX 4096 /* largest secret seal() and unseal() handle */
+#define TOTP_KEY_FILE "totp.key" /* the sealing key, in state_dir */
 
 /* Characters of base32 for n bytes, without padding (buffer: one more). */
 #define BASE32_LEN(n) (((n) * 8 + 4) / 5)

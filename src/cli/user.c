@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,10 +29,12 @@
 #include <unistd.h>
 
 #include "audit/audit.h"
+#include "auth/apppw.h"
 #include "auth/passwdfile.h"
 #include "auth/policy.h"
 #include "auth/pwhash.h"
 #include "auth/store.h"
+#include "auth/totp.h"
 #include "conf/conf.h"
 #include "lib/buf.h"
 #include "lib/file.h"
@@ -272,8 +275,12 @@ user_add(struct ctx *x, const char *name)
 
 	if (!valid_account_name(name))
 		return say("'%s' is not an address (accounts are named user@domain)", name);
-	if (store_get(x->st, name, &(struct account){0}) == 0)
+	struct account cur;
+
+	if (store_get(x->st, name, &cur) == 0) {
+		account_clear(&cur);
 		return say("%s exists already", name);
+	}
 	if (new_password(x, name, NULL, hash, sizeof(hash)) != 0)
 		return 1;
 	rc = store_add(x->st, name, hash, time(NULL));
@@ -487,11 +494,144 @@ user_import(struct ctx *x, const char *file)
 	return 0;
 }
 
+/* user_2fa - turn TOTP on (printing the secret, the otpauth URI and a QR
+ * code, once) or off. */
+static int
+user_2fa(struct ctx *x, const char *op, const char *name)
+{
+	uint8_t key[SEAL_KEY_LEN], secret[TOTP_SECRET_LEN];
+	char path[PATH_MAX], b32[BASE32_LEN(TOTP_SECRET_LEN) + 1];
+	struct buf sealed = BUF_INIT, uri = BUF_INIT, qr = BUF_INIT;
+	struct account a;
+	int rc;
+
+	rc = store_get(x->st, name, &a);
+	if (rc != 0)
+		return say(rc == 1 ? "no account %s" : "%s: %s", name, store_error(x->st));
+	rc = a.totp_sealed != NULL;
+	account_clear(&a);
+	if (strcmp(op, "disable") == 0) {
+		if (!rc)
+			return say("two-factor authentication is not on for %s", name);
+		return simple_change(x, store_set_totp(x->st, name, NULL), "user.2fa.disable", name,
+				     NULL, NULL, "two-factor authentication off");
+	}
+	if (strcmp(op, "enable") != 0)
+		return say("usage: user 2fa enable|disable NAME");
+	if (rc && !x->c->reset)
+		return say("two-factor authentication is on for %s already (--reset makes a new "
+			   "secret; the old one stops working)",
+			   name);
+	snprintf(path, sizeof(path), "%s/%s", x->cf.state_dir, TOTP_KEY_FILE);
+	if (seal_key_load(path, key) == -1 &&
+	    (errno != ENOENT || seal_key_create(path, key) == -1))
+		return say("TOTP key %s: %s", path, strerror(errno));
+	totp_new_secret(secret);
+	rc = 1;
+	if (seal(key, secret, sizeof(secret), &sealed) == -1 ||
+	    base32_encode(secret, sizeof(secret), b32, sizeof(b32)) == -1 ||
+	    totp_uri(x->cf.hostname, name, secret, sizeof(secret), &uri) == -1) {
+		say("cannot make a TOTP secret for %s (is the name too long?)", name);
+		goto out;
+	}
+	buf_add(&sealed, "", 1);
+	if (store_set_totp(x->st, name, sealed.data) != 0) {
+		say("%s: %s", name, store_error(x->st));
+		goto out;
+	}
+	audit_change(x, "user.2fa.enable", name, NULL, NULL);
+	buf_add(&uri, "", 1);
+	printf("two-factor authentication on for %s\n\n", name);
+	printf("secret (base32): %s\n", b32);
+	printf("otpauth URI:     %s\n\n", uri.data);
+	if (totp_qr_terminal(uri.data, &qr) == 0)
+		fwrite(qr.data, 1, qr.len, stdout);
+	printf("\nScan the code (or type the secret) into an authenticator app. The account\n"
+	       "password alone no longer works for SMTP: log in with an app password\n"
+	       "(postern user app-password add %s --label NAME) or with the password\n"
+	       "immediately followed by the current 6-digit code. This secret is not\n"
+	       "shown again.\n",
+	       name);
+	rc = 0;
+out:
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(secret, sizeof(secret));
+	sodium_memzero(b32, sizeof(b32));
+	buf_wipe_free(&sealed);
+	buf_wipe_free(&uri);
+	buf_wipe_free(&qr);
+	return rc;
+}
+
+/* user_app - app passwords: add (shown once), list, revoke. */
+static int
+user_app(struct ctx *x, const char *op, const char *name, const char *label)
+{
+	struct app_password p;
+	char pw[APPPW_TEXT_LEN + 1], hash[APPPW_STORED_MAX];
+	struct account a;
+	uint64_t ttl = 0;
+	struct cidr c;
+	int rc;
+
+	rc = store_get(x->st, name, &a);
+	if (rc != 0)
+		return say(rc == 1 ? "no account %s" : "%s: %s", name, store_error(x->st));
+	account_clear(&a);
+	if (strcmp(op, "list") == 0 && label == NULL)
+		return store_app_list(x->st, name, app_cb, NULL) == 0
+			   ? 0
+			   : say("%s: %s", name, store_error(x->st));
+	if (strcmp(op, "revoke") == 0 && label != NULL)
+		return simple_change(x, store_app_revoke(x->st, name, label),
+				     "user.app-password.revoke", name, "label", label, "revoked");
+	if (strcmp(op, "add") != 0 || label != NULL)
+		return say("usage: user app-password add NAME --label LABEL [--expires 90d] "
+			   "[--from CIDR] | list NAME | revoke NAME LABEL");
+	label = x->c->label;
+	if (label == NULL || *label == '\0' || strlen(label) > STORE_LABEL_MAX ||
+	    !valid_utf8(label, strlen(label)) || strpbrk(label, " \t\r\n") != NULL)
+		return say("an app password needs --label NAME (up to %d characters, no spaces), "
+			   "say the device it is for",
+			   STORE_LABEL_MAX);
+	if (x->c->expires != NULL && (parse_duration(x->c->expires, &ttl) == -1 || ttl == 0))
+		return say("--expires '%s' is not a duration like 90d or 12h", x->c->expires);
+	if (x->c->from != NULL && net_parse_cidr(x->c->from, &c) == -1)
+		return say("--from '%s' is not a network (like 10.0.0.0/8 or 2001:db8::/32)",
+			   x->c->from);
+	apppw_generate(pw);
+	if (apppw_hash(pw, strlen(pw), hash, sizeof(hash)) == -1) {
+		sodium_memzero(pw, sizeof(pw));
+		return say("cannot hash the app password");
+	}
+	memset(&p, 0, sizeof(p));
+	str_copy(p.label, label, sizeof(p.label));
+	p.hash = hash;
+	p.created = time(NULL);
+	p.expires = ttl ? p.created + (int64_t)ttl : 0;
+	p.from_cidr = (char *)x->c->from;
+	rc = store_app_add(x->st, name, &p);
+	sodium_memzero(hash, sizeof(hash));
+	if (rc != 0) {
+		sodium_memzero(pw, sizeof(pw));
+		return say(rc == 1 ? "%s has an app password labelled %s already"
+				   : "%s: cannot store the app password (%s)",
+			   name, rc == 1 ? label : store_error(x->st));
+	}
+	audit_change(x, "user.app-password.add", name, "label", label);
+	printf("app password for %s (%s): %s\n", name, label, pw);
+	printf("Use it instead of the account password in the mail client on that device. It\n"
+	       "is shown only this once; `postern user app-password revoke %s %s` ends it.\n",
+	       name, label);
+	sodium_memzero(pw, sizeof(pw));
+	return 0;
+}
+
 static int
 user_usage(void)
 {
 	return say("usage: postern user add|list|show|del|passwd|lock|unlock|address|allow-from|"
-		   "import ... (see postern help)"),
+		   "import|2fa|app-password ... (see postern help)"),
 	       2;
 }
 
@@ -534,6 +674,10 @@ cli_user(struct cli *c)
 		rc = user_allow(&x, name, c->words[3]);
 	else if (strcmp(verb, "import") == 0 && c->nwords == 3)
 		rc = user_import(&x, name);
+	else if (strcmp(verb, "2fa") == 0 && c->nwords == 4)
+		rc = user_2fa(&x, c->words[2], c->words[3]);
+	else if (strcmp(verb, "app-password") == 0 && (c->nwords == 4 || c->nwords == 5))
+		rc = user_app(&x, c->words[2], c->words[3], c->nwords == 5 ? c->words[4] : NULL);
 	else
 		rc = user_usage();
 	ctx_close(&x);

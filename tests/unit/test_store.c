@@ -210,7 +210,8 @@ test_totp_state(void **state)
 	assert_int_equal(store_add(st, "t@example.test", "h", 1), 0);
 	assert_int_equal(store_set_totp(st, "t@example.test", "sealed"), 0);
 	assert_int_equal(store_totp_used(st, "t@example.test", 100), 0);
-	assert_int_equal(store_totp_used(st, "t@example.test", 90), 0); /* never backwards */
+	assert_int_equal(store_totp_used(st, "t@example.test", 90), 1); /* never backwards */
+	assert_int_equal(store_totp_used(st, "t@example.test", 100), 1); /* no replay */
 	assert_int_equal(store_get(st, "t@example.test", &a), 0);
 	assert_string_equal(a.totp_sealed, "sealed");
 	assert_int_equal(a.totp_last, 100);
