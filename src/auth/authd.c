@@ -53,6 +53,7 @@ struct authd {
 	struct conf *cf;
 	struct store *store;
 	struct audit *audit;
+	struct event *sync_ev; /* the audit log reaches the disk once a second */
 	struct hashpool *pool;
 	struct pwhash_params params;
 	struct map *sessions; /* sid hex -> asess */
@@ -126,6 +127,8 @@ status_name(enum auth_status st)
 		return "expired";
 	case AUTH_MALFORMED:
 		return "malformed";
+	case AUTH_WEAK:
+		return "mechanism-too-weak";
 	default:
 		return "continue";
 	}
@@ -158,12 +161,13 @@ audit_auth(struct authd *a, const struct asess *s, enum auth_status st, const ch
 }
 
 static void
-answer(struct authd *a, struct asess *s, enum auth_status st, const char *reason,
-       const char *const *addrs, size_t naddrs)
+answer_days(struct authd *a, struct asess *s, enum auth_status st, const char *reason,
+	    const char *const *addrs, size_t naddrs, int days)
 {
 	struct auth_answer ans;
 
 	memset(&ans, 0, sizeof(ans));
+	ans.expires_days = days;
 	ans.status = st;
 	ans.user = s->user;
 	ans.addresses = addrs;
@@ -175,12 +179,20 @@ answer(struct authd *a, struct asess *s, enum auth_status st, const char *reason
 }
 
 static void
+answer(struct authd *a, struct asess *s, enum auth_status st, const char *reason,
+       const char *const *addrs, size_t naddrs)
+{
+	answer_days(a, s, st, reason, addrs, naddrs, -1);
+}
+
+static void
 challenge(struct authd *a, struct asess *s, const char *text)
 {
 	struct auth_answer ans;
 
 	memset(&ans, 0, sizeof(ans));
 	ans.status = AUTH_CONTINUE;
+	ans.expires_days = -1;
 	ans.challenge = (const uint8_t *)text;
 	ans.challenge_len = strlen(text);
 	a->fn(a->arg, s->sid, &ans);
@@ -310,6 +322,22 @@ expired(struct authd *a, const struct account *acc)
 	       (age > 0 && (uint64_t)(time(NULL) - acc->pw_changed) > age);
 }
 
+/* expires_days - days left before max_age, when within warn_before of it
+ * (the account password only); -1 otherwise. */
+static int
+expires_days(struct authd *a, const struct account *acc)
+{
+	uint64_t age = a->cf->auth.max_age, warn = a->cf->auth.warn_before;
+	int64_t left;
+
+	if (age == 0 || warn == 0)
+		return -1;
+	left = acc->pw_changed + (int64_t)age - (int64_t)time(NULL);
+	if (left > (int64_t)warn)
+		return -1;
+	return left <= 0 ? 0 : (int)((left + 86399) / 86400);
+}
+
 /* granted - the password (or app password, or code) was right: apply the
  * account-level rules and answer. */
 static void
@@ -327,8 +355,12 @@ granted(struct authd *a, struct asess *s, const struct account *acc)
 	if (store_addresses(a->store, acc->name, addr_cb, &l) == -1) {
 		answer(a, s, AUTH_TEMPFAIL, "store", NULL, 0);
 	} else {
+		bool app = s->credential != NULL && strcmp(s->credential, "app-password") == 0;
+		int days = app ? -1 : expires_days(a, acc);
+
 		str_copy(s->user, acc->name, sizeof(s->user));
-		answer(a, s, AUTH_OK, NULL, (const char *const *)l.v, l.n);
+		answer_days(a, s, AUTH_OK, days >= 0 ? "password-expires-soon" : NULL,
+			    (const char *const *)l.v, l.n, days);
 	}
 	for (i = 0; i < l.n; i++)
 		free(l.v[i]);
@@ -767,6 +799,17 @@ authd_cancel(struct authd *a, uint64_t sid)
 }
 
 static void
+on_sync(evutil_socket_t fd, short what, void *arg)
+{
+	struct authd *a = arg;
+
+	(void)fd;
+	(void)what;
+	if (audit_sync(a->audit) == -1)
+		log_warnx("auth audit-sync-failed error=\"%s\"", audit_error(a->audit));
+}
+
+static void
 apply_conf(struct authd *a)
 {
 	a->params.memlimit = a->cf->auth.argon2_memory;
@@ -798,6 +841,8 @@ authd_new(struct event_base *base, struct conf *cf, authd_answer_fn fn, void *ar
 	a->audit = audit_open(path, 0, err, errsz);
 	if (a->audit == NULL)
 		goto fail;
+	a->sync_ev = event_new(base, -1, EV_PERSIST, on_sync, a);
+	event_add(a->sync_ev, &(struct timeval){1, 0});
 	a->pool = hashpool_new(base, (unsigned)cf->auth.hash_threads,
 			       (unsigned)cf->auth.hash_queue);
 	a->sessions = map_new();
@@ -834,6 +879,8 @@ authd_free(struct authd *a)
 	if (a == NULL)
 		return;
 	hashpool_free(a->pool);
+	if (a->sync_ev != NULL)
+		event_free(a->sync_ev);
 	map_each(a->sessions, free_sess, NULL);
 	map_free(a->sessions);
 	map_each(a->cache, drop_all, NULL);

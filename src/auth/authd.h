@@ -38,6 +38,7 @@ enum auth_status {
 	AUTH_TEMPFAIL,	/* 454 4.7.0 */
 	AUTH_EXPIRED,	/* 432 4.7.12 */
 	AUTH_MALFORMED, /* 501 5.5.2: the client's message was not valid */
+	AUTH_WEAK,	/* 534 5.7.9: this mechanism cannot serve this account */
 };
 
 struct auth_answer {
@@ -47,6 +48,8 @@ struct auth_answer {
 	const char *user;	  /* AUTH_OK: the account */
 	const char *const *addresses; /* AUTH_OK: what it may send as */
 	size_t naddresses;
+	int expires_days; /* AUTH_OK: days until the password expires, when
+			   * within the warning window; -1 otherwise */
 };
 
 typedef void (*authd_answer_fn)(void *arg, uint64_t sid, const struct auth_answer *ans);

@@ -382,6 +382,13 @@ user_show(struct ctx *x, const char *name)
 	printf("password: %s%s\n", scheme, a.must_change ? " (must change at next login)" : "");
 	fmt_time(a.pw_changed, when, sizeof(when));
 	printf("password-changed: %s\n", when);
+	if (x->cf.auth.max_age > 0) {
+		fmt_time(a.pw_changed + (int64_t)x->cf.auth.max_age, when, sizeof(when));
+		printf("password-expires: %s%s\n", when,
+		       a.pw_changed + (int64_t)x->cf.auth.max_age <= (int64_t)time(NULL)
+			   ? " (expired: AUTH gets 432 4.7.12 until it is changed)"
+			   : "");
+	}
 	printf("two-factor: %s\n", a.totp_sealed ? "on (TOTP)" : "off");
 	printf("may-send-as: %s", a.name);
 	first = 1;

@@ -49,6 +49,7 @@ on_answer(void *arg, uint64_t sid, const struct auth_answer *ans)
 	ipc_add_u32(&out, (uint32_t)ans->naddresses);
 	for (i = 0; i < ans->naddresses; i++)
 		ipc_add_str(&out, ans->addresses[i]);
+	ipc_add_u32(&out, ans->expires_days < 0 ? UINT32_MAX : (uint32_t)ans->expires_days);
 	ipc_send(ap->smtp, &out);
 }
 

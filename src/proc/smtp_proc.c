@@ -447,7 +447,7 @@ on_auth(struct ipc *ipc, struct ipc_msg *m, void *arg)
 	const void *challenge;
 	struct session *s;
 	size_t clen;
-	uint32_t n, i;
+	uint32_t n, i, days;
 	uint64_t sid;
 	uint8_t st;
 
@@ -461,15 +461,17 @@ on_auth(struct ipc *ipc, struct ipc_msg *m, void *arg)
 	challenge = ipc_get_data(m, &clen);
 	ipc_get_strbuf(m, user, sizeof(user));
 	n = ipc_get_u32(m);
-	if (n > 10000 || st > 5)
+	if (n > 10000 || st > 6)
 		log_bug("smtp: bad AUTH_ANSWER");
 	addrs = xcalloc(n ? n : 1, sizeof(*addrs));
 	for (i = 0; i < n; i++)
 		addrs[i] = ipc_get_str(m, SMTP_PATH_MAX);
+	days = ipc_get_u32(m);
 	ipc_end(m);
 	s = session_of(sp, sid);
 	if (s != NULL)
-		session_auth_answer(s, st, challenge, clen, user, addrs, n);
+		session_auth_answer(s, st, challenge, clen, user, addrs, n,
+				    days == UINT32_MAX ? -1 : (int)(days > 36500 ? 36500 : days));
 	for (i = 0; i < n; i++)
 		free(addrs[i]);
 	free(addrs);

@@ -710,7 +710,7 @@ auth_forget(struct session *s)
 
 void
 session_auth_answer(struct session *s, int status, const uint8_t *challenge, size_t len,
-		    const char *user, char **addresses, size_t naddresses)
+		    const char *user, char **addresses, size_t naddresses, int expires_days)
 {
 	struct buf b64 = BUF_INIT;
 	char esc[LOG_ESCAPE_BUF];
@@ -740,7 +740,12 @@ session_auth_answer(struct session *s, int status, const uint8_t *challenge, siz
 		s->nauth_addrs = naddresses;
 		log_info("%s smtp authenticated ip=%s user=\"%s\"", s->sid, s->ip,
 			 log_escape_str(esc, user));
-		reply(s, "235 2.7.0 Authentication successful");
+		if (expires_days >= 0)
+			reply(s, "235 2.7.0 Authentication successful; your password expires in %d "
+				 "day%s, please change it",
+			      expires_days, expires_days == 1 ? "" : "s");
+		else
+			reply(s, "235 2.7.0 Authentication successful");
 		break;
 	case 3: /* AUTH_TEMPFAIL */
 		enter_state(s, s->auth_return);
@@ -749,6 +754,11 @@ session_auth_answer(struct session *s, int status, const uint8_t *challenge, siz
 	case 4: /* AUTH_EXPIRED */
 		enter_state(s, s->auth_return);
 		error_reply(s, "432 4.7.12 A password transition is needed: change your password");
+		break;
+	case 6: /* AUTH_WEAK */
+		enter_state(s, s->auth_return);
+		error_reply(s, "534 5.7.9 Authentication mechanism is too weak for this account: use "
+			       "PLAIN or LOGIN with an app password");
 		break;
 	case 5: /* AUTH_MALFORMED */
 		enter_state(s, s->auth_return);

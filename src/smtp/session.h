@@ -65,7 +65,7 @@ void session_committed(struct session *s, bool ok, const char *reply);
 /* session_auth_answer - the auth process's verdict or next challenge.
  * status: the values of enum auth_status (auth/authd.h). */
 void session_auth_answer(struct session *s, int status, const uint8_t *challenge, size_t len,
-			 const char *user, char **addresses, size_t naddresses);
+			 const char *user, char **addresses, size_t naddresses, int expires_days);
 /* session_shutdown - stop: finish the current command, then 421 and close. */
 void session_shutdown(struct session *s);
 uint64_t session_id(const struct session *s);

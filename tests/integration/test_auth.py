@@ -328,15 +328,24 @@ class Expiry(unittest.TestCase):
         try:
             add_user(d, "old@example.test")
             add_user(d, "new@example.test")
+            add_user(d, "soon@example.test")
             db = sqlite3.connect(os.path.join(d.state, "accounts.db"))
             db.execute("UPDATE accounts SET pw_changed = ? WHERE name = ?",
                        (int(time.time()) - 31 * 86400, "old@example.test"))
+            db.execute("UPDATE accounts SET pw_changed = ? WHERE name = ?",
+                       (int(time.time()) - 25 * 86400 - 3600, "soon@example.test"))
             db.commit()
             db.close()
             d.start()
             code, text = login(d, "old@example.test", PW)
             self.assertEqual((code, text[:6]), (432, "4.7.12"))
-            self.assertEqual(login(d, "new@example.test", PW)[0], 235)
+            self.assertEqual(login(d, "new@example.test", PW), (235, "2.7.0 Authentication "
+                                                                 "successful"))
+            # within warn_before (14 days by default): a warning in the 235
+            code, text = login(d, "soon@example.test", PW)
+            self.assertEqual(code, 235)
+            self.assertIn("expires in 5 days", text)
+            self.assertIn("(expired", user(d, "show", "old@example.test").stdout)
             self.assertTrue(d.wait_log(r'user="old@example.test".*reason=expired'))
         finally:
             d.cleanup()
