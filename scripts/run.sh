@@ -45,7 +45,7 @@ listen 127.0.0.1:2465 {
 domain example.test {
     deliver smtp://127.0.0.1:10099
 }
-trusted_networks 127.0.0.1/32 ::1/128
+# Submission needs AUTH: add an account with 'postern user add'.
 CONF
     echo "postern: wrote $conf"
 fi
@@ -55,15 +55,22 @@ cat <<MSG
 postern is starting in the foreground (Ctrl-C stops it).
   MX listener:          127.0.0.1:2525 (STARTTLS offered)
   submission listeners: 127.0.0.1:2587 (STARTTLS required), 127.0.0.1:2465 (implicit TLS)
-                        (relaying for trusted_networks only until AUTH exists)
+                        (TLS, then AUTH; add an account first, see below)
   TLS certificate:      $tls/postern.crt (self-signed, generated for this trial)
   config:               $conf
   state:                $run/state
 
 Send a test message (in another terminal):
   swaks --server 127.0.0.1:2525 --from you@example.org --to someone@example.test
-  swaks --server 127.0.0.1:2587 --tls --from you@example.test --to someone@example.test
-  swaks --server 127.0.0.1:2465 --tlsc --from you@example.test --to someone@example.test
+Make an account (password prompted; at least 12 characters, not guessable),
+then submit as it:
+  $top/build/postern user add you@example.test -c $conf
+  swaks --server 127.0.0.1:2587 --tls --auth PLAIN --auth-user you@example.test \\
+        --from you@example.test --to someone@example.test
+  swaks --server 127.0.0.1:2465 --tlsc --auth LOGIN --auth-user you@example.test \\
+        --from you@example.test --to someone@example.test
+The audit log of logins and account changes:
+  $top/build/postern audit tail -c $conf
 Look at the queue:
   $top/build/postern queue list -c $conf
 Messages for example.test go to 127.0.0.1:10099; until something listens there

@@ -196,20 +196,24 @@ policy_check(const struct conf_auth *ca, const struct banned *b, const char *nam
 	char store[2 * 320 + 64];
 	char *copy;
 	double bits;
+	size_t i, nchars = 0;
 
 	if (memchr(pw, '\0', pwlen) != NULL || !valid_utf8(pw, pwlen)) {
 		snprintf(why, whysz, "The password contains bytes that are not text; use letters, "
 				     "digits, spaces or symbols.");
 		return -1;
 	}
-	if (pwlen < ca->min_length) {
+	for (i = 0; i < pwlen; i++) /* characters, not bytes (NIST SP 800-63B) */
+		if (((unsigned char)pw[i] & 0xC0) != 0x80)
+			nchars++;
+	if (nchars < ca->min_length) {
 		snprintf(why, whysz,
 			 "The password is too short: use at least %ju characters (a few unrelated "
 			 "words make a long password that is easy to remember).",
 			 (uintmax_t)ca->min_length);
 		return -1;
 	}
-	if (pwlen > ca->max_length) {
+	if (nchars > ca->max_length) {
 		snprintf(why, whysz, "The password is too long: at most %ju characters.",
 			 (uintmax_t)ca->max_length);
 		return -1;
