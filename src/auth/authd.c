@@ -530,6 +530,15 @@ vjob_run(struct hashjob *j)
 		return;
 	}
 	v->result = pwhash_verify(v->stored, v->pw, v->pwlen, &v->params, &v->rehash);
+	if (v->result == PWHASH_MISMATCH) {
+		char scheme[PWHASH_SCHEME_MAX];
+
+		/* A fast legacy hash would answer a wrong password sooner than
+		 * an unknown account is answered: spend the same time. */
+		if (pwhash_scheme(v->stored, scheme, sizeof(scheme)) == 0 &&
+		    strcmp(scheme, "ARGON2ID") != 0)
+			pwhash_dummy(&v->params);
+	}
 	if (v->result == PWHASH_MATCH && v->rehash &&
 	    pwhash_create(v->pw, v->pwlen, &v->params, v->newhash, sizeof(v->newhash)) == -1)
 		v->newhash[0] = '\0';
@@ -566,6 +575,11 @@ vjob_done(struct hashjob *j)
 	s->busy = false;
 	if (v->reason != NULL) {
 		answer(a, s, AUTH_FAIL, v->reason, NULL, 0);
+		vjob_free(v);
+		return;
+	}
+	if (v->result == PWHASH_ERROR) {
+		answer(a, s, AUTH_TEMPFAIL, "hash-error", NULL, 0);
 		vjob_free(v);
 		return;
 	}
@@ -709,9 +723,7 @@ login(struct authd *a, struct asess *s, const uint8_t *data, size_t len)
 		return;
 	}
 	if (s->step == 0) {
-		memcpy(text, data, len);
-		text[len] = '\0';
-		if (len == 0 || len > STORE_NAME_MAX || !valid_utf8(text, len)) {
+		if (sasl_login_text(data, len, text, STORE_NAME_MAX + 1) == -1) {
 			answer(a, s, AUTH_MALFORMED, NULL, NULL, 0);
 			return;
 		}

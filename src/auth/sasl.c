@@ -63,3 +63,14 @@ sasl_plain_parse(uint8_t *buf, size_t len, struct sasl_plain *p)
 		return -1;
 	return 0;
 }
+
+int
+sasl_login_text(const uint8_t *data, size_t len, char *out, size_t outsz)
+{
+	if (len == 0 || len >= outsz || memchr(data, '\0', len) != NULL ||
+	    !valid_utf8((const char *)data, len))
+		return -1;
+	memcpy(out, data, len);
+	out[len] = '\0';
+	return 0;
+}

@@ -39,4 +39,9 @@ struct sasl_plain {
  * UTF-8, without further NULs. 0 or -1. */
 int sasl_plain_parse(uint8_t *buf, size_t len, struct sasl_plain *p);
 
+/* sasl_login_text - a decoded LOGIN response (draft-murchison-sasl-login):
+ * the user name or the password as a NUL-terminated string in out (outsz
+ * bytes). Non-empty, UTF-8, no NUL, shorter than outsz. 0 or -1. */
+int sasl_login_text(const uint8_t *data, size_t len, char *out, size_t outsz);
+
 #endif

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * fuzz_sasl - SASL framing and PLAIN: base64 decoding of an AUTH line and
- * the PLAIN message split, with the re-encoding round trip checked.
+ * fuzz_sasl - SASL framing, PLAIN and LOGIN: base64 decoding of an AUTH
+ * line, the PLAIN message split and the LOGIN response check, with the
+ * re-encoding round trip checked.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -30,6 +31,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			      memcmp(copy, out, n) != 0))
 			abort();
 		buf_free(&b);
+		if (sasl_login_text(out, n, (char *)copy, sizeof(copy)) == 0 &&
+		    strlen((char *)copy) != n)
+			abort();
 		(void)sasl_plain_parse(out, n, &p);
 	}
 	if (size <= SASL_MAX) {

@@ -100,12 +100,28 @@ test_plain(void **state)
 	}
 }
 
+static void
+test_login(void **state)
+{
+	char out[8];
+
+	(void)state;
+	assert_int_equal(sasl_login_text((const uint8_t *)"alice", 5, out, sizeof(out)), 0);
+	assert_string_equal(out, "alice");
+	assert_int_equal(sasl_login_text((const uint8_t *)"", 0, out, sizeof(out)), -1);
+	assert_int_equal(sasl_login_text((const uint8_t *)"a\0b", 3, out, sizeof(out)), -1);
+	assert_int_equal(sasl_login_text((const uint8_t *)"\xff\xfe", 2, out, sizeof(out)), -1);
+	assert_int_equal(sasl_login_text((const uint8_t *)"1234567", 7, out, sizeof(out)), 0);
+	assert_int_equal(sasl_login_text((const uint8_t *)"12345678", 8, out, sizeof(out)), -1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_b64),
 		cmocka_unit_test(test_plain),
+		cmocka_unit_test(test_login),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
