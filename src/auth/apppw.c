@@ -5,6 +5,7 @@
  * SECURITY: see apppw.h.
  */
 #include "auth/apppw.h"
+#include "auth/sasl.h"
 
 #include <sodium.h>
 #include <stdint.h>
@@ -96,7 +97,8 @@ apppw_verify(const char *stored, const char *pw, size_t len)
 		return false;
 	p = stored + strlen(APPPW_SCHEME);
 	dollar = strchr(p, '$');
-	if (dollar == NULL ||
+	if (dollar == NULL || !sasl_b64_chars(p, (size_t)(dollar - p)) ||
+	    !sasl_b64_chars(dollar + 1, strlen(dollar + 1)) ||
 	    sodium_base642bin(salt, sizeof(salt), p, (size_t)(dollar - p), NULL, &n, NULL,
 			      sodium_base64_VARIANT_ORIGINAL_NO_PADDING) != 0 ||
 	    n != SALT_LEN ||

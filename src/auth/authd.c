@@ -7,6 +7,7 @@
  */
 #include "auth/authd.h"
 
+#include <errno.h>
 #include <event2/event.h>
 #include <jansson.h>
 #include <sodium.h>
@@ -20,6 +21,7 @@
 #include "auth/hashpool.h"
 #include "auth/pwhash.h"
 #include "auth/sasl.h"
+#include "auth/scram.h"
 #include "auth/store.h"
 #include "auth/totp.h"
 #include "lib/log.h"
@@ -28,6 +30,7 @@
 #include "lib/util.h"
 
 #define AUTHD_CACHE_MAX 100000 /* entries; beyond, the oldest half goes */
+#define SCRAM_KEY_FILE "scram.key" /* in state_dir: salts of unknown SCRAM users */
 
 struct asess {
 	uint64_t sid;
@@ -40,6 +43,10 @@ struct asess {
 	bool cancelled; /* the client went away meanwhile */
 	bool detached;	/* replaced by a newer AUTH: owned by its job only */
 	const char *credential;		 /* "password", "password+totp", "app-password" */
+	struct scram_server *scram;	 /* SCRAM: the exchange */
+	const char *scram_reason;	 /* SCRAM: why it will fail, decided at lookup */
+	uint8_t cb[SCRAM_CB_LEN];	 /* SCRAM-PLUS: the channel binding */
+	bool plus_offered;
 	char app_label[STORE_LABEL_MAX + 1]; /* the app password used */
 };
 
@@ -61,6 +68,7 @@ struct authd {
 	uint8_t cache_key[crypto_generichash_KEYBYTES];
 	uint8_t seal_key[SEAL_KEY_LEN];
 	bool seal_loaded;
+	uint8_t scram_secret[SCRAM_DUMMY_SECRET_LEN]; /* salts of unknown SCRAM users */
 	authd_answer_fn fn;
 	void *arg;
 };
@@ -79,12 +87,26 @@ struct vjob {
 	char newhash[256];
 	const char *reason; /* set when the outcome is already a failure */
 	char code[TOTP_DIGITS + 1]; /* password + TOTP: the code, else "" */
+	uint32_t scram_iter;	    /* the account has no SCRAM keys: make them */
+	int64_t generation;	    /* of the account when the job started */
+	char newscram[SCRAM_STORED_MAX];
 };
 
 static void
 sid_key(uint64_t sid, char key[17])
 {
 	snprintf(key, 17, "%016llx", (unsigned long long)sid);
+}
+
+static void
+sess_free(struct asess *s)
+{
+	if (s->scram != NULL) {
+		scram_server_clear(s->scram);
+		free(s->scram);
+	}
+	explicit_bzero(s, sizeof(*s));
+	free(s);
 }
 
 static struct asess *
@@ -103,14 +125,22 @@ sess_end(struct authd *a, struct asess *s)
 
 	sid_key(s->sid, key);
 	map_del(a->sessions, key);
-	explicit_bzero(s, sizeof(*s));
-	free(s);
+	sess_free(s);
 }
 
 static const char *
 mech_name(enum auth_mech m)
 {
-	return m == MECH_PLAIN ? "PLAIN" : "LOGIN";
+	switch (m) {
+	case MECH_PLAIN:
+		return "PLAIN";
+	case MECH_LOGIN:
+		return "LOGIN";
+	case MECH_SCRAM:
+		return "SCRAM-SHA-256";
+	default:
+		return "SCRAM-SHA-256-PLUS";
+	}
 }
 
 static const char *
@@ -542,6 +572,16 @@ vjob_run(struct hashjob *j)
 	if (v->result == PWHASH_MATCH && v->rehash &&
 	    pwhash_create(v->pw, v->pwlen, &v->params, v->newhash, sizeof(v->newhash)) == -1)
 		v->newhash[0] = '\0';
+	if (v->result == PWHASH_MATCH && v->scram_iter != 0) {
+		/* Accounts imported or made before SCRAM get their keys at the
+		 * first login that shows us the password. */
+		struct scram_keys k;
+
+		if (scram_keys_derive(v->pw, v->pwlen, v->scram_iter, &k) == -1 ||
+		    scram_keys_format(&k, v->newscram, sizeof(v->newscram)) == -1)
+			v->newscram[0] = '\0';
+		sodium_memzero(&k, sizeof(k));
+	}
 }
 
 static void
@@ -552,6 +592,7 @@ vjob_free(struct vjob *v)
 	if (v->stored != NULL)
 		wipe_free(v->stored, strlen(v->stored));
 	sodium_memzero(v->newhash, sizeof(v->newhash));
+	sodium_memzero(v->newscram, sizeof(v->newscram));
 	free(v);
 }
 
@@ -566,7 +607,7 @@ vjob_done(struct hashjob *j)
 
 	if (s->cancelled) {
 		if (s->detached)
-			free(s);
+			sess_free(s);
 		else
 			sess_end(a, s);
 		vjob_free(v);
@@ -601,6 +642,11 @@ vjob_done(struct hashjob *j)
 	if (v->rehash && v->newhash[0] != '\0' && store_rehash(a->store, acc.name, v->newhash) == 0)
 		log_info("%016llx auth rehashed user=%s scheme=ARGON2ID",
 			 (unsigned long long)s->sid, acc.name);
+	/* Only if the password did not change while we hashed. */
+	if (v->newscram[0] != '\0' && acc.scram == NULL && acc.generation == v->generation &&
+	    store_set_scram(a->store, acc.name, v->newscram) == 0)
+		log_info("%016llx auth scram-keys-made user=%s", (unsigned long long)s->sid,
+			 acc.name);
 	if (acc.locked) {
 		answer(a, s, AUTH_FAIL, "locked", NULL, 0);
 	} else if (v->code[0] != '\0' || acc.totp_sealed != NULL) {
@@ -617,9 +663,10 @@ vjob_done(struct hashjob *j)
  * the verdict is already a failure for that reason, but the client waits
  * the same time as for a real check. */
 static void
-verify(struct authd *a, struct asess *s, const char *stored, const char *pw, size_t pwlen,
-       const char *reason, const char *code)
+verify(struct authd *a, struct asess *s, const struct account *acc, const char *pw,
+       size_t pwlen, const char *reason, const char *code)
 {
+	const char *stored = acc != NULL ? acc->hash : NULL;
 	struct vjob *v = xcalloc(1, sizeof(*v));
 
 	v->job.fn = vjob_run;
@@ -633,6 +680,10 @@ verify(struct authd *a, struct asess *s, const char *stored, const char *pw, siz
 	v->reason = reason;
 	if (code != NULL)
 		str_copy(v->code, code, sizeof(v->code));
+	if (acc != NULL && acc->scram == NULL && a->cf->auth.scram_iterations != 0) {
+		v->scram_iter = (uint32_t)a->cf->auth.scram_iterations;
+		v->generation = acc->generation;
+	}
 	if (hashpool_submit(a->pool, &v->job) == -1) {
 		vjob_free(v);
 		answer(a, s, AUTH_TEMPFAIL, "busy", NULL, 0);
@@ -677,7 +728,7 @@ check(struct authd *a, struct asess *s, const char *authzid, const char *user, c
 		/* The account password alone is not enough: it must come
 		 * with the current code appended. */
 		if (totp_split(pw, pwlen, &passlen, code))
-			verify(a, s, acc.hash, pw, passlen, NULL, code);
+			verify(a, s, &acc, pw, passlen, NULL, code);
 		else
 			verify(a, s, NULL, pw, pwlen, "second-factor-required", NULL);
 		sodium_memzero(code, sizeof(code));
@@ -686,7 +737,7 @@ check(struct authd *a, struct asess *s, const char *authzid, const char *user, c
 		granted(a, s, &acc);
 	} else {
 		s->credential = "password";
-		verify(a, s, acc.hash, pw, pwlen, NULL, NULL);
+		verify(a, s, &acc, pw, pwlen, NULL, NULL);
 	}
 	account_clear(&acc);
 }
@@ -740,9 +791,138 @@ login(struct authd *a, struct asess *s, const uint8_t *data, size_t len)
 	check(a, s, NULL, text, (const char *)data, len);
 }
 
+/* SCRAM-SHA-256(-PLUS), RFC 5802/7677/9266: the server's work is a few
+ * HMACs (the client does the PBKDF2), so it runs here, not on the pool;
+ * unknown accounts get stable made-up salts and fail at the proof, in the
+ * same time. */
+
+static void
+scram_first(struct authd *a, struct asess *s, const uint8_t *data, size_t len)
+{
+	struct scram_keys keys;
+	struct account acc;
+	struct buf out = BUF_INIT;
+	char snonce[SCRAM_SNONCE_LEN + 1];
+	const char *authzid;
+	int rc, ok;
+
+	s->scram = xcalloc(1, sizeof(*s->scram));
+	scram_server_init(s->scram, s->mech == MECH_SCRAM_PLUS, s->plus_offered);
+	if (scram_server_parse_first(s->scram, data, len) == -1) {
+		log_info("%016llx auth scram-refused ip=%s error=%s", (unsigned long long)s->sid,
+			 s->ip, scram_error_name(scram_server_error(s->scram)));
+		answer(a, s, AUTH_MALFORMED, NULL, NULL, 0);
+		return;
+	}
+	str_copy(s->user, scram_server_username(s->scram), sizeof(s->user));
+	authzid = scram_server_authzid(s->scram);
+	s->credential = "password";
+	memset(&keys, 0, sizeof(keys));
+	rc = store_get(a->store, s->user, &acc);
+	if (rc == -1) {
+		answer(a, s, AUTH_TEMPFAIL, "store", NULL, 0);
+		return;
+	}
+	if (*authzid != '\0' && strcasecmp(authzid, s->user) != 0)
+		s->scram_reason = "authzid-not-allowed";
+	else if (rc == 1)
+		s->scram_reason = "unknown-account";
+	else if (acc.scram == NULL || scram_keys_parse(acc.scram, &keys) == -1)
+		s->scram_reason = "no-scram-keys"; /* set before SCRAM, or imported */
+	else if (!ip_allowed(a, acc.name, s->ip))
+		s->scram_reason = "source-not-allowed";
+	if (rc == 0)
+		account_clear(&acc);
+	scram_nonce_new(snonce);
+	if (s->scram_reason == NULL)
+		ok = scram_server_first(s->scram, &keys, snonce, &out);
+	else
+		ok = scram_server_first_unknown(s->scram, a->scram_secret,
+						(uint32_t)(a->cf->auth.scram_iterations
+							       ? a->cf->auth.scram_iterations
+							       : SCRAM_ITER_DEFAULT),
+						snonce, &out);
+	sodium_memzero(&keys, sizeof(keys));
+	if (ok == -1) {
+		buf_free(&out);
+		answer(a, s, AUTH_TEMPFAIL, "scram", NULL, 0);
+		return;
+	}
+	s->step = 1;
+	buf_add(&out, "", 1);
+	challenge(a, s, out.data);
+	buf_free(&out);
+}
+
+static void
+scram_final(struct authd *a, struct asess *s, const uint8_t *data, size_t len)
+{
+	struct buf out = BUF_INIT;
+	enum scram_error e;
+
+	if (scram_server_final(s->scram, data, len, s->mech == MECH_SCRAM_PLUS ? s->cb : NULL,
+			       s->mech == MECH_SCRAM_PLUS ? SCRAM_CB_LEN : 0, &out) == -1) {
+		e = scram_server_error(s->scram);
+		if (e == SCRAM_E_INVALID_ENCODING) {
+			answer(a, s, AUTH_MALFORMED, NULL, NULL, 0);
+			return;
+		}
+		answer(a, s, AUTH_FAIL,
+		       s->scram_reason		    ? s->scram_reason
+		       : e == SCRAM_E_INVALID_PROOF ? "bad-password"
+						    : scram_error_name(e),
+		       NULL, 0);
+		return;
+	}
+	/* The proof was right (a made-up account can never get here). The
+	 * client checks our v= in one more round, then the verdict. */
+	s->step = 2;
+	buf_add(&out, "", 1);
+	challenge(a, s, out.data);
+	buf_free(&out);
+}
+
+static void
+scram_done(struct authd *a, struct asess *s, size_t len)
+{
+	struct account acc;
+	int rc;
+
+	if (len != 0) {
+		answer(a, s, AUTH_MALFORMED, NULL, NULL, 0);
+		return;
+	}
+	rc = store_get(a->store, s->user, &acc);
+	if (rc != 0) {
+		answer(a, s, rc == 1 ? AUTH_FAIL : AUTH_TEMPFAIL, rc == 1 ? "deleted" : "store",
+		       NULL, 0);
+		return;
+	}
+	if (acc.locked)
+		answer(a, s, AUTH_FAIL, "locked", NULL, 0);
+	else if (acc.totp_sealed != NULL)
+		/* SCRAM cannot carry a code: the password alone is not enough */
+		answer(a, s, AUTH_WEAK, "second-factor-required", NULL, 0);
+	else
+		granted(a, s, &acc);
+	account_clear(&acc);
+}
+
+static void
+scram(struct authd *a, struct asess *s, const uint8_t *data, size_t len)
+{
+	if (s->step == 0)
+		scram_first(a, s, data, len);
+	else if (s->step == 1)
+		scram_final(a, s, data, len);
+	else
+		scram_done(a, s, len);
+}
+
 void
 authd_begin(struct authd *a, uint64_t sid, enum auth_mech mech, const char *ip, bool tls,
-	    const uint8_t *initial, size_t len, bool has_initial)
+	    const uint8_t *initial, size_t len, bool has_initial, const uint8_t *cb, size_t cblen,
+	    bool plus_offered)
 {
 	struct asess *s, *old = sess_get(a, sid);
 	char key[17];
@@ -762,11 +942,25 @@ authd_begin(struct authd *a, uint64_t sid, enum auth_mech mech, const char *ip, 
 	s->mech = mech;
 	s->tls = tls;
 	str_copy(s->ip, ip, sizeof(s->ip));
+	s->plus_offered = plus_offered;
+	if (cb != NULL && cblen == SCRAM_CB_LEN)
+		memcpy(s->cb, cb, SCRAM_CB_LEN);
 	map_put(a->sessions, key, s);
 	if (!tls) {
 		/* The smtp process refuses AUTH before TLS; a request like this
 		 * is a bug there, and we refuse it here too. */
 		answer(a, s, AUTH_FAIL, "no-tls", NULL, 0);
+		return;
+	}
+	if (mech == MECH_SCRAM || mech == MECH_SCRAM_PLUS) {
+		if (a->cf->auth.scram_iterations == 0) {
+			answer(a, s, AUTH_FAIL, "scram-off", NULL, 0);
+			return;
+		}
+		if (has_initial)
+			scram(a, s, initial, len);
+		else
+			challenge(a, s, "");
 		return;
 	}
 	if (mech == MECH_PLAIN) {
@@ -792,8 +986,10 @@ authd_step(struct authd *a, uint64_t sid, const uint8_t *data, size_t len)
 		return;
 	if (s->mech == MECH_PLAIN)
 		plain(a, s, data, len);
-	else
+	else if (s->mech == MECH_LOGIN)
 		login(a, s, data, len);
+	else
+		scram(a, s, data, len);
 }
 
 void
@@ -860,6 +1056,15 @@ authd_new(struct event_base *base, struct conf *cf, authd_answer_fn fn, void *ar
 	a->sessions = map_new();
 	a->cache = map_new();
 	randombytes_buf(a->cache_key, sizeof(a->cache_key));
+	/* The made-up SCRAM salts of unknown accounts must not change across
+	 * restarts (a change would tell them from real ones): a key on disk. */
+	snprintf(path, sizeof(path), "%s/%s", cf->state_dir, SCRAM_KEY_FILE);
+	if (seal_key_load(path, a->scram_secret) == -1 &&
+	    (errno != ENOENT || seal_key_create(path, a->scram_secret) == -1)) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		authd_free(a);
+		return NULL;
+	}
 	return a;
 fail:
 	store_close(a->store);
@@ -881,8 +1086,7 @@ free_sess(const char *key, void *val, void *arg)
 {
 	(void)key;
 	(void)arg;
-	explicit_bzero(val, sizeof(struct asess));
-	free(val);
+	sess_free(val);
 }
 
 void
@@ -899,6 +1103,7 @@ authd_free(struct authd *a)
 	map_free(a->cache);
 	sodium_memzero(a->cache_key, sizeof(a->cache_key));
 	sodium_memzero(a->seal_key, sizeof(a->seal_key));
+	sodium_memzero(a->scram_secret, sizeof(a->scram_secret));
 	audit_close(a->audit);
 	store_close(a->store);
 	conf_unref(a->cf);

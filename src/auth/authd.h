@@ -29,7 +29,7 @@
 struct event_base;
 struct authd;
 
-enum auth_mech { MECH_PLAIN = 1, MECH_LOGIN };
+enum auth_mech { MECH_PLAIN = 1, MECH_LOGIN, MECH_SCRAM, MECH_SCRAM_PLUS };
 
 enum auth_status {
 	AUTH_CONTINUE,	/* a challenge follows */
@@ -59,8 +59,11 @@ struct authd *authd_new(struct event_base *base, struct conf *cf, authd_answer_f
 			char *err, size_t errsz);
 void authd_set_conf(struct authd *a, struct conf *cf);
 /* authd_begin - a client said AUTH mech [initial]; answers come through fn. */
+/* cb: for SCRAM-SHA-256-PLUS, the connection's 32-byte tls-exporter
+ * channel binding; plus_offered: -PLUS was advertised (RFC 5802 6). */
 void authd_begin(struct authd *a, uint64_t sid, enum auth_mech mech, const char *ip, bool tls,
-		 const uint8_t *initial, size_t len, bool has_initial);
+		 const uint8_t *initial, size_t len, bool has_initial, const uint8_t *cb,
+		 size_t cblen, bool plus_offered);
 /* authd_step - the client's next (decoded) response. */
 void authd_step(struct authd *a, uint64_t sid, const uint8_t *data, size_t len);
 /* authd_cancel - the client cancelled or went away. */

@@ -11,6 +11,21 @@
 
 #include "lib/util.h"
 
+bool
+sasl_b64_chars(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char c = p[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '+' || c == '/' || c == '='))
+			return false;
+	}
+	return true;
+}
+
 int
 sasl_b64_decode(const char *in, size_t len, uint8_t *out, size_t *outlen)
 {
@@ -20,6 +35,10 @@ sasl_b64_decode(const char *in, size_t len, uint8_t *out, size_t *outlen)
 	if (len == 1 && in[0] == '=')
 		return 0; /* RFC 4954 4: "=" is an empty initial response */
 	if (len == 0 || len > (SASL_MAX / 3) * 4 + 4)
+		return -1;
+	/* libsodium 1.0.18 decodes every byte from 0x80 up as '/' (found by
+	 * fuzz_scram): check the alphabet first. */
+	if (!sasl_b64_chars(in, len))
 		return -1;
 	if (sodium_base642bin(out, SASL_MAX, in, len, NULL, outlen, &end,
 			      sodium_base64_VARIANT_ORIGINAL) != 0 ||

@@ -12,6 +12,7 @@
 #ifndef POSTERN_SASL_H
 #define POSTERN_SASL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +21,8 @@
 /* Largest decoded SASL message we accept (RFC 4616 allows 255 per field). */
 #define SASL_MAX 2048
 
+/* sasl_b64_chars - only the RFC 4648 section 4 alphabet and '='. */
+bool sasl_b64_chars(const char *p, size_t n);
 /* sasl_b64_decode - strict base64 of len bytes into out (SASL_MAX bytes);
  * *outlen set. "=" alone (an empty response) decodes to 0 bytes. 0 or -1. */
 int sasl_b64_decode(const char *in, size_t len, uint8_t *out, size_t *outlen);

@@ -38,7 +38,8 @@ static const char schema[] =
 	" lock_reason TEXT,"
 	" totp_sealed TEXT,"
 	" totp_last INTEGER NOT NULL DEFAULT 0,"
-	" generation INTEGER NOT NULL DEFAULT 1);"
+	" generation INTEGER NOT NULL DEFAULT 1,"
+	" scram TEXT);"
 	"CREATE TABLE IF NOT EXISTS addresses ("
 	" account INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
 	" address TEXT NOT NULL COLLATE NOCASE,"
@@ -101,6 +102,9 @@ store_open(const char *path, char *err, size_t errsz)
 		snprintf(err, errsz, "%s: %s", path, sqlite3_errmsg(st->db));
 		goto fail;
 	}
+	/* Databases made before SCRAM keys were stored: add the column (an
+	 * error here only means it is there already). */
+	(void)sqlite3_exec(st->db, "ALTER TABLE accounts ADD COLUMN scram TEXT", NULL, NULL, NULL);
 	return st;
 fail:
 	sqlite3_close(st->db);
@@ -180,6 +184,9 @@ account_clear(struct account *a)
 	if (a->totp_sealed != NULL)
 		explicit_bzero(a->totp_sealed, strlen(a->totp_sealed));
 	free(a->totp_sealed);
+	if (a->scram != NULL)
+		explicit_bzero(a->scram, strlen(a->scram));
+	free(a->scram);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -194,7 +201,7 @@ app_password_clear(struct app_password *p)
 
 #define ACCOUNT_COLS                                                                               \
 	"id, name, hash, created, pw_changed, must_change, locked, lock_reason, totp_sealed, "   \
-	"totp_last, generation"
+	"totp_last, generation, scram"
 
 static void
 row_account(sqlite3_stmt *s, struct account *a)
@@ -211,6 +218,7 @@ row_account(sqlite3_stmt *s, struct account *a)
 	a->totp_sealed = col_dup(s, 8);
 	a->totp_last = (uint64_t)sqlite3_column_int64(s, 9);
 	a->generation = sqlite3_column_int64(s, 10);
+	a->scram = col_dup(s, 11);
 }
 
 int
@@ -317,7 +325,7 @@ store_set_password(struct store *st, const char *name, const char *hash, int64_t
 	if (rc >= 0)
 		rc = exec(st,
 			  "UPDATE accounts SET hash = ?, pw_changed = ?, must_change = ?, "
-			  "generation = generation + 1 WHERE name = ?",
+			  "scram = NULL, generation = generation + 1 WHERE name = ?",
 			  "tiit", hash, now, (int64_t)must_change, name);
 	return tx_end(st, rc < 0 ? -1 : 0);
 }
@@ -326,6 +334,14 @@ int
 store_rehash(struct store *st, const char *name, const char *hash)
 {
 	int rc = exec(st, "UPDATE accounts SET hash = ? WHERE name = ?", "tt", hash, name);
+
+	return rc < 0 ? -1 : rc == 0 ? 1 : 0;
+}
+
+int
+store_set_scram(struct store *st, const char *name, const char *scram)
+{
+	int rc = exec(st, "UPDATE accounts SET scram = ? WHERE name = ?", "nt", scram, name);
 
 	return rc < 0 ? -1 : rc == 0 ? 1 : 0;
 }

@@ -37,6 +37,7 @@ struct account {
 	char *totp_sealed; /* sealed TOTP secret, NULL when 2FA is off */
 	uint64_t totp_last; /* last TOTP step accepted (replay guard) */
 	int64_t generation;
+	char *scram;	   /* SCRAM-SHA-256 keys (scram_keys_format), or NULL */
 };
 
 struct app_password {
@@ -75,6 +76,10 @@ int store_set_password(struct store *st, const char *name, const char *hash, int
 /* store_rehash - replace the hash after a login (same password, better
  * scheme): no history entry, no generation bump. */
 int store_rehash(struct store *st, const char *name, const char *hash);
+/* store_set_scram - the SCRAM keys of the current password (NULL: none).
+ * store_set_password drops them: they must be made again from the new
+ * password. No generation bump (the password is the same). */
+int store_set_scram(struct store *st, const char *name, const char *scram);
 int store_set_locked(struct store *st, const char *name, bool locked, const char *reason);
 /* store_set_totp - sealed secret, or NULL to turn 2FA off. */
 int store_set_totp(struct store *st, const char *name, const char *sealed);

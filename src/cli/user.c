@@ -33,6 +33,7 @@
 #include "auth/passwdfile.h"
 #include "auth/policy.h"
 #include "auth/pwhash.h"
+#include "auth/scram.h"
 #include "auth/store.h"
 #include "auth/totp.h"
 #include "conf/conf.h"
@@ -221,11 +222,13 @@ hist_cb(const char *hash, void *arg)
 }
 
 /* new_password - read, check against the policy (and the account's recent
- * passwords), hash. out gets the hash; 0 or 1. */
+ * passwords), hash. out gets the hash, scram the SCRAM keys ("" when SCRAM
+ * is off); 0 or 1. */
 static int
 new_password(struct ctx *x, const char *name, const struct account *current, char *out,
-	     size_t outsz)
+	     size_t outsz, char scram[SCRAM_STORED_MAX])
 {
+	struct scram_keys k;
 	char pw[1024], why[512], err[512];
 	struct banned *b = NULL;
 	struct pwhash_params pp = {x->cf.auth.argon2_memory, x->cf.auth.argon2_ops};
@@ -260,9 +263,17 @@ new_password(struct ctx *x, const char *name, const struct account *current, cha
 		say("cannot hash the password");
 		goto out;
 	}
+	scram[0] = '\0';
+	if (x->cf.auth.scram_iterations > 0 &&
+	    (scram_keys_derive(pw, len, (uint32_t)x->cf.auth.scram_iterations, &k) == -1 ||
+	     scram_keys_format(&k, scram, SCRAM_STORED_MAX) == -1)) {
+		say("cannot make the SCRAM keys");
+		goto out;
+	}
 	rc = 0;
 out:
 	explicit_bzero(pw, sizeof(pw));
+	explicit_bzero(&k, sizeof(k));
 	banned_free(b);
 	return rc;
 }
@@ -270,7 +281,7 @@ out:
 static int
 user_add(struct ctx *x, const char *name)
 {
-	char hash[PWHASH_STR_MAX];
+	char hash[PWHASH_STR_MAX], scram[SCRAM_STORED_MAX];
 	int rc;
 
 	if (!valid_account_name(name))
@@ -281,10 +292,13 @@ user_add(struct ctx *x, const char *name)
 		account_clear(&cur);
 		return say("%s exists already", name);
 	}
-	if (new_password(x, name, NULL, hash, sizeof(hash)) != 0)
+	if (new_password(x, name, NULL, hash, sizeof(hash), scram) != 0)
 		return 1;
 	rc = store_add(x->st, name, hash, time(NULL));
+	if (rc == 0 && scram[0] != '\0')
+		rc = store_set_scram(x->st, name, scram);
 	explicit_bzero(hash, sizeof(hash));
+	explicit_bzero(scram, sizeof(scram));
 	if (rc != 0)
 		return say(rc == 1 ? "%s exists already" : "%s: %s", name, store_error(x->st));
 	audit_change(x, "user.add", name, NULL, NULL);
@@ -295,20 +309,23 @@ user_add(struct ctx *x, const char *name)
 static int
 user_passwd(struct ctx *x, const char *name)
 {
-	char hash[PWHASH_STR_MAX];
+	char hash[PWHASH_STR_MAX], scram[SCRAM_STORED_MAX];
 	struct account a;
 	int rc;
 
 	rc = store_get(x->st, name, &a);
 	if (rc != 0)
 		return say(rc == 1 ? "no account %s" : "%s: %s", name, store_error(x->st));
-	rc = new_password(x, name, &a, hash, sizeof(hash));
+	rc = new_password(x, name, &a, hash, sizeof(hash), scram);
 	account_clear(&a);
 	if (rc != 0)
 		return 1;
 	rc = store_set_password(x->st, name, hash, time(NULL), x->c->reset,
 				(unsigned)x->cf.auth.history);
+	if (rc == 0 && scram[0] != '\0')
+		rc = store_set_scram(x->st, name, scram);
 	explicit_bzero(hash, sizeof(hash));
+	explicit_bzero(scram, sizeof(scram));
 	if (rc != 0)
 		return say("%s: %s", name, store_error(x->st));
 	audit_change(x, x->c->reset ? "user.reset" : "user.passwd", name, NULL, NULL);

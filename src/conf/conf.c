@@ -645,6 +645,7 @@ static const struct directive auth_tab[] = {
 	{"max_age", 1, 1, 0, set_duration, AF(max_age), 0, NULL},
 	{"warn_before", 1, 1, 0, set_duration, AF(warn_before), 0, NULL},
 	{"totp_window", 1, 1, 0, set_count, AF(totp_window), 0, NULL},
+	{"scram_iterations", 1, 1, 0, set_count, AF(scram_iterations), 0, NULL},
 };
 #undef AF
 
@@ -746,6 +747,7 @@ conf_defaults(struct conf *cf)
 	cf->auth.history = 5;
 	cf->auth.warn_before = 14 * 86400;
 	cf->auth.totp_window = 1;
+	cf->auth.scram_iterations = 50000;
 }
 
 /* validate_listener_tls - defaults and the rule that submission is
@@ -795,6 +797,12 @@ conf_validate(struct ctx *c)
 		cf->tls.min_version = 12;
 	if (cf->auth.max_length < cf->auth.min_length)
 		return cerr(c, NULL, "auth: max_length must be at least min_length");
+	if (cf->auth.scram_iterations != 0 &&
+	    (cf->auth.scram_iterations < 4096 || cf->auth.scram_iterations > 1000000))
+		return cerr(c, NULL,
+			    "auth: scram_iterations must be 0 (no SCRAM) or 4096 to 1000000");
+	if (cf->auth.totp_window > 10)
+		return cerr(c, NULL, "auth: totp_window is at most 10 steps");
 	if (cf->has_smarthost)
 		cf->smarthost.tls = cf->tls.relay_policy;
 	for (i = 0; i < cf->nlisteners; i++)
@@ -1021,13 +1029,14 @@ conf_dump(const struct conf *cf, struct buf *out)
 		 "auth {\n\targon2_memory %ju\n\targon2_ops %ju\n\thash_threads %ju\n"
 		 "\thash_queue %ju\n\tcache_ttl %jus\n\tmin_length %ju\n\tmax_length %ju\n"
 		 "\tmin_entropy %ju\n\thistory %ju\n\tmax_age %jus\n\twarn_before %jus\n"
-		 "\ttotp_window %ju\n",
+		 "\ttotp_window %ju\n\tscram_iterations %ju\n",
 		 (uintmax_t)cf->auth.argon2_memory, (uintmax_t)cf->auth.argon2_ops,
 		 (uintmax_t)cf->auth.hash_threads, (uintmax_t)cf->auth.hash_queue,
 		 (uintmax_t)cf->auth.cache_ttl, (uintmax_t)cf->auth.min_length,
 		 (uintmax_t)cf->auth.max_length, (uintmax_t)cf->auth.min_entropy,
 		 (uintmax_t)cf->auth.history, (uintmax_t)cf->auth.max_age,
-		 (uintmax_t)cf->auth.warn_before, (uintmax_t)cf->auth.totp_window);
+		 (uintmax_t)cf->auth.warn_before, (uintmax_t)cf->auth.totp_window,
+		 (uintmax_t)cf->auth.scram_iterations);
 	if (cf->auth.banned_file != NULL) {
 		buf_adds(out, "\tbanned_file ");
 		dump_word(out, cf->auth.banned_file, "\n");

@@ -116,6 +116,7 @@ struct conf_auth {
 	uint64_t max_age;     /* seconds; 0: passwords do not expire */
 	uint64_t warn_before; /* seconds before max_age to warn */
 	uint64_t totp_window; /* steps either side */
+	uint64_t scram_iterations; /* PBKDF2 rounds of stored SCRAM keys; 0: no SCRAM */
 };
 
 struct conf {

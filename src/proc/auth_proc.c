@@ -58,16 +58,20 @@ do_begin(struct auth_proc *ap, struct ipc_msg *m)
 {
 	char ip[NET_ADDRSTRLEN];
 	uint64_t sid = ipc_get_u64(m);
-	uint8_t mech = ipc_get_u8(m), tls = ipc_get_u8(m), has = ipc_get_u8(m);
-	const void *data;
-	size_t len;
+	uint8_t mech = ipc_get_u8(m), tls = ipc_get_u8(m), has = ipc_get_u8(m), plus;
+	const void *data, *cb;
+	size_t len, cblen;
 
 	ipc_get_strbuf(m, ip, sizeof(ip));
 	data = ipc_get_data(m, &len);
+	cb = ipc_get_data(m, &cblen);
+	plus = ipc_get_u8(m);
 	ipc_end(m);
-	if ((mech != MECH_PLAIN && mech != MECH_LOGIN) || len > SASL_MAX || has > 1)
+	if (mech < MECH_PLAIN || mech > MECH_SCRAM_PLUS || len > SASL_MAX || has > 1 ||
+	    plus > 1 || (cblen != 0 && cblen != 32) || (mech == MECH_SCRAM_PLUS) != (cblen != 0))
 		log_bug("auth: bad AUTH_BEGIN from %s", m->peer);
-	authd_begin(ap->authd, sid, (enum auth_mech)mech, ip, tls != 0, data, len, has != 0);
+	authd_begin(ap->authd, sid, (enum auth_mech)mech, ip, tls != 0, data, len, has != 0, cb,
+		    cblen, plus != 0);
 }
 
 static void

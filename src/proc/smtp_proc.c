@@ -127,7 +127,8 @@ ops_closed(void *arg, struct session *s)
 
 static void
 ops_auth_begin(void *arg, uint64_t sid, int mech, const char *ip, bool tls,
-	       const uint8_t *initial, size_t len, bool has_initial)
+	       const uint8_t *initial, size_t len, bool has_initial, const uint8_t *cb,
+	       size_t cblen, bool plus_offered)
 {
 	struct smtp_proc *sp = arg;
 	struct ipc_out out;
@@ -139,6 +140,8 @@ ops_auth_begin(void *arg, uint64_t sid, int mech, const char *ip, bool tls,
 	ipc_add_u8(&out, has_initial);
 	ipc_add_str(&out, ip);
 	ipc_add_data(&out, initial, len);
+	ipc_add_data(&out, cb, cblen);
+	ipc_add_u8(&out, plus_offered);
 	ipc_send_secret(sp->auth, &out);
 }
 

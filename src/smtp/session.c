@@ -92,6 +92,7 @@ struct session {
 	bool peer_gone;	  /* the client left while the queue was busy */
 	struct tls_server *tls; /* our reference, or NULL */
 	bool tls_on;		/* the handshake completed */
+	bool tls13;		/* ... with TLS 1.3 */
 	bool tls_handshaking;
 	char auth_user[321];   /* the authenticated account, "" if none */
 	char **auth_addrs;     /* what it may send as: user@domain or @domain */
@@ -217,6 +218,13 @@ tx_reset(struct session *s)
 
 /* Commands. */
 
+/* plus_offered - SCRAM-SHA-256-PLUS: SCRAM on, and TLS 1.3. */
+static bool
+plus_offered(const struct session *s)
+{
+	return s->cf->auth.scram_iterations != 0 && s->tls13;
+}
+
 static void
 ehlo_reply(struct session *s)
 {
@@ -226,7 +234,9 @@ ehlo_reply(struct session *s)
 	if (tls_offered(s))
 		evbuffer_add_printf(out, "250-STARTTLS\r\n");
 	if (auth_offered(s))
-		evbuffer_add_printf(out, "250-AUTH PLAIN LOGIN\r\n");
+		evbuffer_add_printf(out, "250-AUTH PLAIN LOGIN%s%s\r\n",
+				    s->cf->auth.scram_iterations ? " SCRAM-SHA-256" : "",
+				    plus_offered(s) ? " SCRAM-SHA-256-PLUS" : "");
 	evbuffer_add_printf(out,
 			    "250-PIPELINING\r\n"
 			    "250-SIZE %llu\r\n"
@@ -614,22 +624,28 @@ auth_offered(const struct session *s)
 	       s->env.ops->auth_begin != NULL;
 }
 
-/* auth_mech - 1 PLAIN, 2 LOGIN (enum auth_mech), or 0. */
+/* auth_mech - 1 PLAIN, 2 LOGIN, 3 SCRAM-SHA-256, 4 SCRAM-SHA-256-PLUS
+ * (enum auth_mech), or 0 for one not offered here. */
 static int
-auth_mech(const char *name, size_t len)
+auth_mech(const struct session *s, const char *name, size_t len)
 {
 	if (len == 5 && strncasecmp(name, "PLAIN", 5) == 0)
 		return 1;
 	if (len == 5 && strncasecmp(name, "LOGIN", 5) == 0)
 		return 2;
+	if (len == 13 && strncasecmp(name, "SCRAM-SHA-256", 13) == 0 &&
+	    s->cf->auth.scram_iterations != 0)
+		return 3;
+	if (len == 18 && strncasecmp(name, "SCRAM-SHA-256-PLUS", 18) == 0 && plus_offered(s))
+		return 4;
 	return 0;
 }
 
 static void
 cmd_auth(struct session *s, const char *args, size_t len)
 {
-	uint8_t initial[SASL_MAX];
-	size_t mlen = 0, ilen = 0;
+	uint8_t initial[SASL_MAX], cb[32];
+	size_t mlen = 0, ilen = 0, cblen = 0;
 	int mech;
 
 	/* RFC 4954 4: never credentials in the clear. */
@@ -652,7 +668,7 @@ cmd_auth(struct session *s, const char *args, size_t len)
 	}
 	while (mlen < len && args[mlen] != ' ')
 		mlen++;
-	mech = auth_mech(args, mlen);
+	mech = auth_mech(s, args, mlen);
 	if (mech == 0) {
 		error_reply(s, "504 5.5.4 Unrecognized authentication type");
 		return;
@@ -665,10 +681,22 @@ cmd_auth(struct session *s, const char *args, size_t len)
 			return;
 		}
 	}
+	if (mech == 4) {
+		/* RFC 9266: the tls-exporter channel binding of this connection */
+		SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+
+		if (ssl == NULL || SSL_export_keying_material(ssl, cb, sizeof(cb),
+							      "EXPORTER-Channel-Binding", 24, NULL,
+							      0, 0) != 1) {
+			reply(s, "454 4.7.0 Temporary authentication failure, try again later");
+			return;
+		}
+		cblen = sizeof(cb);
+	}
 	s->auth_return = s->state;
 	enter_state(s, ST_AUTH_WAIT);
 	s->env.ops->auth_begin(s->env.arg, s->id, mech, s->ip, s->tls_on, initial, ilen,
-			       mlen < len);
+			       mlen < len, cb, cblen, plus_offered(s));
 	sodium_memzero(initial, sizeof(initial));
 }
 
@@ -685,7 +713,11 @@ auth_line(struct session *s, const char *line, size_t len)
 		error_reply(s, "501 5.7.0 Authentication cancelled");
 		return;
 	}
-	if (sasl_b64_decode(line, len, data, &n) == -1) {
+	/* An empty line is an empty response (RFC 4954 4), as SCRAM's last
+	 * round has it. */
+	if (len == 0)
+		n = 0;
+	else if (sasl_b64_decode(line, len, data, &n) == -1) {
 		s->env.ops->auth_cancel(s->env.arg, s->id);
 		enter_state(s, s->auth_return);
 		error_reply(s, "501 5.5.2 Cannot decode the response");
@@ -1366,6 +1398,9 @@ tls_established(struct session *s)
 
 	s->tls_handshaking = false;
 	s->tls_on = true;
+	/* SCRAM-SHA-256-PLUS with tls-exporter only on TLS 1.3 (RFC 9266 3:
+	 * TLS 1.2 would need the extended master secret). */
+	s->tls13 = SSL_version(ssl) == TLS1_3_VERSION;
 	tls_describe(ssl, s->tls_info, sizeof(s->tls_info));
 	log_info("%s smtp tls ip=%s version=%s cipher=%s sni=\"%s\"", s->sid, s->ip,
 		 SSL_get_version(ssl), SSL_get_cipher_name(ssl), log_escape_str(esc, sni));

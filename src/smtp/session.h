@@ -39,7 +39,8 @@ struct session_ops {
 	/* AUTH: mechanism 1 PLAIN, 2 LOGIN; data decoded from base64. The
 	 * owner answers with session_auth_answer(). */
 	void (*auth_begin)(void *arg, uint64_t sid, int mech, const char *ip, bool tls,
-			   const uint8_t *initial, size_t len, bool has_initial);
+			   const uint8_t *initial, size_t len, bool has_initial,
+			   const uint8_t *cb, size_t cblen, bool plus_offered);
 	void (*auth_step)(void *arg, uint64_t sid, const uint8_t *data, size_t len);
 	void (*auth_cancel)(void *arg, uint64_t sid);
 };

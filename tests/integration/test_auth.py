@@ -319,6 +319,149 @@ class Auth(unittest.TestCase):
         self.assertIn(f"record {n + 1} (line {n + 1})", p.stdout + p.stderr)
 
 
+def gsasl(d, mech, name, pw, cb=True):
+    """A SCRAM login by GNU SASL's client (GnuTLS; an implementation
+    independent of ours): (returncode, transcript)."""
+    args = ["gsasl", "--smtp", "--connect", f"127.0.0.1:{d.sub_port}", "--starttls",
+            "--x509-ca-file=", "-m", mech, "-a", name, "-p", pw, "--verbose"]
+    if not cb:
+        args.append("--no-cb")
+    p = subprocess.run(args, capture_output=True, text=True, timeout=60, input="")
+    return p.returncode, p.stdout + p.stderr
+
+
+def scram_first(c, gs2, name, nonce="clientnonce0123456789"):
+    """Send a SCRAM client-first on an authenticated-ready raw client;
+    returns the decoded server-first or the reply line."""
+    msg = f"{gs2}n={name},r={nonce}".encode()
+    r = c.cmd("AUTH SCRAM-SHA-256 " + base64.b64encode(msg).decode())
+    if not r.startswith("334 "):
+        return r
+    return base64.b64decode(r[4:]).decode()
+
+
+class Scram(unittest.TestCase):
+    """SCRAM-SHA-256 and -PLUS (tls-exporter) against gsasl."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon(deliver="smtp://127.0.0.1:9", trusted="", extra=AUTH_CONF)
+        add_user(cls.d, "sam@example.test")
+        cls.d.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+
+    def tls_client(self):
+        c = ProtoClient(self.d.sub_port)
+        c.cmd("EHLO client.example.org")
+        c.starttls()
+        ehlo = c.cmd("EHLO client.example.org")
+        self.assertIn("AUTH PLAIN LOGIN SCRAM-SHA-256 SCRAM-SHA-256-PLUS", ehlo)
+        return c
+
+    def test_gsasl(self):
+        for mech, cb in (("SCRAM-SHA-256", False), ("SCRAM-SHA-256-PLUS", True)):
+            rc, out = gsasl(self.d, mech, "sam@example.test", PW, cb=cb)
+            self.assertEqual(rc, 0, out)
+            self.assertIn("235 2.7.0", out)
+            rc, out = gsasl(self.d, mech, "sam@example.test", PW + "x", cb=cb)
+            self.assertNotEqual(rc, 0, out)
+            self.assertIn("535 5.7.8", out)
+        self.assertTrue(self.d.wait_log(r'auth ok user="sam@example.test".*'
+                                        r'mechanism=SCRAM-SHA-256-PLUS'))
+
+    def test_unknown_account_looks_real(self):
+        c = self.tls_client()
+        a = scram_first(c, "n,,", "ghost@example.test")
+        self.assertTrue(a.startswith("r=clientnonce0123456789"), a)
+        c.cmd("*")
+        b = scram_first(c, "n,,", "ghost@example.test")
+        c.close()
+        salt = lambda m: re.search(r",s=([^,]+),i=(\d+)", m).groups()
+        self.assertEqual(salt(a), salt(b))  # a stable made-up salt
+        c = self.tls_client()
+        real = scram_first(c, "n,,", "sam@example.test")
+        c.close()
+        self.assertEqual(salt(a)[1], salt(real)[1])  # the same iteration count
+
+    def test_downgrade_and_bad_messages(self):
+        c = self.tls_client()
+        # "y": the client thinks we cannot do channel binding, but we offered -PLUS
+        self.assertTrue(scram_first(c, "y,,", "sam@example.test").startswith("501"))
+        self.assertTrue(scram_first(c, "p=tls-unique,,", "sam@example.test").startswith("501"))
+        self.assertTrue(scram_first(c, "n,,m=ext,", "sam@example.test").startswith("501"))
+        self.assertTrue(scram_first(c, "n,,", "sam@example.test", nonce="a,b")
+                        .startswith("501"))
+        # a wrong proof after a valid first message
+        first = scram_first(c, "n,,", "sam@example.test")
+        nonce = re.search(r"r=([^,]+)", first).group(1)
+        final = f"c=biws,r={nonce},p=" + base64.b64encode(b"x" * 32).decode()
+        self.assertTrue(c.cmd(base64.b64encode(final.encode()).decode()).startswith("535"))
+        c.close()
+
+    def test_two_factor_account_gets_534(self):
+        add_user(self.d, "tfa@example.test")
+        user(self.d, "2fa", "enable", "tfa@example.test")
+        rc, out = gsasl(self.d, "SCRAM-SHA-256-PLUS", "tfa@example.test", PW)
+        self.assertIn("534 5.7.9", out)
+        # a wrong password gets 535, as for anyone
+        rc, out = gsasl(self.d, "SCRAM-SHA-256-PLUS", "tfa@example.test", PW + "x")
+        self.assertIn("535 5.7.8", out)
+
+    def test_keys_made_at_first_plain_login(self):
+        h = subprocess.run(["doveadm", "pw", "-s", "SHA512-CRYPT", "-p", PW],
+                           capture_output=True, text=True, check=True).stdout.strip()
+        path = os.path.join(self.d.dir, "one.passwd")
+        with open(path, "w") as f:
+            f.write(f"imported@example.test:{h}\n")
+        user(self.d, "import", path)
+        rc, out = gsasl(self.d, "SCRAM-SHA-256", "imported@example.test", PW, cb=False)
+        self.assertIn("535", out)
+        self.assertTrue(self.d.wait_log(r'user="imported@example.test".*no-scram-keys'))
+        self.assertEqual(login(self.d, "imported@example.test", PW)[0], 235)
+        self.assertTrue(self.d.wait_log(r"scram-keys-made user=imported@example.test"))
+        rc, out = gsasl(self.d, "SCRAM-SHA-256", "imported@example.test", PW, cb=False)
+        self.assertEqual(rc, 0, out)
+
+    def test_password_change_replaces_keys(self):
+        add_user(self.d, "rot@example.test")
+        user(self.d, "passwd", "rot@example.test", "--password-stdin",
+             password="a completely new passphrase 5\n")
+        rc, out = gsasl(self.d, "SCRAM-SHA-256-PLUS", "rot@example.test", PW)
+        self.assertIn("535", out)
+        rc, out = gsasl(self.d, "SCRAM-SHA-256-PLUS", "rot@example.test",
+                        "a completely new passphrase 5")
+        self.assertEqual(rc, 0, out)
+
+
+class Flood(unittest.TestCase):
+    """A burst of AUTH attempts waits in the bounded hashing queue or gets
+    454 4.7.0; memory stays bounded and the daemon keeps answering."""
+
+    def test_bounded_queue(self):
+        import concurrent.futures
+        d = Daemon(deliver="smtp://127.0.0.1:9", trusted="",
+                   extra="auth {\n    argon2_memory 32M\n    argon2_ops 2\n"
+                         "    hash_threads 1\n    hash_queue 1\n}\n")
+        try:
+            add_user(d, "flood@example.test")
+            d.start()
+
+            def attempt(i):
+                return login(d, "flood@example.test", f"wrong password number {i}")[0]
+            with concurrent.futures.ThreadPoolExecutor(12) as ex:
+                codes = list(ex.map(attempt, range(12)))
+            self.assertIn(454, codes)
+            self.assertIn(535, codes)
+            self.assertEqual(set(codes), {454, 535})
+            self.assertTrue(d.wait_log(r"auth tempfail .*reason=busy"))
+            self.assertEqual(login(d, "flood@example.test", PW)[0], 235)
+        finally:
+            d.cleanup()
+
+
 class Expiry(unittest.TestCase):
     """max_age: an old password gets 432 4.7.12, a fresh one works."""
 

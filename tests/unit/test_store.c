@@ -87,6 +87,18 @@ test_accounts(void **state)
 	assert_int_equal(a.generation, 2);
 	account_clear(&a);
 	assert_int_equal(store_set_locked(st, "nobody@example.test", true, NULL), 1);
+	/* SCRAM keys: set without a generation bump, dropped by a new password */
+	assert_null(a.scram);
+	assert_int_equal(store_set_scram(st, "alice@example.test", "{SCRAM-SHA-256}k"), 0);
+	assert_int_equal(store_get(st, "alice@example.test", &a), 0);
+	assert_string_equal(a.scram, "{SCRAM-SHA-256}k");
+	assert_int_equal(a.generation, 2);
+	account_clear(&a);
+	assert_int_equal(store_set_password(st, "alice@example.test", "{X}h3", 200, false, 5), 0);
+	assert_int_equal(store_get(st, "alice@example.test", &a), 0);
+	assert_null(a.scram);
+	account_clear(&a);
+	assert_int_equal(store_set_scram(st, "nobody@example.test", "x"), 1);
 	assert_int_equal(store_del(st, "alice@example.test"), 0);
 	assert_int_equal(store_del(st, "alice@example.test"), 1);
 	assert_int_equal(stat(path, &sb), 0);
