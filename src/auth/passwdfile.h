@@ -20,8 +20,11 @@ struct passwd_entry {
 	char hash[257];
 };
 
-/* passwdfile_line - parse one line (no newline). Returns 0 with e filled,
- * 1 for a blank or comment line, -1 if malformed. */
+/* passwdfile_line - parse one line (no newline; a final CR and white space
+ * around the line are ignored). Returns 0 with e filled, 1 for a blank or
+ * comment ('#') line, -1 if malformed: over PASSWDFILE_LINE_MAX, a NUL, no
+ * ':', an empty, overlong or space/control-character user or password
+ * field, or a user that is not UTF-8. e is all zero unless 0 is returned. */
 int passwdfile_line(const char *line, size_t len, struct passwd_entry *e);
 
 #endif

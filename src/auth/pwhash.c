@@ -11,7 +11,7 @@
  * stored digests are classified and decoded with arithmetic instead of
  * branches or tables; digests are compared with CRYPTO_memcmp() (crypt(3)
  * output included) or inside libsodium (sodium_memcmp). Password copies
- * (for crypt_r's NUL-terminated interface), derived keys and decoded
+ * (for crypt(3)'s NUL-terminated interface), derived keys and decoded
  * digests are wiped before return. No I/O; no state besides libsodium's own
  * initialisation, so every function may run on any hash-pool thread.
  * STANDARDS: RFC 9106 and the PHC string format (libsodium's encoder:
@@ -49,8 +49,11 @@
 
 _Static_assert(PWHASH_STR_MAX >= sizeof("{ARGON2ID}") - 1 + crypto_pwhash_argon2id_STRBYTES,
 	       "PWHASH_STR_MAX too small for a libsodium string");
-_Static_assert(PWHASH_PW_MAX < CRYPT_MAX_PASSPHRASE_SIZE, "crypt_r refuses long passwords");
+_Static_assert(PWHASH_PW_MAX < CRYPT_MAX_PASSPHRASE_SIZE, "crypt(3) refuses long passwords");
 _Static_assert(PWHASH_SCHEME_MAX > sizeof("SHA512-CRYPT") - 1, "PWHASH_SCHEME_MAX");
+_Static_assert(PWHASH_MEMLIMIT_MAX / 1024 <= PWHASH_ARGON2_WORK_MAX &&
+		       PWHASH_MEMLIMIT_DEFAULT / 1024 * PWHASH_OPSLIMIT_DEFAULT <= PWHASH_ARGON2_WORK_MAX,
+	       "PWHASH_ARGON2_WORK_MAX below one pass at the most memory, or the defaults");
 
 /* A read position in a stored string. */
 struct cur {
@@ -239,6 +242,14 @@ cur_hex(struct cur *c, uint8_t *out, size_t n)
 
 /* Syntax of each scheme's data: one success return, at the end. */
 
+/* argon2_work_ok - m (KiB) times t within PWHASH_ARGON2_WORK_MAX; both
+ * are already capped, so the product does not overflow. */
+static bool
+argon2_work_ok(uint64_t m, uint64_t t)
+{
+	return m * t <= PWHASH_ARGON2_WORK_MAX;
+}
+
 /* check_argon2 - "$argon2id$v=19$m=M,t=T,p=1$salt$hash" as libsodium
  * writes it; libsodium computes one lane only, so p=1. */
 static int
@@ -249,7 +260,7 @@ check_argon2(struct cur *c, const char *type, struct parsed *ps)
 	if (!cur_lit(c, type) || !cur_lit(c, "$v=19$m=") ||
 	    !cur_num(c, ARGON2_M_MIN, PWHASH_MEMLIMIT_MAX / 1024, &ps->mem) ||
 	    !cur_lit(c, ",t=") || !cur_num(c, 1, PWHASH_OPSLIMIT_MAX, &ps->passes) ||
-	    !cur_lit(c, ",p=1$") ||
+	    !argon2_work_ok(ps->mem, ps->passes) || !cur_lit(c, ",p=1$") ||
 	    !cur_b64(c, false, ARGON2_SALT_MIN, PWHASH_STORED_MAX, NULL, &n) ||
 	    !cur_lit(c, "$") ||
 	    !cur_b64(c, false, ARGON2_HASH_MIN, PWHASH_STORED_MAX, NULL, &n) || !cur_end(c))
@@ -422,8 +433,11 @@ verify_argon2i(const struct parsed *ps, const char *pw, size_t pwlen)
 	return verify_sodium(crypto_pwhash_argon2i_str_verify(ps->data, pw, pwlen));
 }
 
-/* verify_crypt - crypt_r(pw, stored) must give back stored. crypt_data is
- * 32 KiB: on the heap, as pool threads have small stacks. */
+/* verify_crypt - crypt(pw, stored) must give back stored. crypt_data is
+ * 32 KiB: on the heap, as pool threads have small stacks. crypt_rn, not
+ * crypt_r: the sanitizer runtimes (ASan) define crypt_r, so in a sanitizer
+ * build the linker finds no use for libcrypt and drops it (--as-needed),
+ * and the interceptor then calls NULL; crypt_rn is libxcrypt's own. */
 static enum pwhash_result
 verify_crypt(const struct parsed *ps, const char *pw, size_t pwlen)
 {
@@ -437,7 +451,7 @@ verify_crypt(const struct parsed *ps, const char *pw, size_t pwlen)
 		return PWHASH_ERROR;
 	memcpy(pwz, pw, pwlen);
 	pwz[pwlen] = '\0';
-	out = crypt_r(pwz, ps->data, cd);
+	out = crypt_rn(pwz, ps->data, cd, (int)sizeof(*cd));
 	if (out == NULL || out[0] == '*')
 		r = PWHASH_BAD_FORMAT;
 	else if (strlen(out) == ps->datalen && CRYPTO_memcmp(out, ps->data, ps->datalen) == 0)
@@ -564,7 +578,8 @@ bool
 valid_pwhash_params(const struct pwhash_params *p)
 {
 	return p->memlimit >= PWHASH_MEMLIMIT_MIN && p->memlimit <= PWHASH_MEMLIMIT_MAX &&
-	       p->opslimit >= PWHASH_OPSLIMIT_MIN && p->opslimit <= PWHASH_OPSLIMIT_MAX;
+	       p->opslimit >= PWHASH_OPSLIMIT_MIN && p->opslimit <= PWHASH_OPSLIMIT_MAX &&
+	       argon2_work_ok(p->memlimit / 1024, p->opslimit);
 }
 
 /* sodium_ready - sodium_init() is idempotent and thread-safe, and picks the
@@ -625,19 +640,18 @@ pwhash_verify(const char *stored, const char *pw, size_t pwlen, const struct pwh
 		pwhash_params_default(&def);
 		p = &def;
 	}
-	if (pw == NULL)
-		pwlen = 0;
 	if (parse_stored(stored, &ps) == -1) {
 		explicit_bzero(&ps, sizeof(ps));
 		pwhash_dummy(p);
 		return PWHASH_BAD_FORMAT;
 	}
 	/* A password that can never match still costs one verification. */
-	refuse = pwlen > PWHASH_PW_MAX || (pwlen > 0 && memchr(pw, '\0', pwlen) != NULL);
+	refuse = pw == NULL || pwlen > PWHASH_PW_MAX ||
+		 (pwlen > 0 && memchr(pw, '\0', pwlen) != NULL);
 	if (sodium_ready() == -1)
 		r = PWHASH_ERROR;
 	else
-		r = ps.scheme->verify(&ps, refuse || pw == NULL ? "" : pw, refuse ? 0 : pwlen);
+		r = ps.scheme->verify(&ps, refuse ? "" : pw, refuse ? 0 : pwlen);
 	if (refuse && r == PWHASH_MATCH)
 		r = PWHASH_MISMATCH;
 	if (r == PWHASH_MATCH && rehash != NULL)
@@ -680,6 +694,9 @@ pwhash_dummy(const struct pwhash_params *p)
 		q.opslimit = p->opslimit < PWHASH_OPSLIMIT_MIN	 ? PWHASH_OPSLIMIT_MIN
 			     : p->opslimit > PWHASH_OPSLIMIT_MAX ? PWHASH_OPSLIMIT_MAX
 								 : p->opslimit;
+		/* memlimit / 1024 <= PWHASH_ARGON2_WORK_MAX: at least one pass */
+		if (!argon2_work_ok(q.memlimit / 1024, q.opslimit))
+			q.opslimit = PWHASH_ARGON2_WORK_MAX / (q.memlimit / 1024);
 	}
 	/* A failure (no memory) has nothing to report: the caller fails the
 	 * login anyway. */

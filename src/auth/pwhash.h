@@ -48,7 +48,12 @@
 #define PWHASH_OPSLIMIT_MIN 1
 #define PWHASH_MEMLIMIT_MAX (1ULL << 30) /* also the cap on a stored Argon2 m= */
 #define PWHASH_OPSLIMIT_MAX 16		 /* also the cap on a stored Argon2 t= */
-#define PWHASH_BCRYPT_COST_MAX 16	 /* stored $2y$NN$: 2^16 rounds, ~4 s */
+/* Argon2 work, m= (KiB) times t=, of new and stored hashes: 1 GiB once,
+ * 256 MiB 4 times (libsodium's MODERATE is 3) or 64 MiB 16 times, on the
+ * order of a second. What `doveadm pw -s ARGON2ID -r 4` or more writes
+ * (1 GiB, t >= 4; libsodium's SENSITIVE) costs many and is refused. */
+#define PWHASH_ARGON2_WORK_MAX (1ULL << 20)
+#define PWHASH_BCRYPT_COST_MAX 14	 /* stored $2y$NN$: 2^14 rounds, ~1 s */
 #define PWHASH_SHACRYPT_ROUNDS_MAX 1000000 /* stored rounds=N of $5$ and $6$ */
 #define PWHASH_PBKDF2_ROUNDS_MAX 1000000   /* stored PBKDF2 iterations */
 
@@ -69,7 +74,9 @@ enum pwhash_result {
  * scheme uses, so imported Dovecot hashes need no rehash. */
 void pwhash_params_default(struct pwhash_params *p);
 
-/* valid_pwhash_params - within [PWHASH_*_MIN, PWHASH_*_MAX]. */
+/* valid_pwhash_params - within [PWHASH_*_MIN, PWHASH_*_MAX], and the work
+ * memlimit / 1024 * opslimit at most PWHASH_ARGON2_WORK_MAX, so that
+ * pwhash_verify() accepts every hash pwhash_create() writes. */
 bool valid_pwhash_params(const struct pwhash_params *p);
 
 /* pwhash_create - hash pw (pwlen bytes, no NUL, at most PWHASH_PW_MAX) with
@@ -84,8 +91,9 @@ int pwhash_create(const char *pw, size_t pwlen, const struct pwhash_params *p, c
  * supported scheme. On PWHASH_MATCH, *rehash (may be NULL) says that the
  * caller should store pwhash_create(pw) instead: the scheme is not Argon2id,
  * or its m= or t= is below p (NULL: the defaults); otherwise *rehash is
- * false. A malformed stored hash or a password over PWHASH_PW_MAX still
- * costs about one verification (with p for the former). */
+ * false. pw NULL never matches. A malformed stored hash or a password over
+ * PWHASH_PW_MAX still costs about one verification (with p for the
+ * former). */
 enum pwhash_result pwhash_verify(const char *stored, const char *pw, size_t pwlen,
 				 const struct pwhash_params *p, bool *rehash);
 
@@ -99,8 +107,9 @@ enum pwhash_result pwhash_verify(const char *stored, const char *pw, size_t pwle
 int pwhash_scheme(const char *stored, char *scheme, size_t schemesz);
 
 /* pwhash_dummy - spend the time of one Argon2id verification at cost p
- * (NULL: the defaults; clamped to the valid range), for accounts that do not
- * exist, so that their failures look like wrong passwords. */
+ * (NULL: the defaults; clamped to the valid range, by cutting passes when
+ * only the work is over), for accounts that do not exist, so that their
+ * failures look like wrong passwords. */
 void pwhash_dummy(const struct pwhash_params *p);
 
 #endif

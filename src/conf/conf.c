@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/pwhash.h"
 #include "conf/confparse.h"
 #include "lib/file.h"
 #include "lib/util.h"
@@ -797,6 +798,11 @@ conf_validate(struct ctx *c)
 		cf->tls.min_version = 12;
 	if (cf->auth.max_length < cf->auth.min_length)
 		return cerr(c, NULL, "auth: max_length must be at least min_length");
+	if (!valid_pwhash_params(&(struct pwhash_params){cf->auth.argon2_memory,
+							  cf->auth.argon2_ops}))
+		return cerr(c, NULL,
+			    "auth: argon2_memory must be 8M to 1G, argon2_ops 1 to 16, and "
+			    "argon2_memory x argon2_ops at most 1G (about a second a hash)");
 	if (cf->auth.scram_iterations != 0 &&
 	    (cf->auth.scram_iterations < 4096 || cf->auth.scram_iterations > 1000000))
 		return cerr(c, NULL,

@@ -82,14 +82,17 @@ add(struct addrlist *out, const char *a, size_t n)
 /* one_item - a mailbox, or the start of a group, up to ',' ';' or the end.
  * A bare addr-spec is collected without its comments and folding white
  * space; a mailbox with two angle-addrs, or text after its angle-addr, is
- * refused rather than guessed at (a reader might show the other one). */
+ * refused rather than guessed at (a reader might show the other one). What
+ * is collected is only an address if no angle-addr follows: a display name
+ * may be longer than an address (RFC 5322 sets no limit), so running out
+ * of room is an error only then. */
 static int
 one_item(struct scan *s, struct addrlist *out)
 {
 	const char *angle = NULL, *angle_end = NULL;
 	char bare[SMTP_PATH_MAX + 1];
 	size_t nbare = 0;
-	bool any = false;
+	bool any = false, toolong = false;
 
 	if (skip_cfws(s) == -1)
 		return -1;
@@ -106,10 +109,12 @@ one_item(struct scan *s, struct addrlist *out)
 
 			if (skip_quoted(s) == -1)
 				return -1;
-			if (nbare + (size_t)(s->p - q) > SMTP_PATH_MAX)
-				return -1;
-			memcpy(bare + nbare, q, (size_t)(s->p - q));
-			nbare += (size_t)(s->p - q);
+			if (nbare + (size_t)(s->p - q) > SMTP_PATH_MAX) {
+				toolong = true;
+			} else {
+				memcpy(bare + nbare, q, (size_t)(s->p - q));
+				nbare += (size_t)(s->p - q);
+			}
 		} else if (c == '(') {
 			if (skip_cfws(s) == -1)
 				return -1;
@@ -123,13 +128,15 @@ one_item(struct scan *s, struct addrlist *out)
 			s->p = angle_end + 1;
 		} else if (c == ':' && angle == NULL) {
 			/* display-name ":" [mailbox-list] ";": the members follow */
+			out->groups++;
 			s->p++;
 			return 0;
 		} else {
 			if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
 				if (nbare >= SMTP_PATH_MAX)
-					return -1;
-				bare[nbare++] = c;
+					toolong = true;
+				else
+					bare[nbare++] = c;
 			}
 			s->p++;
 		}
@@ -138,6 +145,8 @@ one_item(struct scan *s, struct addrlist *out)
 		return add(out, angle, (size_t)(angle_end - angle));
 	if (!any)
 		return 0; /* an empty item ("a@b,,c@d" is lenient) */
+	if (toolong)
+		return -1;
 	return add(out, bare, nbare);
 }
 
@@ -147,6 +156,7 @@ addrlist_parse(const char *value, size_t len, struct addrlist *out)
 	struct scan s = {value, value + len};
 
 	out->n = 0;
+	out->groups = 0;
 	if (memchr(value, '\0', len) != NULL)
 		return -1;
 	while (s.p < s.end) {

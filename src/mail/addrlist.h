@@ -22,6 +22,7 @@
 struct addrlist {
 	char addr[ADDRLIST_MAX][SMTP_PATH_MAX + 1];
 	size_t n;
+	size_t groups; /* "name: a, b;" groups seen (not allowed in From:) */
 };
 
 /* addrlist_parse - the addresses of an unfolded header value of len bytes.

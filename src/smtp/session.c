@@ -1021,6 +1021,10 @@ from_not_owned(struct session *s)
 	if (s->reader.from_too_long ||
 	    addrlist_parse(s->reader.from, s->reader.fromlen, &l) == -1)
 		return "553 5.7.1 Error: cannot read the From: header";
+	/* RFC 5322 3.6.2: From: is a mailbox-list; a group's name could pose
+	 * as an address in a reader's display. */
+	if (l.groups > 0)
+		return "553 5.7.1 Error: a group is not allowed in the From: header";
 	for (i = 0; i < l.n; i++)
 		if (!owns(s, l.addr[i]))
 			return "553 5.7.1 Error: From: header address not owned by the "

@@ -174,7 +174,8 @@ class Auth(unittest.TestCase):
             self.assertIn(b"5.7.1", e.exception.smtp_error)
             # someone else's, in From:
             for f in ("bob@example.test", "Alice <alice@example.test>, eve@example.test",
-                      '"alice@example.test" <eve@example.test>'):
+                      '"alice@example.test" <eve@example.test>',
+                      "ceo@bank.test: alice@example.test;"):
                 with self.assertRaises(smtplib.SMTPDataError) as e:
                     s.sendmail("alice@example.test", ["bob@example.test"], MSG.format(f=f))
                 self.assertEqual(e.exception.smtp_code, 553, f)

@@ -12,6 +12,11 @@
 
 #include "mail/addrlist.h"
 
+/* 300 characters: longer than any address, not than a display name */
+#define X10 "abcdefghij"
+#define X100 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10
+#define X300 X100 X100 X100
+
 static void
 test_lists(void **state)
 {
@@ -40,6 +45,15 @@ test_lists(void **state)
 		{"<alice@example.test> bob@evil.test", -1, NULL},
 		{"<alice@example.test> (Alice)", 0, "alice@example.test"},
 		{"\"a b\"@example.test", 0, "\"ab\"@example.test"},
+		/* long display names are fine, long addresses are not */
+		{"\"" X300 "\" <alice@example.test>", 0, "alice@example.test"},
+		{"=?utf-8?b?" X300 "?= <alice@example.test>", 0, "alice@example.test"},
+		{"\"" X100 "\" " X100 " \"" X100 "\" <alice@example.test>", 0, "alice@example.test"},
+		{X300 ": a@example.test;", 0, "a@example.test"},
+		{X300 "@example.test", -1, NULL},
+		{"\"" X300 "\"@example.test", -1, NULL},
+		{"<" X300 "@example.test>", -1, NULL},
+		{X300 " <alice@example.test> bob@evil.test", -1, NULL},
 	};
 	size_t i, k;
 

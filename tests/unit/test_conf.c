@@ -213,6 +213,11 @@ test_errors(void **state)
 		 "t.conf:3: min_length must be at least 8 (NIST SP 800-63B)"},
 		{BASE "auth { max_length 64 }\n",
 		 "t.conf:3: max_length must be at least 128 (NIST SP 800-63B: at least 64)"},
+		{BASE "auth { argon2_memory 512M; argon2_ops 3 }\n",
+		 "t.conf: auth: argon2_memory must be 8M to 1G, argon2_ops 1 to 16, and "
+		 "argon2_memory x argon2_ops at most 1G (about a second a hash)"},
+		{BASE "auth { scram_iterations 100 }\n",
+		 "t.conf: auth: scram_iterations must be 0 (no SCRAM) or 4096 to 1000000"},
 		{BASE "auth { banned_file banned.txt }\n",
 		 "t.conf:3: banned_file: 'banned.txt' must be an absolute path"},
 		{BASE "relay { tls sometimes }\n",
