@@ -15,6 +15,12 @@
 #   TLS=0         skip the STARTTLS session part
 #   TLS_PLAIN=0   STARTTLS part: skip the same client's no-TLS reference rows
 #   NT20 NT100    sessions per run, STARTTLS at c=20 and c=100 (NP20 NP100: the no-TLS rows)
+#   ONLY_AUTH=1   only the SMTP AUTH part (bench/auth.py: postern vs Postfix + Dovecot SASL)
+#   AUTH=0        skip the SMTP AUTH part (it runs after bench.py otherwise)
+#   AUTH_DUR=10   seconds per AUTH measurement (QUICK: 3)
+#   AUTH_ACCOUNTS=300   first-login accounts (QUICK: 60); AUTH_ATTACKERS=8 attacker connections
+#   AUTH_ATTACK_ACCOUNT=other|same   whose password the attacker guesses
+#   AUTH_CACHE_ROW=0   no rows for Dovecot with its auth cache on
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,7 +33,12 @@ fi
 
 # --- packages (idempotent) ---
 "$top/scripts/deps.sh" build
+only_auth=${ONLY_AUTH:-0}
+do_auth=1
+[ "${AUTH:-1}" = 0 ] && do_auth=0
+[ "$only_auth" = 1 ] && do_auth=1
 want="postfix python3"
+[ "$do_auth" = 1 ] && want="$want dovecot-core"
 [ "${PROFILE:-0}" = 1 ] && want="$want linux-perf"
 missing=""
 for p in $want; do
@@ -40,8 +51,18 @@ if [ -n "$missing" ]; then
     echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q >/dev/null || apt-get update -q
+    # dovecot-core's postinst would start the system's Dovecot (/etc/dovecot): unless
+    # the machine already has a policy, forbid service starts for this install only.
+    policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\n# bench/run.sh: no service starts during its apt-get install\nexit 101\n' \
+            > /usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        policy=/usr/sbin/policy-rc.d
+    fi
     # shellcheck disable=SC2086
-    apt-get install -y -q --no-install-recommends $missing
+    apt-get install -y -q --no-install-recommends $missing || { [ -z "$policy" ] || rm -f "$policy"; exit 1; }
+    [ -z "$policy" ] || rm -f "$policy"
 fi
 getent passwd postern >/dev/null || { echo "bench: no 'postern' user" >&2; exit 1; }
 
@@ -65,25 +86,29 @@ cleanup() {
         kill -TERM "$pypid" 2>/dev/null || true
         wait "$pypid" 2>/dev/null || true
     fi
-    # End whatever bench.py started and did not stop (it records "pid starttime name").
-    if [ -f "$tmp/pids" ]; then
+    # End whatever bench.py / auth.py started and did not stop (they record
+    # "pid starttime name" in their temp dir's pids file).
+    for pids in "$tmp/pids" "$tmp/auth/pids"; do
+        [ -f "$pids" ] || continue
         while read -r pid st name; do
             cur=$(cut -d')' -f2- "/proc/$pid/stat" 2>/dev/null | awk '{print $20}') || cur=""
             if [ -n "$cur" ] && [ "$cur" = "$st" ]; then
                 echo "bench: stopping leftover $name (pid $pid)" >&2
                 kill -TERM "$pid" 2>/dev/null || true
             fi
-        done < "$tmp/pids"
+        done < "$pids"
         sleep 1
-    fi
-    # A Postfix master that bench.py started but never got to record.
-    mp=$(cat "$tmp/postfix/spool/pid/master.pid" 2>/dev/null | tr -d ' ') || mp=""
-    if [ -n "$mp" ] && grep -q "^$mp " "$tmp/pids" 2>/dev/null; then mp=""; fi
-    if [ -n "$mp" ] && [ "$(cat "/proc/$mp/comm" 2>/dev/null)" = master ]; then
-        echo "bench: stopping Postfix master (pid $mp)" >&2
-        kill -TERM "$mp" 2>/dev/null || true
-        sleep 2
-    fi
+    done
+    # A Postfix master that bench.py / auth.py started but never got to record.
+    for d in "$tmp/postfix/spool" "$tmp/auth/postfix-auth/spool"; do
+        mp=$(cat "$d/pid/master.pid" 2>/dev/null | tr -d ' ') || mp=""
+        if [ -n "$mp" ] && grep -q "^$mp " "$tmp/pids" "$tmp/auth/pids" 2>/dev/null; then mp=""; fi
+        if [ -n "$mp" ] && [ "$(cat "/proc/$mp/comm" 2>/dev/null)" = master ]; then
+            echo "bench: stopping Postfix master (pid $mp)" >&2
+            kill -TERM "$mp" 2>/dev/null || true
+            sleep 2
+        fi
+    done
     if [ "${KEEP:-0}" = 1 ]; then
         echo "bench: kept $tmp" >&2
     else
@@ -94,29 +119,60 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# --- the STARTTLS load generator (bench/tls-source.c), built fresh every run ---
-if [ "${TLS:-1}" != 0 ] || [ "${ONLY_TLS:-0}" = 1 ]; then
+# --- the load generators (bench/tls-source.c, bench/auth-source.c), built fresh every run ---
+if [ "$only_auth" != 1 ] && { [ "${TLS:-1}" != 0 ] || [ "${ONLY_TLS:-0}" = 1 ]; }; then
     cc -O2 -Wall -o "$tmp/tls-source" "$top/bench/tls-source.c" -lssl -lcrypto -lpthread
+fi
+if [ "$do_auth" = 1 ]; then
+    cc -O2 -Wall -o "$tmp/auth-source" "$top/bench/auth-source.c" -lssl -lcrypto -lpthread
 fi
 
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 runs=${RUNS:-}
-set -- --tmp "$tmp" --postern "$top/build-bench/postern" --results "$top/bench/results" \
-    --idle "${IDLE:-1000}"
-if [ "${QUICK:-0}" = 1 ]; then
-    set -- "$@" --quick --runs "${runs:-1}"
-else
-    set -- "$@" --runs "${runs:-3}"
+rc=0
+# --- the MTA part (bench/bench.py) ---
+if [ "$only_auth" != 1 ]; then
+    set -- --tmp "$tmp" --postern "$top/build-bench/postern" --results "$top/bench/results" \
+        --idle "${IDLE:-1000}"
+    if [ "${QUICK:-0}" = 1 ]; then
+        set -- "$@" --quick --runs "${runs:-1}"
+    else
+        set -- "$@" --runs "${runs:-3}"
+    fi
+    [ -n "${ONLY:-}" ] && set -- "$@" --only "$ONLY"
+    [ "${PROFILE:-0}" = 1 ] && set -- "$@" --profile
+    if [ "${TLS:-1}" != 0 ] || [ "${ONLY_TLS:-0}" = 1 ]; then
+        set -- "$@" --tls-source "$tmp/tls-source"
+        if [ "${ONLY_TLS:-0}" = 1 ]; then set -- "$@" --only-tls; fi
+        if [ "${TLS_PLAIN:-1}" = 0 ]; then set -- "$@" --no-tls-plain; fi
+    fi
+    # In the background so that a signal to this shell runs the trap at once.
+    /usr/bin/python3 "$top/bench/bench.py" "$@" &
+    pypid=$!
+    wait "$pypid" || rc=$?
+    pypid=""
 fi
-[ -n "${ONLY:-}" ] && set -- "$@" --only "$ONLY"
-[ "${PROFILE:-0}" = 1 ] && set -- "$@" --profile
-if [ "${TLS:-1}" != 0 ] || [ "${ONLY_TLS:-0}" = 1 ]; then
-    set -- "$@" --tls-source "$tmp/tls-source"
-    if [ "${ONLY_TLS:-0}" = 1 ]; then set -- "$@" --only-tls; fi
-    if [ "${TLS_PLAIN:-1}" = 0 ]; then set -- "$@" --no-tls-plain; fi
+
+# --- the SMTP AUTH part (bench/auth.py), in a temp dir of its own under $tmp ---
+if [ "$do_auth" = 1 ]; then
+    mkdir -m 755 "$tmp/auth"
+    set -- --tmp "$tmp/auth" --postern "$top/build-bench/postern" --results "$top/bench/results" \
+        --auth-source "$tmp/auth-source"
+    if [ "${QUICK:-0}" = 1 ]; then
+        set -- "$@" --quick --runs "${runs:-1}"
+    else
+        set -- "$@" --runs "${runs:-3}"
+    fi
+    [ -n "${ONLY:-}" ] && set -- "$@" --only "$ONLY"
+    [ -n "${AUTH_DUR:-}" ] && set -- "$@" --duration "$AUTH_DUR"
+    [ -n "${AUTH_ACCOUNTS:-}" ] && set -- "$@" --accounts "$AUTH_ACCOUNTS"
+    [ -n "${AUTH_ATTACKERS:-}" ] && set -- "$@" --attackers "$AUTH_ATTACKERS"
+    [ -n "${AUTH_ATTACK_ACCOUNT:-}" ] && set -- "$@" --attack-account "$AUTH_ATTACK_ACCOUNT"
+    [ "${AUTH_CACHE_ROW:-1}" = 0 ] && set -- "$@" --no-cache-row
+    /usr/bin/python3 "$top/bench/auth.py" "$@" &
+    pypid=$!
+    wait "$pypid" || rc=$?
+    pypid=""
 fi
-# In the background so that a signal to this shell runs the trap at once.
-/usr/bin/python3 "$top/bench/bench.py" "$@" &
-pypid=$!
-wait "$pypid"
+exit "$rc"
