@@ -19,7 +19,7 @@
 struct hashpool {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct hashjob *todo, **todo_tail;
+	struct hashjob *pending, **pending_tail;
 	struct hashjob *finished;
 	unsigned nthreads, queue_max, waiting, running;
 	bool stop;
@@ -36,14 +36,14 @@ worker(void *arg)
 
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (!p->stop && p->todo == NULL)
+		while (!p->stop && p->pending == NULL)
 			pthread_cond_wait(&p->cv, &p->mu);
-		if (p->todo == NULL)
+		if (p->pending == NULL)
 			break;
-		j = p->todo;
-		p->todo = j->next;
-		if (p->todo == NULL)
-			p->todo_tail = &p->todo;
+		j = p->pending;
+		p->pending = j->next;
+		if (p->pending == NULL)
+			p->pending_tail = &p->pending;
 		p->waiting--;
 		p->running++;
 		pthread_mutex_unlock(&p->mu);
@@ -92,7 +92,7 @@ hashpool_new(struct event_base *base, unsigned threads, unsigned queue)
 	}
 	p->nthreads = threads;
 	p->queue_max = queue;
-	p->todo_tail = &p->todo;
+	p->pending_tail = &p->pending;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	if (pipe2(p->wake, O_NONBLOCK | O_CLOEXEC) == -1)
@@ -117,8 +117,8 @@ hashpool_submit(struct hashpool *p, struct hashjob *j)
 		return -1;
 	}
 	j->next = NULL;
-	*p->todo_tail = j;
-	p->todo_tail = &j->next;
+	*p->pending_tail = j;
+	p->pending_tail = &j->next;
 	p->waiting++;
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);

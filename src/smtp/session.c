@@ -934,11 +934,11 @@ read_line(struct session *s, struct buf *line)
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 	struct evbuffer_ptr p = evbuffer_search(in, "\n", 1, NULL);
 	size_t len, max = s->cf->limits.max_command_length;
+	bool bare;
 
 	/* A SASL response holds up to SASL_MAX bytes, base64-encoded. */
 	if (s->state == ST_AUTH_LINE && max < (SASL_MAX / 3) * 4 + 4)
 		max = (SASL_MAX / 3) * 4 + 4;
-	bool bare;
 
 	if (p.pos == -1) {
 		if (evbuffer_get_length(in) > max + 2) {

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -68,9 +69,9 @@ test_lists(void **state)
 		if (rc != 0)
 			continue;
 		for (k = 0; k < l.n; k++) {
-			if (k)
-				strcat(got, ";");
-			strcat(got, l.addr[k]);
+			size_t used = strlen(got);
+
+			snprintf(got + used, sizeof(got) - used, "%s%s", k ? ";" : "", l.addr[k]);
 		}
 		assert_string_equal(got, rows[i].want);
 	}

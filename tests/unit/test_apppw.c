@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -54,8 +55,7 @@ test_hash_verify(void **state)
 	typed[0] = pw[0] == 'a' ? 'b' : 'a';
 	assert_false(apppw_verify(h1, typed, strlen(typed)));
 	assert_false(apppw_verify(h1, pw, strlen(pw) - 1));
-	memcpy(typed, pw, sizeof(pw));
-	strcat(typed, "a");
+	snprintf(typed, sizeof(typed), "%sa", pw);
 	assert_false(apppw_verify(h1, typed, strlen(typed)));
 	memcpy(typed, pw, sizeof(pw));
 	typed[0] = '0';
