@@ -163,6 +163,7 @@ auth_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user 
 	ap->authd = authd_new(ap->base, cf, on_answer, ap, err, sizeof(err));
 	if (ap->authd == NULL)
 		log_fatalx("auth: %s", err);
+	log_info("auth ready state_dir=%s", cf->state_dir);
 	ap->parent = ipc_new(ap->base, fds->parent, "parent", on_parent, ap);
 	ap->smtp = ipc_new(ap->base, fds->peer, "smtp", on_smtp, ap);
 	event_base_dispatch(ap->base);

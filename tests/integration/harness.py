@@ -359,7 +359,9 @@ class Daemon:
         self.proc = subprocess.Popen([POSTERN, "serve", "-c", self.conf], stdout=self.log_fd,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         if wait:
-            ok = wait_for(lambda: "parent started" in self.log()[before:], 15) and \
+            # the auth process has its store open (it writes to state_dir)
+            ok = wait_for(lambda: "parent started" in self.log()[before:] and
+                          "auth ready" in self.log()[before:], 15) and \
                 wait_port(self.host, self.mx_port)
             if not ok:
                 raise RuntimeError("postern did not start:\n" + self.log()[before:])

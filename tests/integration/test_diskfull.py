@@ -18,12 +18,14 @@ def big(kib):
 
 
 class DiskFull(unittest.TestCase):
+    # 1 MiB: room for the account store and audit log the auth process
+    # creates in state_dir (SQLite with its WAL), not for the big message.
     def setUp(self):
         self.sink = Sink().start()
         self.d = Daemon(deliver=f"smtp://127.0.0.1:{self.sink.port}")
         os.makedirs(self.d.state)
         self.mounted = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=256k,mode=755", "tmpfs", self.d.state],
+            ["mount", "-t", "tmpfs", "-o", "size=1m,mode=755", "tmpfs", self.d.state],
             capture_output=True).returncode == 0
 
     def tearDown(self):
@@ -38,7 +40,7 @@ class DiskFull(unittest.TestCase):
             self.d.start()
             return
         # No tmpfs here: a file size limit fails the spool write the same way.
-        lim = 256 * 1024
+        lim = 1024 * 1024
         old = resource.getrlimit(resource.RLIMIT_FSIZE)
         resource.setrlimit(resource.RLIMIT_FSIZE, (lim, old[1]))
         try:
@@ -52,7 +54,7 @@ class DiskFull(unittest.TestCase):
             s.ehlo()
             s.mail("a@example.org")
             s.rcpt("b@example.test")
-            code, text = s.data(big(400))
+            code, text = s.data(big(1400))
             self.assertEqual(code, 452, text)
             self.assertIn(b"4.3.1", text)
             # the same session goes on and the next message fits
