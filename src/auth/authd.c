@@ -31,6 +31,10 @@
 
 #define AUTHD_CACHE_MAX 100000 /* entries; beyond, the oldest half goes */
 #define SCRAM_KEY_FILE "scram.key" /* in state_dir: salts of unknown SCRAM users */
+/* An (account, IP) pair that logged in this recently is trusted: its hash
+ * goes in the pool's first lane (NIST SP 800-63B 5.2.2 asks that rate
+ * limiting not lock out the real user). */
+#define AUTHD_TRUST_SECONDS (30 * 86400)
 
 struct asess {
 	uint64_t sid;
@@ -352,6 +356,19 @@ expired(struct authd *a, const struct account *acc)
 	       (age > 0 && (uint64_t)(time(NULL) - acc->pw_changed) > age);
 }
 
+/* remember_pair - record a login from ip; at most once an hour per pair,
+ * so that a busy client does not cost a database write per login. */
+static void
+remember_pair(struct authd *a, const char *name, const char *ip)
+{
+	int64_t last, now = (int64_t)time(NULL);
+
+	if (store_pair_last(a->store, name, ip, &last) == 0 && last + 3600 > now)
+		return;
+	if (store_pair_ok(a->store, name, ip, now) == -1)
+		log_warnx("auth store-error error=\"%s\"", store_error(a->store));
+}
+
 /* expires_days - days left before max_age, when within warn_before of it
  * (the account password only); -1 otherwise. */
 static int
@@ -389,6 +406,7 @@ granted(struct authd *a, struct asess *s, const struct account *acc)
 		int days = app ? -1 : expires_days(a, acc);
 
 		str_copy(s->user, acc->name, sizeof(s->user));
+		remember_pair(a, acc->name, s->ip);
 		answer_days(a, s, AUTH_OK, days >= 0 ? "password-expires-soon" : NULL,
 			    (const char *const *)l.v, l.n, days);
 	}
@@ -659,6 +677,16 @@ vjob_done(struct hashjob *j)
 	vjob_free(v);
 }
 
+/* trusted_pair - the account logged in from ip within AUTHD_TRUST_SECONDS. */
+static bool
+trusted_pair(struct authd *a, const char *name, const char *ip)
+{
+	int64_t last;
+
+	return store_pair_last(a->store, name, ip, &last) == 0 &&
+	       last + AUTHD_TRUST_SECONDS > (int64_t)time(NULL);
+}
+
 /* verify - queue a hash check of pw against stored (NULL: dummy). reason:
  * the verdict is already a failure for that reason, but the client waits
  * the same time as for a real check. */
@@ -684,7 +712,8 @@ verify(struct authd *a, struct asess *s, const struct account *acc, const char *
 		v->scram_iter = (uint32_t)a->cf->auth.scram_iterations;
 		v->generation = acc->generation;
 	}
-	if (hashpool_submit(a->pool, &v->job) == -1) {
+	if (hashpool_submit(a->pool, &v->job, acc != NULL && trusted_pair(a, acc->name, s->ip)) ==
+	    -1) {
 		vjob_free(v);
 		answer(a, s, AUTH_TEMPFAIL, "busy", NULL, 0);
 		return;

@@ -19,7 +19,9 @@
 struct hashpool {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct hashjob *pending, **pending_tail;
+	struct hashjob *pending, **pending_tail; /* the normal lane */
+	struct hashjob *urgent, **urgent_tail;	 /* served first */
+	unsigned uwaiting;
 	struct hashjob *finished;
 	unsigned nthreads, queue_max, waiting, running;
 	bool stop;
@@ -36,15 +38,23 @@ worker(void *arg)
 
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (!p->stop && p->pending == NULL)
+		while (!p->stop && p->pending == NULL && p->urgent == NULL)
 			pthread_cond_wait(&p->cv, &p->mu);
-		if (p->pending == NULL)
+		if (p->urgent != NULL) {
+			j = p->urgent;
+			p->urgent = j->next;
+			if (p->urgent == NULL)
+				p->urgent_tail = &p->urgent;
+			p->uwaiting--;
+		} else if (p->pending != NULL) {
+			j = p->pending;
+			p->pending = j->next;
+			if (p->pending == NULL)
+				p->pending_tail = &p->pending;
+			p->waiting--;
+		} else {
 			break;
-		j = p->pending;
-		p->pending = j->next;
-		if (p->pending == NULL)
-			p->pending_tail = &p->pending;
-		p->waiting--;
+		}
 		p->running++;
 		pthread_mutex_unlock(&p->mu);
 		j->fn(j);
@@ -93,6 +103,7 @@ hashpool_new(struct event_base *base, unsigned threads, unsigned queue)
 	p->nthreads = threads;
 	p->queue_max = queue;
 	p->pending_tail = &p->pending;
+	p->urgent_tail = &p->urgent;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	if (pipe2(p->wake, O_NONBLOCK | O_CLOEXEC) == -1)
@@ -107,19 +118,26 @@ hashpool_new(struct event_base *base, unsigned threads, unsigned queue)
 }
 
 int
-hashpool_submit(struct hashpool *p, struct hashjob *j)
+hashpool_submit(struct hashpool *p, struct hashjob *j, bool urgent)
 {
+	unsigned idle;
+
 	pthread_mutex_lock(&p->mu);
-	if (p->waiting >= p->queue_max + (p->nthreads - (p->running < p->nthreads
-								  ? p->running
-								  : p->nthreads))) {
+	idle = p->running < p->nthreads ? p->nthreads - p->running : 0;
+	if ((urgent ? p->uwaiting : p->waiting) >= p->queue_max + idle) {
 		pthread_mutex_unlock(&p->mu);
 		return -1;
 	}
 	j->next = NULL;
-	*p->pending_tail = j;
-	p->pending_tail = &j->next;
-	p->waiting++;
+	if (urgent) {
+		*p->urgent_tail = j;
+		p->urgent_tail = &j->next;
+		p->uwaiting++;
+	} else {
+		*p->pending_tail = j;
+		p->pending_tail = &j->next;
+		p->waiting++;
+	}
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	return 0;
@@ -128,7 +146,7 @@ hashpool_submit(struct hashpool *p, struct hashjob *j)
 unsigned
 hashpool_busy(const struct hashpool *p)
 {
-	return p->waiting + p->running;
+	return p->waiting + p->uwaiting + p->running;
 }
 
 void

@@ -4,7 +4,10 @@
  * never runs on the event loop and a flood of AUTH attempts cannot exhaust
  * memory: at most `threads` hashes at once (each takes argon2_memory), at
  * most `queue` waiting; beyond that a submission is refused and the caller
- * answers 454 4.7.0.
+ * answers 454 4.7.0. A second lane, as long again, is served first:
+ * for logins the caller has reason to expect (an account from an address
+ * it logged in from before), so a flood of guesses that fills the normal
+ * lane does not keep the real user out.
  *
  * SECURITY: jobs carry a password copy that the pool wipes when the job is
  * done; results come back on the event loop thread only.
@@ -26,8 +29,9 @@ struct hashjob {
 };
 
 struct hashpool *hashpool_new(struct event_base *base, unsigned threads, unsigned queue);
-/* hashpool_submit - queue j; -1 when the queue is full (j untouched). */
-int hashpool_submit(struct hashpool *p, struct hashjob *j);
+/* hashpool_submit - queue j (in the first lane if urgent); -1 when that
+ * lane is full (j untouched). */
+int hashpool_submit(struct hashpool *p, struct hashjob *j, bool urgent);
 /* hashpool_busy - jobs running or waiting. */
 unsigned hashpool_busy(const struct hashpool *p);
 /* hashpool_free - wait for running jobs, run their done callbacks. */

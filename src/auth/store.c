@@ -64,6 +64,11 @@ static const char schema[] =
 	" last_ip TEXT,"
 	" revoked INTEGER NOT NULL DEFAULT 0,"
 	" UNIQUE (account, label));"
+	"CREATE TABLE IF NOT EXISTS login_ok ("
+	" account INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+	" ip TEXT NOT NULL,"
+	" last INTEGER NOT NULL,"
+	" PRIMARY KEY (account, ip));"
 	"INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1');";
 
 static int
@@ -336,6 +341,38 @@ store_rehash(struct store *st, const char *name, const char *hash)
 	int rc = exec(st, "UPDATE accounts SET hash = ? WHERE name = ?", "tt", hash, name);
 
 	return rc < 0 ? -1 : rc == 0 ? 1 : 0;
+}
+
+int
+store_pair_ok(struct store *st, const char *name, const char *ip, int64_t now)
+{
+	int rc = exec(st,
+		      "INSERT INTO login_ok (account, ip, last) SELECT id, ?, ? FROM accounts "
+		      "WHERE name = ? ON CONFLICT (account, ip) DO UPDATE SET last = excluded.last",
+		      "tit", ip, now, name);
+
+	return rc < 0 ? -1 : rc == 0 ? 1 : 0;
+}
+
+int
+store_pair_last(struct store *st, const char *name, const char *ip, int64_t *last)
+{
+	sqlite3_stmt *s = prep(st, "SELECT p.last FROM login_ok p JOIN accounts a ON "
+				   "a.id = p.account WHERE a.name = ? AND p.ip = ?");
+	int rc;
+
+	*last = 0;
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 2, ip, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*last = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(st);
+	return rc == SQLITE_ROW ? 0 : 1;
 }
 
 int

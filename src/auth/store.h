@@ -76,6 +76,13 @@ int store_set_password(struct store *st, const char *name, const char *hash, int
 /* store_rehash - replace the hash after a login (same password, better
  * scheme): no history entry, no generation bump. */
 int store_rehash(struct store *st, const char *name, const char *hash);
+/* store_pair_ok - the account logged in from ip at now (the pairs that
+ * have are trusted: their logins go first when the hashing pool is busy).
+ * 1 if there is no such account. */
+int store_pair_ok(struct store *st, const char *name, const char *ip, int64_t now);
+/* store_pair_last - when the account last logged in from ip: 0 with *last
+ * set, 1 never (*last 0), -1 error. */
+int store_pair_last(struct store *st, const char *name, const char *ip, int64_t *last);
 /* store_set_scram - the SCRAM keys of the current password (NULL: none).
  * store_set_password drops them: they must be made again from the new
  * password. No generation bump (the password is the same). */

@@ -12,7 +12,8 @@ import subprocess
 import time
 import unittest
 
-from harness import (POSTERN, Daemon, ProtoClient, Sink, no_verify, sink_wait, swaks)
+from harness import (POSTERN, Daemon, ProtoClient, Sink, no_verify, sink_wait, swaks,
+                     wait_for)
 
 PW = "correct horse battery staple 9"
 MSG = "From: {f}\r\nTo: bob@example.test\r\nSubject: auth test\r\n\r\nhello\r\n"
@@ -32,12 +33,15 @@ def add_user(d, name, pw=PW):
     return user(d, "add", name, "--password-stdin", password=pw + "\n")
 
 
-def login(d, name, pw, port=None, implicit=False):
-    """(code, text) of a login over STARTTLS (or implicit TLS)."""
+def login(d, name, pw, port=None, implicit=False, source=None):
+    """(code, text) of a login over STARTTLS (or implicit TLS), from the
+    loopback address source if given."""
+    src = (source, 0) if source else None
     if implicit:
-        s = smtplib.SMTP_SSL("127.0.0.1", port, timeout=30, context=no_verify())
+        s = smtplib.SMTP_SSL("127.0.0.1", port, timeout=30, context=no_verify(),
+                             source_address=src)
     else:
-        s = smtplib.SMTP("127.0.0.1", port or d.sub_port, timeout=30)
+        s = smtplib.SMTP("127.0.0.1", port or d.sub_port, timeout=30, source_address=src)
         s.starttls(context=no_verify())
     try:
         s.ehlo("client.example.org")
@@ -459,6 +463,41 @@ class Flood(unittest.TestCase):
             self.assertEqual(set(codes), {454, 535})
             self.assertTrue(d.wait_log(r"auth tempfail .*reason=busy"))
             self.assertEqual(login(d, "flood@example.test", PW)[0], 235)
+        finally:
+            d.cleanup()
+
+    def test_trusted_pair_goes_first(self):
+        """Attackers from 127.0.5.0/24 keep the normal lane full; the user
+        logging in from where she logged in before is served first (the
+        cache is off, so each of her logins needs a hash too)."""
+        import threading
+        d = Daemon(deliver="smtp://127.0.0.1:9", trusted="",
+                   extra="auth {\n    argon2_memory 32M\n    argon2_ops 2\n"
+                         "    hash_threads 1\n    hash_queue 1\n    cache_ttl 0\n}\n")
+        try:
+            add_user(d, "victim@example.test")
+            add_user(d, "other@example.test")
+            d.start()
+            self.assertEqual(login(d, "victim@example.test", PW)[0], 235)  # now trusted
+            stop = threading.Event()
+            codes = []
+
+            def attack(n):
+                while not stop.is_set():
+                    codes.append(login(d, "victim@example.test", f"guess {n} {len(codes)}",
+                                       source=f"127.0.5.{n}")[0])
+            threads = [threading.Thread(target=attack, args=(n,)) for n in range(1, 9)]
+            for t in threads:
+                t.start()
+            try:
+                wait_for(lambda: 454 in codes, 20)
+                mine = [login(d, "victim@example.test", PW)[0] for _ in range(5)]
+            finally:
+                stop.set()
+                for t in threads:
+                    t.join()
+            self.assertIn(454, codes)  # the normal lane was full...
+            self.assertEqual(mine, [235] * 5)  # ...and she got in every time
         finally:
             d.cleanup()
 

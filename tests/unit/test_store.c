@@ -99,6 +99,19 @@ test_accounts(void **state)
 	assert_null(a.scram);
 	account_clear(&a);
 	assert_int_equal(store_set_scram(st, "nobody@example.test", "x"), 1);
+	/* (account, IP) pairs that logged in */
+	{
+		int64_t last;
+
+		assert_int_equal(store_pair_last(st, "alice@example.test", "192.0.2.1", &last), 1);
+		assert_int_equal(last, 0);
+		assert_int_equal(store_pair_ok(st, "alice@example.test", "192.0.2.1", 500), 0);
+		assert_int_equal(store_pair_ok(st, "alice@example.test", "192.0.2.1", 600), 0);
+		assert_int_equal(store_pair_last(st, "ALICE@example.test", "192.0.2.1", &last), 0);
+		assert_int_equal(last, 600);
+		assert_int_equal(store_pair_last(st, "alice@example.test", "192.0.2.2", &last), 1);
+		assert_int_equal(store_pair_ok(st, "nobody@example.test", "192.0.2.1", 600), 1);
+	}
 	assert_int_equal(store_del(st, "alice@example.test"), 0);
 	assert_int_equal(store_del(st, "alice@example.test"), 1);
 	assert_int_equal(stat(path, &sb), 0);
