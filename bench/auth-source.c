@@ -54,6 +54,8 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 
+#include "loadgen.h"
+
 static struct sockaddr_in g_addr, g_src;
 static int g_have_src, g_conc = 1, g_timeout = 60, g_wrong;
 static long g_max;		/* sessions; 0: no limit */
@@ -75,125 +77,6 @@ struct lat {
 	double *sess, *auth, *hs;
 	long n, cap;
 };
-
-/* First few distinct failure reasons, with counts. */
-#define MAXERR 10
-static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-	char what[200];
-	long n;
-} g_err[MAXERR];
-static int g_nerr;
-static long g_err_other;
-
-static double
-mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void record_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-record_error(const char *fmt, ...)
-{
-	char buf[200];
-	va_list ap;
-	int i;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	pthread_mutex_lock(&g_mu);
-	for (i = 0; i < g_nerr; i++)
-		if (strcmp(g_err[i].what, buf) == 0)
-			break;
-	if (i < g_nerr)
-		g_err[i].n++;
-	else if (g_nerr < MAXERR) {
-		snprintf(g_err[g_nerr].what, sizeof(g_err[g_nerr].what), "%s", buf);
-		g_err[g_nerr++].n = 1;
-	} else
-		g_err_other++;
-	pthread_mutex_unlock(&g_mu);
-}
-
-struct conn {
-	int fd;
-	SSL *ssl;
-	size_t len;	/* bytes in buf */
-	size_t off;	/* start of the unparsed part */
-	char buf[8192];
-	char stage[16];	/* what we were doing, for error messages */
-	int last_code;	/* code of the last reply read */
-	char last_line[100];
-};
-
-static const char *
-ssl_err(SSL *ssl, int rc, char *e, size_t n)
-{
-	unsigned long err = ERR_get_error();
-	int se = SSL_get_error(ssl, rc);
-
-	if (err != 0)
-		ERR_error_string_n(err, e, n);
-	else if (se == SSL_ERROR_SYSCALL)
-		snprintf(e, n, "syscall: %s", errno ? strerror(errno) : "unexpected EOF");
-	else if (se == SSL_ERROR_ZERO_RETURN)
-		snprintf(e, n, "close_notify from server");
-	else
-		snprintf(e, n, "SSL_get_error=%d", se);
-	ERR_clear_error();
-	return e;
-}
-
-/* Read more bytes into c->buf; 0 ok, -1 error (recorded). */
-static int
-fill(struct conn *c)
-{
-	ssize_t r;
-	char e[160];
-
-	if (c->off > 0) {
-		memmove(c->buf, c->buf + c->off, c->len - c->off);
-		c->len -= c->off;
-		c->off = 0;
-	}
-	if (c->len == sizeof(c->buf)) {
-		record_error("%s: reply too long", c->stage);
-		return -1;
-	}
-	if (c->ssl) {
-		int n;
-
-		do {
-			errno = 0;
-			n = SSL_read(c->ssl, c->buf + c->len, (int)(sizeof(c->buf) - c->len));
-		} while (n <= 0 && SSL_get_error(c->ssl, n) == SSL_ERROR_SYSCALL && errno == EINTR);
-		if (n <= 0) {
-			record_error("%s: SSL_read: %s", c->stage, ssl_err(c->ssl, n, e, sizeof(e)));
-			return -1;
-		}
-		c->len += (size_t)n;
-		return 0;
-	}
-	do
-		r = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
-	while (r < 0 && errno == EINTR);
-	if (r < 0) {
-		record_error("%s: read: %s", c->stage, strerror(errno));
-		return -1;
-	}
-	if (r == 0) {
-		record_error("%s: connection closed by server", c->stage);
-		return -1;
-	}
-	c->len += (size_t)r;
-	return 0;
-}
 
 /* Read one (possibly multi-line) reply into c->last_code. If kw is non-NULL,
  * set *found when a line's keyword (after the code) is kw and, if arg is
@@ -255,38 +138,6 @@ reply_want(struct conn *c, int want, const char *kw, const char *arg, int *found
 	if (c->last_code != want) {
 		record_error("%s: expected %d, got \"%s\"", c->stage, want, c->last_line);
 		return -1;
-	}
-	return 0;
-}
-
-static int
-send_all(struct conn *c, const char *p, size_t n)
-{
-	char e[160];
-
-	if (c->ssl) {
-		int r;
-
-		do {
-			errno = 0;
-			r = SSL_write(c->ssl, p, (int)n);	/* blocking: all or error */
-		} while (r <= 0 && SSL_get_error(c->ssl, r) == SSL_ERROR_SYSCALL && errno == EINTR);
-		if (r <= 0 || (size_t)r != n) {
-			record_error("%s: SSL_write: %s", c->stage, ssl_err(c->ssl, r, e, sizeof(e)));
-			return -1;
-		}
-		return 0;
-	}
-	while (n > 0) {
-		ssize_t r = send(c->fd, p, n, MSG_NOSIGNAL);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			record_error("%s: send: %s", c->stage, strerror(errno));
-			return -1;
-		}
-		p += r;
-		n -= (size_t)r;
 	}
 	return 0;
 }
@@ -509,46 +360,6 @@ worker(void *arg)
 	SSL_CTX_free(ctx);
 	free(c);
 	return NULL;
-}
-
-static int
-cmpd(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Percentile p (0..100) of the n sorted values v, in ms. */
-static double
-pct(const double *v, long n, double p)
-{
-	long i;
-
-	if (n == 0)
-		return -1;
-	i = (long)(p / 100.0 * (double)n + 0.5) - 1;
-	if (i < 0)
-		i = 0;
-	if (i >= n)
-		i = n - 1;
-	return v[i] * 1000;
-}
-
-static void
-json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20 || ch >= 0x7f)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
 }
 
 static void

@@ -16,7 +16,7 @@
 #   TLS_PLAIN=0   STARTTLS part: skip the same client's no-TLS reference rows
 #   NT20 NT100    sessions per run, STARTTLS at c=20 and c=100 (NP20 NP100: the no-TLS rows)
 #   ONLY_AUTH=1   only the SMTP AUTH part (bench/auth.py: postern vs Postfix + Dovecot SASL)
-#   AUTH=0        skip the SMTP AUTH part (it runs after bench.py otherwise)
+#   AUTH=0        skip the SMTP AUTH part (it runs after bench.py otherwise; ONLY_TLS=1 skips it too)
 #   AUTH_DUR=10   seconds per AUTH measurement (QUICK: 3)
 #   AUTH_ACCOUNTS=300   first-login accounts (QUICK: 60); AUTH_ATTACKERS=8 attacker connections
 #   AUTH_ATTACK_ACCOUNT=other|same   whose password the attacker guesses
@@ -36,6 +36,7 @@ fi
 only_auth=${ONLY_AUTH:-0}
 do_auth=1
 [ "${AUTH:-1}" = 0 ] && do_auth=0
+[ "${ONLY_TLS:-0}" = 1 ] && do_auth=0
 [ "$only_auth" = 1 ] && do_auth=1
 want="postfix python3"
 [ "$do_auth" = 1 ] && want="$want dovecot-core"
@@ -121,10 +122,12 @@ trap 'exit 130' INT TERM
 
 # --- the load generators (bench/tls-source.c, bench/auth-source.c), built fresh every run ---
 if [ "$only_auth" != 1 ] && { [ "${TLS:-1}" != 0 ] || [ "${ONLY_TLS:-0}" = 1 ]; }; then
-    cc -O2 -Wall -o "$tmp/tls-source" "$top/bench/tls-source.c" -lssl -lcrypto -lpthread
+    cc -O2 -Wall -o "$tmp/tls-source" "$top/bench/tls-source.c" "$top/bench/loadgen.c" \
+        -lssl -lcrypto -lpthread
 fi
 if [ "$do_auth" = 1 ]; then
-    cc -O2 -Wall -o "$tmp/auth-source" "$top/bench/auth-source.c" -lssl -lcrypto -lpthread
+    cc -O2 -Wall -o "$tmp/auth-source" "$top/bench/auth-source.c" "$top/bench/loadgen.c" \
+        -lssl -lcrypto -lpthread
 fi
 
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
