@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -186,4 +187,79 @@ json_str(const char *s)
 			putchar(ch);
 	}
 	putchar('"');
+}
+
+/* Read one (possibly multi-line) reply into c->last_code. If kw is non-NULL,
+ * set *found when a line's keyword (after the code) is kw and, if arg is
+ * non-NULL, one of its words is arg. 0 ok (any code), -1 error (recorded). */
+int
+reply(struct conn *c, const char *kw, const char *arg, int *found)
+{
+	for (;;) {
+		char *line = c->buf + c->off;
+		char *nl = memmem(line, c->len - c->off, "\r\n", 2);
+
+		if (nl == NULL) {
+			if (fill(c) == -1)
+				return -1;
+			continue;
+		}
+		size_t ll = (size_t)(nl - line);
+		c->off += ll + 2;
+		if (ll < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '9' ||
+		    line[2] < '0' || line[2] > '9' || (ll > 3 && line[3] != ' ' && line[3] != '-')) {
+			record_error("%s: malformed reply \"%.60s\"", c->stage, line);
+			return -1;
+		}
+		if (kw && ll > 4) {
+			size_t kl = strlen(kw);
+			const char *p = line + 4, *end = line + ll;
+
+			if ((size_t)(end - p) >= kl && strncasecmp(p, kw, kl) == 0 &&
+			    (p + kl == end || p[kl] == ' ' || p[kl] == '=')) {
+				if (arg == NULL) {
+					*found = 1;
+				} else {
+					size_t al = strlen(arg);
+
+					for (p += kl; p < end; p++) {
+						if ((p[-1] == ' ' || p[-1] == '=') &&
+						    (size_t)(end - p) >= al &&
+						    strncasecmp(p, arg, al) == 0 &&
+						    (p + al == end || p[al] == ' '))
+							*found = 1;
+					}
+				}
+			}
+		}
+		if (ll > 3 && line[3] == '-')
+			continue;
+		c->last_code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+		snprintf(c->last_line, sizeof(c->last_line), "%.*s", (int)(ll > 80 ? 80 : ll), line);
+		return 0;
+	}
+}
+
+/* reply_want - read a reply; it must have code want. */
+int
+reply_want(struct conn *c, int want, const char *kw, const char *arg, int *found)
+{
+	if (reply(c, kw, arg, found) == -1)
+		return -1;
+	if (c->last_code != want) {
+		record_error("%s: expected %d, got \"%s\"", c->stage, want, c->last_line);
+		return -1;
+	}
+	return 0;
+}
+
+/* Send a command and check its reply. */
+int
+cmd(struct conn *c, const char *stage, const char *line, int want, const char *kw,
+    const char *arg, int *found)
+{
+	snprintf(c->stage, sizeof(c->stage), "%s", stage);
+	if (send_all(c, line, strlen(line)) == -1)
+		return -1;
+	return reply_want(c, want, kw, arg, found);
 }

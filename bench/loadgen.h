@@ -44,6 +44,15 @@ const char *ssl_err(SSL *ssl, int rc, char *e, size_t n);
 int fill(struct conn *c);
 /* send_all - all n bytes or -1 (recorded). */
 int send_all(struct conn *c, const char *p, size_t n);
+/* reply - read one (possibly multi-line) reply into c->last_code and
+ * c->last_line; if kw is non-NULL, set *found when a line's keyword is kw
+ * (and, if arg is non-NULL, one of its words is arg). 0, or -1 recorded. */
+int reply(struct conn *c, const char *kw, const char *arg, int *found);
+/* reply_want - the same, and the code must be want. */
+int reply_want(struct conn *c, int want, const char *kw, const char *arg, int *found);
+/* cmd - send line (stage names it in errors) and reply_want its reply. */
+int cmd(struct conn *c, const char *stage, const char *line, int want, const char *kw,
+	const char *arg, int *found);
 /* cmpd - qsort order of doubles; pct - percentile p (0..100) of n sorted
  * seconds, in ms (-1 when n is 0). */
 int cmpd(const void *a, const void *b);

@@ -69,51 +69,6 @@ on_new_session(SSL *ssl, SSL_SESSION *sess)
 	return 0;	/* not kept: no resumption */
 }
 
-/* Read one (possibly multi-line) reply; it must have code want. If starttls
- * is non-NULL, set *starttls when a line of it is "STARTTLS". 0 ok, -1 error. */
-static int
-reply(struct conn *c, int want, int *starttls)
-{
-	for (;;) {
-		char *line = c->buf + c->off;
-		char *nl = memmem(line, c->len - c->off, "\r\n", 2);
-
-		if (nl == NULL) {
-			if (fill(c) == -1)
-				return -1;
-			continue;
-		}
-		size_t ll = (size_t)(nl - line);
-		c->off += ll + 2;
-		if (ll < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '9' ||
-		    line[2] < '0' || line[2] > '9' || (ll > 3 && line[3] != ' ' && line[3] != '-')) {
-			record_error("%s: malformed reply \"%.60s\"", c->stage, line);
-			return -1;
-		}
-		int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
-		if (starttls && ll >= 12 && strncasecmp(line + 4, "STARTTLS", 8) == 0 &&
-		    (ll == 12 || line[12] == ' '))
-			*starttls = 1;
-		if (ll > 3 && line[3] == '-')
-			continue;
-		if (code != want) {
-			record_error("%s: expected %d, got \"%.80s\"", c->stage, want, line);
-			return -1;
-		}
-		return 0;
-	}
-}
-
-/* Send a command and check its reply. */
-static int
-cmd(struct conn *c, const char *stage, const char *line, int want, int *starttls)
-{
-	snprintf(c->stage, sizeof(c->stage), "%s", stage);
-	if (send_all(c, line, strlen(line)) == -1)
-		return -1;
-	return reply(c, want, starttls);
-}
-
 static void
 tls_info(SSL *ssl)
 {
@@ -183,17 +138,17 @@ session(SSL_CTX *ctx, struct conn *c, long idx, double *hs)
 		goto out;
 	}
 	snprintf(c->stage, sizeof(c->stage), "greeting");
-	if (reply(c, 220, NULL) == -1)
+	if (reply_want(c, 220, NULL, NULL, NULL) == -1)
 		goto out;
 	snprintf(line, sizeof(line), "EHLO %s\r\n", g_helo);
-	if (cmd(c, "EHLO", line, 250, &starttls) == -1)
+	if (cmd(c, "EHLO", line, 250, "STARTTLS", NULL, &starttls) == -1)
 		goto out;
 	if (!g_plain) {
 		if (!starttls) {
 			record_error("EHLO: STARTTLS not advertised");
 			goto out;
 		}
-		if (cmd(c, "STARTTLS", "STARTTLS\r\n", 220, NULL) == -1)
+		if (cmd(c, "STARTTLS", "STARTTLS\r\n", 220, NULL, NULL, NULL) == -1)
 			goto out;
 		if (c->off != c->len) {
 			record_error("STARTTLS: %zu plaintext bytes after the 220", c->len - c->off);
@@ -217,16 +172,16 @@ session(SSL_CTX *ctx, struct conn *c, long idx, double *hs)
 		atomic_fetch_add(&g_handshakes, 1);
 		if (!g_have_info)
 			tls_info(c->ssl);
-		if (cmd(c, "EHLO-TLS", line, 250, NULL) == -1)
+		if (cmd(c, "EHLO-TLS", line, 250, NULL, NULL, NULL) == -1)
 			goto out;
 	}
 	snprintf(line, sizeof(line), "MAIL FROM:<%s>\r\n", g_from);
-	if (cmd(c, "MAIL", line, 250, NULL) == -1)
+	if (cmd(c, "MAIL", line, 250, NULL, NULL, NULL) == -1)
 		goto out;
 	snprintf(line, sizeof(line), "RCPT TO:<%s>\r\n", g_to);
-	if (cmd(c, "RCPT", line, 250, NULL) == -1)
+	if (cmd(c, "RCPT", line, 250, NULL, NULL, NULL) == -1)
 		goto out;
-	if (cmd(c, "DATA", "DATA\r\n", 354, NULL) == -1)
+	if (cmd(c, "DATA", "DATA\r\n", 354, NULL, NULL, NULL) == -1)
 		goto out;
 	/* Headers, then the shared body with its final dot: one write for all. */
 	hl = (size_t)snprintf(line, sizeof(line),
@@ -244,11 +199,11 @@ session(SSL_CTX *ctx, struct conn *c, long idx, double *hs)
 		snprintf(c->stage, sizeof(c->stage), "message");
 		int r = send_all(c, msg, hl + g_bodylen);
 		free(msg);
-		if (r == -1 || reply(c, 250, NULL) == -1)
+		if (r == -1 || reply_want(c, 250, NULL, NULL, NULL) == -1)
 			goto out;
 	}
 	atomic_fetch_add(&g_accepted, 1);
-	if (cmd(c, "QUIT", "QUIT\r\n", 221, NULL) == -1)
+	if (cmd(c, "QUIT", "QUIT\r\n", 221, NULL, NULL, NULL) == -1)
 		goto out;
 	rc = 0;
 out:
