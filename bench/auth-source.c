@@ -89,7 +89,7 @@ b64(const unsigned char *in, size_t n, char *out)
 static int
 session(SSL_CTX *ctx, struct conn *c, long idx, double *hs, double *auth)
 {
-	char line[1200], e[160], wrong[300];
+	char line[1200], wrong[300];
 	unsigned char plain[700];
 	int one = 1, starttls = 0, authplain = 0, rc = -1;
 	struct timeval tv = {g_timeout, 0};
@@ -153,33 +153,8 @@ session(SSL_CTX *ctx, struct conn *c, long idx, double *hs, double *auth)
 		record_error("EHLO: STARTTLS not advertised");
 		goto out;
 	}
-	if (cmd(c, "STARTTLS", "STARTTLS\r\n", 220, NULL, NULL, NULL) == -1)
+	if (starttls_handshake(c, ctx, hs) == -1)
 		goto out;
-	if (c->off != c->len) {
-		record_error("STARTTLS: %zu plaintext bytes after the 220", c->len - c->off);
-		goto out;
-	}
-	c->len = c->off = 0;
-	snprintf(c->stage, sizeof(c->stage), "handshake");
-	c->ssl = SSL_new(ctx);
-	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
-		record_error("SSL_new/SSL_set_fd failed");
-		goto out;
-	}
-	{
-		double t0 = mono();
-		int r;
-
-		do {
-			errno = 0;
-			r = SSL_connect(c->ssl);
-		} while (r <= 0 && SSL_get_error(c->ssl, r) == SSL_ERROR_SYSCALL && errno == EINTR);
-		if (r != 1) {
-			record_error("handshake: %s", ssl_err(c->ssl, r, e, sizeof(e)));
-			goto out;
-		}
-		*hs = mono() - t0;
-	}
 	atomic_fetch_add(&g_handshakes, 1);
 	if (cmd(c, "EHLO-TLS", line, 250, "AUTH", "PLAIN", &authplain) == -1)
 		goto out;

@@ -263,3 +263,36 @@ cmd(struct conn *c, const char *stage, const char *line, int want, const char *k
 		return -1;
 	return reply_want(c, want, kw, arg, found);
 }
+
+int
+starttls_handshake(struct conn *c, SSL_CTX *ctx, double *hs)
+{
+	char e[160];
+	double t0;
+	int r;
+
+	if (cmd(c, "STARTTLS", "STARTTLS\r\n", 220, NULL, NULL, NULL) == -1)
+		return -1;
+	if (c->off != c->len) {
+		record_error("STARTTLS: %zu plaintext bytes after the 220", c->len - c->off);
+		return -1;
+	}
+	c->len = c->off = 0;
+	snprintf(c->stage, sizeof(c->stage), "handshake");
+	c->ssl = SSL_new(ctx);
+	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
+		record_error("SSL_new/SSL_set_fd failed");
+		return -1;
+	}
+	t0 = mono();
+	do {
+		errno = 0;
+		r = SSL_connect(c->ssl);
+	} while (r <= 0 && SSL_get_error(c->ssl, r) == SSL_ERROR_SYSCALL && errno == EINTR);
+	if (r != 1) {
+		record_error("handshake: %s", ssl_err(c->ssl, r, e, sizeof(e)));
+		return -1;
+	}
+	*hs = mono() - t0;
+	return 0;
+}

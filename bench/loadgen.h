@@ -53,6 +53,9 @@ int reply_want(struct conn *c, int want, const char *kw, const char *arg, int *f
 /* cmd - send line (stage names it in errors) and reply_want its reply. */
 int cmd(struct conn *c, const char *stage, const char *line, int want, const char *kw,
 	const char *arg, int *found);
+/* starttls_handshake - STARTTLS, its 220 (nothing may follow it), then
+ * the TLS handshake on c->fd under ctx; *hs its duration in seconds. */
+int starttls_handshake(struct conn *c, SSL_CTX *ctx, double *hs);
 /* cmpd - qsort order of doubles; pct - percentile p (0..100) of n sorted
  * seconds, in ms (-1 when n is 0). */
 int cmpd(const void *a, const void *b);

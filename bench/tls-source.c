@@ -115,7 +115,7 @@ tls_info(SSL *ssl)
 static int
 session(SSL_CTX *ctx, struct conn *c, long idx, double *hs)
 {
-	char line[600], e[160];
+	char line[600];
 	int one = 1, starttls = 0, rc = -1;
 	struct timeval tv = {g_timeout, 0};
 	size_t hl;
@@ -148,27 +148,8 @@ session(SSL_CTX *ctx, struct conn *c, long idx, double *hs)
 			record_error("EHLO: STARTTLS not advertised");
 			goto out;
 		}
-		if (cmd(c, "STARTTLS", "STARTTLS\r\n", 220, NULL, NULL, NULL) == -1)
+		if (starttls_handshake(c, ctx, hs) == -1)
 			goto out;
-		if (c->off != c->len) {
-			record_error("STARTTLS: %zu plaintext bytes after the 220", c->len - c->off);
-			goto out;
-		}
-		c->len = c->off = 0;
-		snprintf(c->stage, sizeof(c->stage), "handshake");
-		c->ssl = SSL_new(ctx);
-		if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
-			record_error("SSL_new/SSL_set_fd failed");
-			goto out;
-		}
-		double t0 = mono();
-		errno = 0;
-		int r = SSL_connect(c->ssl);
-		if (r != 1) {
-			record_error("handshake: %s", ssl_err(c->ssl, r, e, sizeof(e)));
-			goto out;
-		}
-		*hs = mono() - t0;
 		atomic_fetch_add(&g_handshakes, 1);
 		if (!g_have_info)
 			tls_info(c->ssl);
