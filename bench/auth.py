@@ -313,93 +313,32 @@ class AuthPostfix:
 
     def __init__(self, procs, tmp, cert, accounts, cache_row):
         self.procs = procs
-        d = os.path.join(tmp, "postfix-auth")
-        self.confdir, self.spool, self.data = (os.path.join(d, x) for x in ("conf", "spool", "data"))
-        for x in (self.confdir, self.spool, self.data):
-            os.makedirs(x)
-        os.chmod(d, 0o755)
-        shutil.chown(self.data, "postfix")
-        os.chmod(self.data, 0o700)
-        # private/ first: Dovecot puts its client sockets there before Postfix starts.
-        private = os.path.join(self.spool, "private")
-        os.makedirs(private)
-        shutil.chown(private, "postfix", "root")
-        os.chmod(private, 0o700)
-        self.logpath = os.path.join(d, "maillog")
         self.ports = {"postfix": B.free_port()}
         if cache_row:
             self.ports["postfix-cache"] = B.free_port()
         services = {"postfix": ("submission-bench", "dovecot-nocache-auth"),
                     "postfix-cache": ("submission-bench-cache", "dovecot-cache-auth")}
-        out = []
-        with open("/etc/postfix/master.cf") as f:
-            for line in f:
-                fl = line.split()
-                if line.startswith("#") or line[:1].isspace() or len(fl) < 8:
-                    out.append(line)
-                elif fl[0] == "smtp" and fl[1] == "inet":
-                    for key, port in self.ports.items():
-                        name, sock = services[key]
-                        out.append(
-                            f"127.0.0.1:{port} inet n - n - - smtpd\n"
-                            f"  -o syslog_name=postfix/{name}\n"
-                            f"  -o smtpd_tls_security_level=encrypt\n"
-                            f"  -o smtpd_tls_auth_only=yes\n"
-                            f"  -o smtpd_tls_cert_file={cert[0]}\n"
-                            f"  -o smtpd_tls_key_file={cert[1]}\n"
-                            f"  -o smtpd_sasl_auth_enable=yes\n"
-                            f"  -o smtpd_sasl_type=dovecot\n"
-                            f"  -o smtpd_sasl_path=private/{sock}\n"
-                            f"  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject\n"
-                            f"  -o smtpd_recipient_restrictions=permit_sasl_authenticated,reject\n")
-                else:
-                    fl[4] = "n"
-                    out.append(" ".join(fl) + "\n")
-        with open(os.path.join(self.confdir, "master.cf"), "w") as f:
-            f.writelines(out)
-        if os.path.exists("/etc/postfix/dynamicmaps.cf"):
-            shutil.copy("/etc/postfix/dynamicmaps.cf", self.confdir)
-        with open(os.path.join(self.confdir, "main.cf"), "w") as f:
-            f.write(f"""# written by postern bench/auth.py: the baseline relay config, in TMP
-compatibility_level = 3.6
-queue_directory = {self.spool}
-data_directory = {self.data}
-meta_directory = /etc/postfix
-myhostname = mta-postfix.bench.test
-mydomain = bench.test
-myorigin = $myhostname
-inet_interfaces = loopback-only
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-mynetworks_style = host
-mydestination =
-local_recipient_maps =
-alias_maps =
-alias_database =
-relay_domains =
-relayhost = [127.0.0.1]:10099
-default_transport = smtp:[127.0.0.1]:10099
-relay_transport = smtp:[127.0.0.1]:10099
-transport_maps =
-smtpd_relay_restrictions = permit_mynetworks, reject
-smtpd_recipient_restrictions = permit_mynetworks, reject
-smtpd_client_restrictions =
-smtpd_helo_restrictions =
-smtpd_sender_restrictions =
-smtp_dns_support_level = disabled
-smtp_host_lookup = native
-lmtp_host_lookup = native
-smtpd_peername_lookup = no
-smtp_tls_security_level = none
-smtpd_tls_security_level = none
-maillog_file = {self.logpath}
-default_process_limit = 100
-smtp_destination_concurrency_limit = 20
-message_size_limit = 10240000
-biff = no
-append_dot_mydomain = no
-readme_directory = no
-""")
+        service = ""
+        for key, port in self.ports.items():
+            name, sock = services[key]
+            service += (f"127.0.0.1:{port} inet n - n - - smtpd\n"
+                        f"  -o syslog_name=postfix/{name}\n"
+                        f"  -o smtpd_tls_security_level=encrypt\n"
+                        f"  -o smtpd_tls_auth_only=yes\n"
+                        f"  -o smtpd_tls_cert_file={cert[0]}\n"
+                        f"  -o smtpd_tls_key_file={cert[1]}\n"
+                        f"  -o smtpd_sasl_auth_enable=yes\n"
+                        f"  -o smtpd_sasl_type=dovecot\n"
+                        f"  -o smtpd_sasl_path=private/{sock}\n"
+                        f"  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject\n"
+                        f"  -o smtpd_recipient_restrictions=permit_sasl_authenticated,reject\n")
+        self.confdir, self.spool, self.data, self.logpath = B.postfix_instance(
+            os.path.join(tmp, "postfix-auth"), service, 10099, "auth.py")
+        # private/: Dovecot puts its client sockets there before Postfix starts.
+        private = os.path.join(self.spool, "private")
+        os.makedirs(private)
+        shutil.chown(private, "postfix", "root")
+        os.chmod(private, 0o700)
         # Dovecot first (the sockets must be there when an smtpd first needs one).
         self.dovecots = {"postfix": Dovecot(procs, tmp, "nocache", accounts["paths"]["dovecot"],
                                             os.path.join(private, "dovecot-nocache-auth"), False)}

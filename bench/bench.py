@@ -331,54 +331,39 @@ smtp {{
         self.logf.close()
 
 
-class Postfix:
-    def __init__(self, args, procs, tmp, sink_port, tls=None):
-        """tls: (cert, key): add a second smtpd service on self.tls_port offering
-        STARTTLS (security level may) with that certificate."""
-        self.procs = procs
-        d = os.path.join(tmp, "postfix")
-        self.confdir, self.spool, self.data = (os.path.join(d, x) for x in ("conf", "spool", "data"))
-        for x in (self.confdir, self.spool, self.data):
-            os.makedirs(x)
-        os.chmod(d, 0o755)
-        shutil.chown(self.data, "postfix")
-        os.chmod(self.data, 0o700)
-        self.logpath = os.path.join(d, "maillog")
-        self.port = free_port()
-        self.tls_port = free_port() if tls else None
-        # master.cf: Debian's, every chroot column n, smtpd on our port only.
-        out = []
-        with open("/etc/postfix/master.cf") as f:
-            for line in f:
-                fl = line.split()
-                if line.startswith("#") or line[:1].isspace() or len(fl) < 8:
-                    out.append(line)
-                elif fl[0] == "smtp" and fl[1] == "inet":
-                    out.append(f"127.0.0.1:{self.port} inet n - n - - smtpd\n")
-                    if tls:
-                        # The STARTTLS service of the TLS part: the same smtpd with
-                        # TLS offered; no server-side session cache (fresh
-                        # handshakes only); one log line per TLS session.
-                        out.append(
-                            f"127.0.0.1:{self.tls_port} inet n - n - - smtpd\n"
-                            f"  -o syslog_name=postfix/tls-bench\n"
-                            f"  -o smtpd_tls_security_level=may\n"
-                            f"  -o smtpd_tls_cert_file={tls[0]}\n"
-                            f"  -o smtpd_tls_key_file={tls[1]}\n"
-                            f"  -o smtpd_tls_session_cache_database=\n"
-                            f"  -o smtpd_tls_loglevel=1\n")
-                else:
-                    fl[4] = "n"
-                    out.append(" ".join(fl) + "\n")
-        with open(os.path.join(self.confdir, "master.cf"), "w") as f:
-            f.writelines(out)
-        if os.path.exists("/etc/postfix/dynamicmaps.cf"):
-            shutil.copy("/etc/postfix/dynamicmaps.cf", self.confdir)
-        with open(os.path.join(self.confdir, "main.cf"), "w") as f:
-            f.write(f"""# written by postern bench/bench.py: Postfix as a loopback relay to the sink
+def postfix_instance(d, smtp_service, relay_port, writer):
+    """A Postfix instance's files under d (conf/, spool/, data/, maillog):
+    Debian's master.cf with every chroot column n and its smtp inet line
+    replaced by smtp_service (master.cf text), and the team's baseline
+    loopback relay main.cf relaying to 127.0.0.1:relay_port. Returns
+    (confdir, spool, data, logpath)."""
+    confdir, spool, data = (os.path.join(d, x) for x in ("conf", "spool", "data"))
+    for x in (confdir, spool, data):
+        os.makedirs(x)
+    os.chmod(d, 0o755)
+    shutil.chown(data, "postfix")
+    os.chmod(data, 0o700)
+    logpath = os.path.join(d, "maillog")
+    out = []
+    with open("/etc/postfix/master.cf") as f:
+        for line in f:
+            fl = line.split()
+            if line.startswith("#") or line[:1].isspace() or len(fl) < 8:
+                out.append(line)
+            elif fl[0] == "smtp" and fl[1] == "inet":
+                out.append(smtp_service)
+            else:
+                fl[4] = "n"
+                out.append(" ".join(fl) + "\n")
+    with open(os.path.join(confdir, "master.cf"), "w") as f:
+        f.writelines(out)
+    if os.path.exists("/etc/postfix/dynamicmaps.cf"):
+        shutil.copy("/etc/postfix/dynamicmaps.cf", confdir)
+    with open(os.path.join(confdir, "main.cf"), "w") as f:
+        f.write(f"""# written by postern bench/{writer}: Postfix as a loopback relay
 compatibility_level = 3.6
-queue_directory = {self.spool}
-data_directory = {self.data}
+queue_directory = {spool}
+data_directory = {data}
 meta_directory = /etc/postfix
 myhostname = mta-postfix.bench.test
 mydomain = bench.test
@@ -392,9 +377,9 @@ local_recipient_maps =
 alias_maps =
 alias_database =
 relay_domains =
-relayhost = [127.0.0.1]:{sink_port}
-default_transport = smtp:[127.0.0.1]:{sink_port}
-relay_transport = smtp:[127.0.0.1]:{sink_port}
+relayhost = [127.0.0.1]:{relay_port}
+default_transport = smtp:[127.0.0.1]:{relay_port}
+relay_transport = smtp:[127.0.0.1]:{relay_port}
 transport_maps =
 smtpd_relay_restrictions = permit_mynetworks, reject
 smtpd_recipient_restrictions = permit_mynetworks, reject
@@ -407,7 +392,7 @@ lmtp_host_lookup = native
 smtpd_peername_lookup = no
 smtp_tls_security_level = none
 smtpd_tls_security_level = none
-maillog_file = {self.logpath}
+maillog_file = {logpath}
 default_process_limit = 100
 smtp_destination_concurrency_limit = 20
 message_size_limit = 10240000
@@ -415,6 +400,31 @@ biff = no
 append_dot_mydomain = no
 readme_directory = no
 """)
+    return confdir, spool, data, logpath
+
+
+class Postfix:
+    def __init__(self, args, procs, tmp, sink_port, tls=None):
+        """tls: (cert, key): add a second smtpd service on self.tls_port offering
+        STARTTLS (security level may) with that certificate."""
+        self.procs = procs
+        self.port = free_port()
+        self.tls_port = free_port() if tls else None
+        # master.cf: Debian's, every chroot column n, smtpd on our port only.
+        service = f"127.0.0.1:{self.port} inet n - n - - smtpd\n"
+        if tls:
+            # The STARTTLS service of the TLS part: the same smtpd with TLS
+            # offered; no server-side session cache (fresh handshakes only);
+            # one log line per TLS session.
+            service += (f"127.0.0.1:{self.tls_port} inet n - n - - smtpd\n"
+                        f"  -o syslog_name=postfix/tls-bench\n"
+                        f"  -o smtpd_tls_security_level=may\n"
+                        f"  -o smtpd_tls_cert_file={tls[0]}\n"
+                        f"  -o smtpd_tls_key_file={tls[1]}\n"
+                        f"  -o smtpd_tls_session_cache_database=\n"
+                        f"  -o smtpd_tls_loglevel=1\n")
+        self.confdir, self.spool, self.data, self.logpath = postfix_instance(
+            os.path.join(tmp, "postfix"), service, sink_port, "bench.py")
         env = dict(os.environ, MAIL_CONFIG=self.confdir)
         subprocess.run(["postfix", "-c", self.confdir, "check"], check=True, env=env)
         subprocess.run(["postfix", "-c", self.confdir, "start"], check=True, env=env,
