@@ -346,21 +346,7 @@ class AuthPostfix:
             self.dovecots["postfix-cache"] = Dovecot(
                 procs, tmp, "cache", accounts["paths"]["dovecot"],
                 os.path.join(private, "dovecot-cache-auth"), True)
-        env = dict(os.environ, MAIL_CONFIG=self.confdir)
-        subprocess.run(["postfix", "-c", self.confdir, "check"], check=True, env=env)
-        subprocess.run(["postfix", "-c", self.confdir, "start"], check=True, env=env,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        pidfile = os.path.join(self.spool, "pid", "master.pid")
-        t_end = now() + 20
-        self.master = None
-        while now() < t_end and self.master is None:
-            try:
-                with open(pidfile) as f:
-                    self.master = int(f.read().split()[0])
-            except (OSError, ValueError, IndexError):
-                time.sleep(0.1)
-        if self.master is None:
-            raise RuntimeError("postfix master did not start; see " + self.logpath)
+        self.master = B.postfix_start(self.confdir, self.spool, self.logpath)
         procs.add(self.master, "postfix master (auth)")
         for port in self.ports.values():
             B.wait_port(port, what="postfix submission")

@@ -403,6 +403,24 @@ readme_directory = no
     return confdir, spool, data, logpath
 
 
+def postfix_start(confdir, spool, logpath):
+    """postfix check and start for the instance in confdir; the master's
+    PID once it has written it (RuntimeError after 20 s)."""
+    env = dict(os.environ, MAIL_CONFIG=confdir)
+    subprocess.run(["postfix", "-c", confdir, "check"], check=True, env=env)
+    subprocess.run(["postfix", "-c", confdir, "start"], check=True, env=env,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pidfile = os.path.join(spool, "pid", "master.pid")
+    t_end = now() + 20
+    while now() < t_end:
+        try:
+            with open(pidfile) as f:
+                return int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            time.sleep(0.1)
+    raise RuntimeError("postfix master did not start; see " + logpath)
+
+
 class Postfix:
     def __init__(self, args, procs, tmp, sink_port, tls=None):
         """tls: (cert, key): add a second smtpd service on self.tls_port offering
@@ -425,21 +443,7 @@ class Postfix:
                         f"  -o smtpd_tls_loglevel=1\n")
         self.confdir, self.spool, self.data, self.logpath = postfix_instance(
             os.path.join(tmp, "postfix"), service, sink_port, "bench.py")
-        env = dict(os.environ, MAIL_CONFIG=self.confdir)
-        subprocess.run(["postfix", "-c", self.confdir, "check"], check=True, env=env)
-        subprocess.run(["postfix", "-c", self.confdir, "start"], check=True, env=env,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        pidfile = os.path.join(self.spool, "pid", "master.pid")
-        t_end = now() + 20
-        self.master = None
-        while now() < t_end and self.master is None:
-            try:
-                with open(pidfile) as f:
-                    self.master = int(f.read().split()[0])
-            except (OSError, ValueError, IndexError):
-                time.sleep(0.1)
-        if self.master is None:
-            raise RuntimeError("postfix master did not start; see " + self.logpath)
+        self.master = postfix_start(self.confdir, self.spool, self.logpath)
         procs.add(self.master, "postfix master")
         wait_port(self.port, what="postfix")
         if self.tls_port:
