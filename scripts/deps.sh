@@ -5,7 +5,7 @@
 set -eu
 
 BUILD="meson ninja-build pkg-config gcc libc6-dev libevent-dev libunbound-dev libssl-dev openssl libsqlite3-dev libsodium-dev libcrypt-dev libjansson-dev libzxcvbn-dev libqrencode-dev"
-TEST="libcmocka-dev clang libclang-rt-14-dev python3 python3-aiosmtpd swaks postfix nmap knot knot-dnsutils testssl.sh sslscan libnet-ssleay-perl libio-socket-ssl-perl gsasl oathtool dovecot-core"
+TEST="libcmocka-dev clang libclang-rt-14-dev python3 python3-aiosmtpd swaks postfix nmap knot knot-dnsutils testssl.sh sslscan libnet-ssleay-perl libio-socket-ssl-perl gsasl oathtool dovecot-core fail2ban"
 
 want="$BUILD"
 case "${1:-build}" in
@@ -29,6 +29,8 @@ if [ -n "$missing" ]; then
     fi
     echo "postern: installing:$missing"
     # postfix is only wanted for smtp-sink/smtp-source: no configuration, no service.
+    # fail2ban is only wanted for fail2ban-regex and fail2ban-client (contrib/fail2ban);
+    # note that Debian starts its service, with the sshd jail on.
     echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q >/dev/null || apt-get update -q

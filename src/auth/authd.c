@@ -18,6 +18,7 @@
 
 #include "audit/audit.h"
 #include "auth/apppw.h"
+#include "auth/guardd.h"
 #include "auth/hashpool.h"
 #include "auth/pwhash.h"
 #include "auth/sasl.h"
@@ -31,10 +32,6 @@
 
 #define AUTHD_CACHE_MAX 100000 /* entries; beyond, the oldest half goes */
 #define SCRAM_KEY_FILE "scram.key" /* in state_dir: salts of unknown SCRAM users */
-/* An (account, IP) pair that logged in this recently is trusted: its hash
- * goes in the pool's first lane (NIST SP 800-63B 5.2.2 asks that rate
- * limiting not lock out the real user). */
-#define AUTHD_TRUST_SECONDS (30 * 86400)
 
 struct asess {
 	uint64_t sid;
@@ -52,6 +49,10 @@ struct asess {
 	uint8_t cb[SCRAM_CB_LEN];	 /* SCRAM-PLUS: the channel binding */
 	bool plus_offered;
 	char app_label[STORE_LABEL_MAX + 1]; /* the app password used */
+	/* the guard: set once the attempt passed its gate */
+	bool guarded;
+	struct guard_attempt ga; /* ga.ip and ga.account point into this */
+	uint32_t delay_ms;	 /* hold the answer this long */
 };
 
 struct cached {
@@ -73,8 +74,10 @@ struct authd {
 	uint8_t seal_key[SEAL_KEY_LEN];
 	bool seal_loaded;
 	uint8_t scram_secret[SCRAM_DUMMY_SECRET_LEN]; /* salts of unknown SCRAM users */
-	authd_answer_fn fn;
+	const struct authd_ops *ops;
 	void *arg;
+	struct guardd *gd;
+	struct guardd_ops gd_ops;
 };
 
 /* A verification on the pool. */
@@ -206,9 +209,21 @@ answer_days(struct authd *a, struct asess *s, enum auth_status st, const char *r
 	ans.user = s->user;
 	ans.addresses = addrs;
 	ans.naddresses = naddrs;
+	if (s->guarded && st == AUTH_FAIL) {
+		bool repeat;
+
+		s->delay_ms = guardd_failed(a->gd, &s->ga, &repeat);
+		if (repeat)
+			reason = reason != NULL && strcmp(reason, "bad-password") == 0
+					 ? "bad-password-repeated"
+					 : reason;
+	} else if (s->guarded && st == AUTH_OK) {
+		guardd_succeeded(a->gd, &s->ga);
+	}
+	ans.delay_ms = s->delay_ms;
 	if (st != AUTH_MALFORMED)
 		audit_auth(a, s, st, reason);
-	a->fn(a->arg, s->sid, &ans);
+	a->ops->answer(a->arg, s->sid, &ans);
 	sess_end(a, s);
 }
 
@@ -229,7 +244,7 @@ challenge(struct authd *a, struct asess *s, const char *text)
 	ans.expires_days = -1;
 	ans.challenge = (const uint8_t *)text;
 	ans.challenge_len = strlen(text);
-	a->fn(a->arg, s->sid, &ans);
+	a->ops->answer(a->arg, s->sid, &ans);
 }
 
 /* The verified-credential cache. */
@@ -677,16 +692,6 @@ vjob_done(struct hashjob *j)
 	vjob_free(v);
 }
 
-/* trusted_pair - the account logged in from ip within AUTHD_TRUST_SECONDS. */
-static bool
-trusted_pair(struct authd *a, const char *name, const char *ip)
-{
-	int64_t last;
-
-	return store_pair_last(a->store, name, ip, &last) == 0 &&
-	       last + AUTHD_TRUST_SECONDS > (int64_t)time(NULL);
-}
-
 /* verify - queue a hash check of pw against stored (NULL: dummy). reason:
  * the verdict is already a failure for that reason, but the client waits
  * the same time as for a real check. */
@@ -712,13 +717,52 @@ verify(struct authd *a, struct asess *s, const struct account *acc, const char *
 		v->scram_iter = (uint32_t)a->cf->auth.scram_iterations;
 		v->generation = acc->generation;
 	}
-	if (hashpool_submit(a->pool, &v->job, acc != NULL && trusted_pair(a, acc->name, s->ip)) ==
-	    -1) {
+	/* Trusted pairs go first (NIST SP 800-63B 5.2.2: rate limiting must
+	 * not lock the real user out). */
+	if (hashpool_submit(a->pool, &v->job, acc != NULL && s->ga.trusted) == -1) {
 		vjob_free(v);
 		answer(a, s, AUTH_TEMPFAIL, "busy", NULL, 0);
 		return;
 	}
 	s->busy = true;
+}
+
+/* pwtag - a short keyed hash of the password tried, by which the guard
+ * recognises a client repeating the same wrong one; never 0. */
+static uint64_t
+pwtag(struct authd *a, const char *user, const char *pw, size_t pwlen)
+{
+	char id[65];
+	uint64_t t = 0;
+	size_t i;
+
+	cache_id(a, user, pw, pwlen, id);
+	for (i = 0; i < 16; i++)
+		t = t << 4 | (uint64_t)(id[i] <= '9' ? id[i] - '0' : id[i] - 'a' + 10);
+	sodium_memzero(id, sizeof(id));
+	return t ? t : 1;
+}
+
+/* gate - the guard's say before a credential check: false when it refused
+ * (answered already). acc: the account, NULL if unknown. */
+static bool
+gate(struct authd *a, struct asess *s, const struct account *acc, const char *pw, size_t pwlen)
+{
+	const char *reason;
+	uint32_t delay;
+
+	s->guarded = true;
+	s->ga.ip = s->ip;
+	s->ga.account = s->user;
+	s->ga.exists = acc != NULL;
+	s->ga.trusted = acc != NULL && guardd_trusted(a->gd, acc->name, s->ip);
+	s->ga.pwtag = pw != NULL ? pwtag(a, s->user, pw, pwlen) : 0;
+	if (guardd_before(a->gd, &s->ga, &reason, &delay) == GUARD_OPEN)
+		return true;
+	s->guarded = false; /* a refusal is not a failure to count */
+	s->delay_ms = delay;
+	answer(a, s, AUTH_TEMPFAIL, reason, NULL, 0);
+	return false;
 }
 
 /* check - the heart: a user name and a password from any mechanism. */
@@ -730,8 +774,7 @@ check(struct authd *a, struct asess *s, const char *authzid, const char *user, c
 	int rc;
 
 	str_copy(s->user, user, sizeof(s->user));
-	if (strlen(user) > STORE_NAME_MAX || (authzid != NULL && *authzid != '\0' &&
-					      strcasecmp(authzid, user) != 0)) {
+	if (strlen(user) > STORE_NAME_MAX) {
 		verify(a, s, NULL, pw, pwlen, "authzid-not-allowed", NULL);
 		return;
 	}
@@ -741,11 +784,17 @@ check(struct authd *a, struct asess *s, const char *authzid, const char *user, c
 		answer(a, s, AUTH_TEMPFAIL, "store", NULL, 0);
 		return;
 	}
-	if (rc == 1) {
-		verify(a, s, NULL, pw, pwlen, "unknown-account", NULL);
+	if (!gate(a, s, rc == 0 ? &acc : NULL, pw, pwlen)) {
+		if (rc == 0)
+			account_clear(&acc);
 		return;
 	}
-	if (!ip_allowed(a, acc.name, s->ip)) {
+	if (authzid != NULL && *authzid != '\0' && strcasecmp(authzid, user) != 0) {
+		verify(a, s, NULL, pw, pwlen, "authzid-not-allowed", NULL);
+	} else if (rc == 1) {
+		verify(a, s, NULL, pw, pwlen, "unknown-account", NULL);
+		return;
+	} else if (!ip_allowed(a, acc.name, s->ip)) {
 		verify(a, s, NULL, pw, pwlen, "source-not-allowed", NULL);
 	} else if ((rc = app_password(a, s, &acc, pw, pwlen)) != 0) {
 		if (rc == -1)
@@ -850,6 +899,11 @@ scram_first(struct authd *a, struct asess *s, const uint8_t *data, size_t len)
 	rc = store_get(a->store, s->user, &acc);
 	if (rc == -1) {
 		answer(a, s, AUTH_TEMPFAIL, "store", NULL, 0);
+		return;
+	}
+	if (!gate(a, s, rc == 0 ? &acc : NULL, NULL, 0)) {
+		if (rc == 0)
+			account_clear(&acc);
 		return;
 	}
 	if (*authzid != '\0' && strcasecmp(authzid, s->user) != 0)
@@ -1053,9 +1107,37 @@ apply_conf(struct authd *a)
 	a->params.opslimit = a->cf->auth.argon2_ops;
 }
 
+static void
+gd_ban(void *arg, const char *net, uint64_t until, const char *reason)
+{
+	struct authd *a = arg;
+
+	a->ops->ban(a->arg, net, until, reason);
+}
+
+static void
+gd_unban(void *arg, const char *net)
+{
+	struct authd *a = arg;
+
+	a->ops->unban(a->arg, net);
+}
+
+void
+authd_abuse(struct authd *a, const char *ip, const char *check, uint32_t weight)
+{
+	guardd_abuse(a->gd, ip, check, weight);
+}
+
+void
+authd_sync(struct authd *a)
+{
+	guardd_sync(a->gd);
+}
+
 struct authd *
-authd_new(struct event_base *base, struct conf *cf, authd_answer_fn fn, void *arg, char *err,
-	  size_t errsz)
+authd_new(struct event_base *base, struct conf *cf, const struct authd_ops *ops, void *arg,
+	  char *err, size_t errsz)
 {
 	struct authd *a = xcalloc(1, sizeof(*a));
 	char path[PATH_MAX];
@@ -1067,7 +1149,7 @@ authd_new(struct event_base *base, struct conf *cf, authd_answer_fn fn, void *ar
 	}
 	a->base = base;
 	a->cf = conf_ref(cf);
-	a->fn = fn;
+	a->ops = ops;
 	a->arg = arg;
 	apply_conf(a);
 	snprintf(path, sizeof(path), "%s/accounts.db", cf->state_dir);
@@ -1085,6 +1167,9 @@ authd_new(struct event_base *base, struct conf *cf, authd_answer_fn fn, void *ar
 	a->sessions = map_new();
 	a->cache = map_new();
 	randombytes_buf(a->cache_key, sizeof(a->cache_key));
+	a->gd_ops.ban = gd_ban;
+	a->gd_ops.unban = gd_unban;
+	a->gd = guardd_new(base, cf, a->store, a->audit, &a->gd_ops, a);
 	/* The made-up SCRAM salts of unknown accounts must not change across
 	 * restarts (a change would tell them from real ones): a key on disk. */
 	snprintf(path, sizeof(path), "%s/%s", cf->state_dir, SCRAM_KEY_FILE);
@@ -1108,6 +1193,7 @@ authd_set_conf(struct authd *a, struct conf *cf)
 	conf_unref(a->cf);
 	a->cf = conf_ref(cf);
 	apply_conf(a);
+	guardd_set_conf(a->gd, cf);
 }
 
 static void
@@ -1124,6 +1210,7 @@ authd_free(struct authd *a)
 	if (a == NULL)
 		return;
 	hashpool_free(a->pool);
+	guardd_free(a->gd);
 	if (a->sync_ev != NULL)
 		event_free(a->sync_ev);
 	map_each(a->sessions, free_sess, NULL);

@@ -50,13 +50,24 @@ struct auth_answer {
 	size_t naddresses;
 	int expires_days; /* AUTH_OK: days until the password expires, when
 			   * within the warning window; -1 otherwise */
+	uint32_t delay_ms; /* hold a refusal this long (the guard's tarpit) */
 };
 
-typedef void (*authd_answer_fn)(void *arg, uint64_t sid, const struct auth_answer *ans);
+/* What the auth process does with authd's output. */
+struct authd_ops {
+	void (*answer)(void *arg, uint64_t sid, const struct auth_answer *ans);
+	/* the guard banned net until (unix seconds), or lifted a ban */
+	void (*ban)(void *arg, const char *net, uint64_t until, const char *reason);
+	void (*unban)(void *arg, const char *net);
+};
 
 /* authd_new - open the store, the seal key and the audit log in state_dir. */
-struct authd *authd_new(struct event_base *base, struct conf *cf, authd_answer_fn fn, void *arg,
-			char *err, size_t errsz);
+struct authd *authd_new(struct event_base *base, struct conf *cf, const struct authd_ops *ops,
+			void *arg, char *err, size_t errsz);
+/* authd_abuse - the smtp process scored protocol abuse by ip. */
+void authd_abuse(struct authd *a, const char *ip, const char *check, uint32_t weight);
+/* authd_sync - send every ban in force through ops->ban. */
+void authd_sync(struct authd *a);
 void authd_set_conf(struct authd *a, struct conf *cf);
 /* authd_begin - a client said AUTH mech [initial]; answers come through fn. */
 /* cb: for SCRAM-SHA-256-PLUS, the connection's 32-byte tls-exporter

@@ -69,6 +69,21 @@ static const char schema[] =
 	" ip TEXT NOT NULL,"
 	" last INTEGER NOT NULL,"
 	" PRIMARY KEY (account, ip));"
+	"CREATE INDEX IF NOT EXISTS login_ok_ip ON login_ok (ip, last);"
+	/* Bans outlive their end: count says how many an address earned
+	 * (escalation); a row is deleted only by `postern ban del`. */
+	"CREATE TABLE IF NOT EXISTS bans ("
+	" net TEXT PRIMARY KEY,"
+	" until INTEGER NOT NULL,"
+	" reason TEXT NOT NULL,"
+	" created INTEGER NOT NULL,"
+	" count INTEGER NOT NULL DEFAULT 1,"
+	" actor TEXT);"
+	/* Locks against untrusted sources, set by the guard. */
+	"CREATE TABLE IF NOT EXISTS guard_locks ("
+	" account INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,"
+	" until INTEGER NOT NULL,"
+	" level INTEGER NOT NULL DEFAULT 1);"
 	"INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1');";
 
 static int
@@ -581,4 +596,165 @@ store_app_used(struct store *st, int64_t id, int64_t now, const char *ip)
 		    now, ip, id) < 0
 		       ? -1
 		       : 0;
+}
+
+/* Guard state: bans, locks against untrusted sources, trusted sources. */
+
+int
+store_ip_trusted(struct store *st, const char *ip, int64_t since)
+{
+	sqlite3_stmt *s = prep(st, "SELECT 1 FROM login_ok WHERE ip = ? AND last >= ? LIMIT 1");
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_text(s, 1, ip, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 2, since);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(st);
+	return rc == SQLITE_ROW ? 0 : 1;
+}
+
+/* ban_row - a row of SELECT net, until, reason, created, count, actor. */
+static void
+ban_row(sqlite3_stmt *s, struct store_ban *b)
+{
+	const unsigned char *actor = sqlite3_column_text(s, 5);
+
+	memset(b, 0, sizeof(*b));
+	str_copy(b->net, (const char *)sqlite3_column_text(s, 0), sizeof(b->net));
+	b->until = sqlite3_column_int64(s, 1);
+	str_copy(b->reason, (const char *)sqlite3_column_text(s, 2), sizeof(b->reason));
+	b->created = sqlite3_column_int64(s, 3);
+	b->count = sqlite3_column_int64(s, 4);
+	if (actor != NULL)
+		str_copy(b->actor, (const char *)actor, sizeof(b->actor));
+}
+
+int
+store_ban_get(struct store *st, const char *net, struct store_ban *b)
+{
+	sqlite3_stmt *s = prep(st, "SELECT net, until, reason, created, count, actor FROM bans "
+				   "WHERE net = ?");
+	int rc;
+
+	memset(b, 0, sizeof(*b));
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_text(s, 1, net, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		ban_row(s, b);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(st);
+	return rc == SQLITE_ROW ? 0 : 1;
+}
+
+int
+store_ban_put(struct store *st, const char *net, int64_t until, const char *reason,
+	      const char *actor, int64_t count, int64_t now)
+{
+	int rc = exec(st,
+		      "INSERT INTO bans (net, until, reason, created, count, actor) "
+		      "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (net) DO UPDATE SET "
+		      "until = excluded.until, reason = excluded.reason, created = "
+		      "excluded.created, count = excluded.count, actor = excluded.actor",
+		      "titiin", net, until, reason, now, count, actor);
+
+	return rc < 0 ? -1 : 0;
+}
+
+int
+store_ban_del(struct store *st, const char *net)
+{
+	int rc = exec(st, "DELETE FROM bans WHERE net = ?", "t", net);
+
+	return rc < 0 ? -1 : rc == 0 ? 1 : 0;
+}
+
+int
+store_ban_each(struct store *st, int64_t now, int (*cb)(const struct store_ban *b, void *arg),
+	       void *arg)
+{
+	sqlite3_stmt *s = prep(st, "SELECT net, until, reason, created, count, actor FROM bans "
+				   "WHERE until > ? ORDER BY created");
+	struct store_ban b;
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, now);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ban_row(s, &b);
+		if (cb(&b, arg) != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : fail(st);
+}
+
+int
+store_guard_lock_get(struct store *st, const char *name, int64_t *until, int64_t *level)
+{
+	sqlite3_stmt *s = prep(st, "SELECT l.until, l.level FROM guard_locks l JOIN accounts a "
+				   "ON a.id = l.account WHERE a.name = ?");
+	int rc;
+
+	*until = 0;
+	*level = 0;
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*until = sqlite3_column_int64(s, 0);
+		*level = sqlite3_column_int64(s, 1);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(st);
+	return rc == SQLITE_ROW ? 0 : 1;
+}
+
+int
+store_guard_lock(struct store *st, const char *name, int64_t until)
+{
+	int rc = exec(st,
+		      "INSERT INTO guard_locks (account, until, level) SELECT id, ?, 1 FROM "
+		      "accounts WHERE name = ? ON CONFLICT (account) DO UPDATE SET until = "
+		      "excluded.until, level = level + 1",
+		      "it", until, name);
+
+	return rc < 0 ? -1 : rc == 0 ? 1 : 0;
+}
+
+int
+store_guard_unlock(struct store *st, const char *name)
+{
+	int rc = exec(st,
+		      "DELETE FROM guard_locks WHERE account = (SELECT id FROM accounts WHERE "
+		      "name = ?)",
+		      "t", name);
+
+	return rc < 0 ? -1 : rc == 0 ? 1 : 0;
+}
+
+int
+store_data_version(struct store *st, int64_t *version)
+{
+	sqlite3_stmt *s = prep(st, "PRAGMA data_version");
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*version = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : fail(st);
 }

@@ -118,4 +118,41 @@ int store_app_list(struct store *st, const char *name,
 int store_app_revoke(struct store *st, const char *name, const char *label);
 int store_app_used(struct store *st, int64_t id, int64_t now, const char *ip);
 
+/* Guard state. */
+
+struct store_ban {
+	char net[72];	  /* canonical "address/prefix" */
+	int64_t until;	  /* unix seconds */
+	char reason[64];
+	int64_t created;  /* of the latest ban */
+	int64_t count;	  /* bans this network earned (escalation) */
+	char actor[64];	  /* who: "guard" or the admin */
+};
+
+/* store_ip_trusted - 0 if some account logged in from ip at or after
+ * since, 1 if none, -1 error. */
+int store_ip_trusted(struct store *st, const char *ip, int64_t since);
+/* store_ban_get - 0 found (expired or not), 1 none, -1 error. */
+int store_ban_get(struct store *st, const char *net, struct store_ban *b);
+/* store_ban_put - ban net until; count: the bans it has earned, this one
+ * included. 0 or -1. */
+int store_ban_put(struct store *st, const char *net, int64_t until, const char *reason,
+		  const char *actor, int64_t count, int64_t now);
+/* store_ban_del - forget net (its history too): 0, 1 if none, -1. */
+int store_ban_del(struct store *st, const char *net);
+/* store_ban_each - the bans still in force at now, oldest first. */
+int store_ban_each(struct store *st, int64_t now, int (*cb)(const struct store_ban *b, void *arg),
+		   void *arg);
+/* store_guard_lock_get - the account's lock against untrusted sources:
+ * 0 with until and level (locks so far), 1 none, -1 error. */
+int store_guard_lock_get(struct store *st, const char *name, int64_t *until, int64_t *level);
+/* store_guard_lock - lock until (the level grows by one): 0, 1 no such
+ * account, -1. */
+int store_guard_lock(struct store *st, const char *name, int64_t until);
+/* store_guard_unlock - 0, 1 if there was no lock, -1. */
+int store_guard_unlock(struct store *st, const char *name);
+/* store_data_version - changes whenever another connection (the CLI)
+ * commits to the database. */
+int store_data_version(struct store *st, int64_t *version);
+
 #endif

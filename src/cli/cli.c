@@ -50,6 +50,9 @@ static const char usage_text[] =
 	"  user app-password add NAME --label L [--expires 90d] [--from CIDR]\n"
 	"                             a generated password for one device, shown once\n"
 	"  user app-password list NAME | revoke NAME LABEL\n"
+	"  ban list                   bans in force: network, until, reason, how many so far\n"
+	"  ban add CIDR [--for 1h] [--reason T]   refuse a network (default: until removed)\n"
+	"  ban del CIDR               lift a ban (and forget the network's earlier bans)\n"
 	"  audit verify               check the audit log's hash chain\n"
 	"  audit tail [-f]            the last audit records (-f: keep following)\n"
 	"  version                    print the version\n"
@@ -59,8 +62,9 @@ static const char usage_text[] =
 	"  -c, --config FILE          config file (default " CONF_DEFAULT_PATH ")\n"
 	"  -h, --help                 this text\n"
 	"\n"
-	"Queue commands talk to the running daemon over STATE_DIR/control.sock; user and audit\n"
-	"commands work on STATE_DIR directly, whether the daemon runs or not.\n"
+	"Queue commands talk to the running daemon over STATE_DIR/control.sock; user, ban and\n"
+	"audit commands work on STATE_DIR directly, whether the daemon runs or not (a running\n"
+	"daemon applies a ban within a second).\n"
 	"Documentation: docs/ in the source tree (configuration, operations, queue).\n";
 
 static int
@@ -100,10 +104,12 @@ parse_args(struct cli *c, int argc, char **argv)
 		} else if (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0) {
 			c->follow = true;
 		} else if (strcmp(a, "--reason") == 0 || strcmp(a, "--label") == 0 ||
-			   strcmp(a, "--expires") == 0 || strcmp(a, "--from") == 0) {
+			   strcmp(a, "--expires") == 0 || strcmp(a, "--from") == 0 ||
+			   strcmp(a, "--for") == 0) {
 			const char **slot = a[2] == 'r' ? &c->reason
 					    : a[2] == 'l' ? &c->label
 					    : a[2] == 'e' ? &c->expires
+					    : a[4] == 'r' ? &c->duration
 							  : &c->from;
 
 			if (++i >= argc) {
@@ -218,6 +224,8 @@ cli_main(int argc, char **argv)
 		return cli_user(&c);
 	if (strcmp(c.words[0], "audit") == 0)
 		return cli_audit(&c);
+	if (strcmp(c.words[0], "ban") == 0)
+		return cli_ban(&c);
 	fprintf(stderr, "postern: unknown command '%s'\n\n", c.words[0]);
 	return usage(stderr, 2);
 }

@@ -22,6 +22,7 @@ struct cli {
 	const char *label;   /* --label TEXT */
 	const char *expires; /* --expires DURATION */
 	const char *from;    /* --from CIDR */
+	const char *duration; /* --for DURATION */
 	char *words[16];
 	int nwords;
 };
@@ -31,5 +32,7 @@ int cli_main(int argc, char **argv);
 /* cli_user - `postern user ...`; cli_audit - `postern audit ...`. */
 int cli_user(struct cli *c);
 int cli_audit(struct cli *c);
+/* cli_ban - `postern ban ...`. */
+int cli_ban(struct cli *c);
 
 #endif

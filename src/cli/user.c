@@ -43,17 +43,10 @@
 #include "lib/util.h"
 #include "mail/syntax.h"
 #include "proc/privsep.h"
+#include "cli/ctx.h"
 
-struct ctx {
-	struct cli *c;
-	struct conf cf;
-	struct store *st;
-	struct audit *audit;
-	char actor[96];
-};
-
-static int __attribute__((format(printf, 1, 2)))
-say(const char *fmt, ...)
+int
+cli_say(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -73,22 +66,22 @@ become_user(const struct conf *cf)
 	char err[512];
 
 	if (privsep_lookup(cf->user, &pu, err, sizeof(err)) == -1)
-		return say("%s", err);
+		return cli_say("%s", err);
 	/* As the daemon does: state_dir exists and belongs to its user, so a
 	 * store made by the CLI before the first start is the daemon's. */
 	if (mkdir_p(cf->state_dir, 0755) == -1)
-		return say("cannot create %s: %s", cf->state_dir, strerror(errno));
+		return cli_say("cannot create %s: %s", cf->state_dir, strerror(errno));
 	if (pu.drop && chown(cf->state_dir, pu.uid, pu.gid) == -1)
-		return say("cannot hand %s to user %s: %s", cf->state_dir, cf->user,
+		return cli_say("cannot hand %s to user %s: %s", cf->state_dir, cf->user,
 			   strerror(errno));
 	if (pu.drop && (setgroups(1, &pu.gid) == -1 || setresgid(pu.gid, pu.gid, pu.gid) == -1 ||
 			setresuid(pu.uid, pu.uid, pu.uid) == -1))
-		return say("cannot become user %s: %s", cf->user, strerror(errno));
+		return cli_say("cannot become user %s: %s", cf->user, strerror(errno));
 	return 0;
 }
 
-static int
-ctx_open(struct ctx *x, struct cli *c, bool need_store)
+int
+cli_ctx_open(struct cli_ctx *x, struct cli *c, bool need_store)
 {
 	char err[CONF_ERR_MAX + 256], path[PATH_MAX];
 	struct passwd *pw = getpwuid(getuid());
@@ -97,24 +90,24 @@ ctx_open(struct ctx *x, struct cli *c, bool need_store)
 	x->c = c;
 	snprintf(x->actor, sizeof(x->actor), "cli:%s", pw ? pw->pw_name : "?");
 	if (conf_load(c->config, &x->cf, err, sizeof(err)) == -1)
-		return say("%s", err);
+		return cli_say("%s", err);
 	if (become_user(&x->cf) != 0)
 		return 1;
 	if (need_store) {
 		snprintf(path, sizeof(path), "%s/accounts.db", x->cf.state_dir);
 		x->st = store_open(path, err, sizeof(err));
 		if (x->st == NULL)
-			return say("%s", err);
+			return cli_say("%s", err);
 	}
 	snprintf(path, sizeof(path), "%s/%s", x->cf.state_dir, AUDIT_FILE);
 	x->audit = audit_open(path, AUDIT_SYNC, err, sizeof(err));
 	if (x->audit == NULL)
-		return say("%s", err);
+		return cli_say("%s", err);
 	return 0;
 }
 
-static void
-ctx_close(struct ctx *x)
+void
+cli_ctx_close(struct cli_ctx *x)
 {
 	audit_close(x->audit);
 	store_close(x->st);
@@ -123,7 +116,7 @@ ctx_close(struct ctx *x)
 
 /* audit_change - one record per account change: who, what, on whom. */
 static int
-audit_change(struct ctx *x, const char *event, const char *account, const char *k,
+audit_change(struct cli_ctx *x, const char *event, const char *account, const char *k,
 	     const char *v)
 {
 	json_t *f = json_object();
@@ -136,7 +129,7 @@ audit_change(struct ctx *x, const char *event, const char *account, const char *
 	rc = audit_append(x->audit, event, f);
 	json_decref(f);
 	if (rc == -1)
-		say("audit log: %s", audit_error(x->audit));
+		cli_say("audit log: %s", audit_error(x->audit));
 	return rc;
 }
 
@@ -166,7 +159,7 @@ read_line_secret(FILE *in, char *buf, size_t bufsz, size_t *len)
 }
 
 static int
-read_password(struct ctx *x, const char *prompt, char *buf, size_t bufsz, size_t *len)
+read_password(struct cli_ctx *x, const char *prompt, char *buf, size_t bufsz, size_t *len)
 {
 	struct termios old, quiet;
 	char again[1024];
@@ -176,13 +169,13 @@ read_password(struct ctx *x, const char *prompt, char *buf, size_t bufsz, size_t
 
 	if (x->c->password_stdin) {
 		if (read_line_secret(stdin, buf, bufsz, len) == -1)
-			return say("no password on standard input (or longer than %zu bytes)",
+			return cli_say("no password on standard input (or longer than %zu bytes)",
 				   bufsz - 2);
 		return 0;
 	}
 	tty = fopen("/dev/tty", "r+");
 	if (tty == NULL)
-		return say("no terminal to ask for a password: use --password-stdin");
+		return cli_say("no terminal to ask for a password: use --password-stdin");
 	tcgetattr(fileno(tty), &old);
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)ECHO;
@@ -201,7 +194,7 @@ read_password(struct ctx *x, const char *prompt, char *buf, size_t bufsz, size_t
 	fclose(tty);
 	explicit_bzero(again, sizeof(again));
 	if (rc != 0)
-		say("the passwords do not match");
+		cli_say("the passwords do not match");
 	return rc;
 }
 
@@ -225,7 +218,7 @@ hist_cb(const char *hash, void *arg)
  * passwords), hash. out gets the hash, scram the SCRAM keys ("" when SCRAM
  * is off); 0 or 1. */
 static int
-new_password(struct ctx *x, const char *name, const struct account *current, char *out,
+new_password(struct cli_ctx *x, const char *name, const struct account *current, char *out,
 	     size_t outsz, char scram[SCRAM_STORED_MAX])
 {
 	struct scram_keys k;
@@ -239,11 +232,11 @@ new_password(struct ctx *x, const char *name, const struct account *current, cha
 		goto out;
 	if (x->cf.auth.banned_file != NULL &&
 	    (b = banned_load(x->cf.auth.banned_file, err, sizeof(err))) == NULL) {
-		say("%s", err);
+		cli_say("%s", err);
 		goto out;
 	}
 	if (policy_check(&x->cf.auth, b, name, pw, len, why, sizeof(why)) == -1) {
-		say("password refused: %s", why);
+		cli_say("password refused: %s", why);
 		goto out;
 	}
 	if (current != NULL && x->cf.auth.history > 0) {
@@ -253,21 +246,21 @@ new_password(struct ctx *x, const char *name, const struct account *current, cha
 		if (!h.reused)
 			store_history(x->st, name, hist_cb, &h);
 		if (h.reused) {
-			say("password refused: it is one of the last %ju passwords of %s; choose "
+			cli_say("password refused: it is one of the last %ju passwords of %s; choose "
 			    "a new one",
 			    (uintmax_t)x->cf.auth.history, name);
 			goto out;
 		}
 	}
 	if (pwhash_create(pw, len, &pp, out, outsz) == -1) {
-		say("cannot hash the password");
+		cli_say("cannot hash the password");
 		goto out;
 	}
 	scram[0] = '\0';
 	if (x->cf.auth.scram_iterations > 0 &&
 	    (scram_keys_derive(pw, len, (uint32_t)x->cf.auth.scram_iterations, &k) == -1 ||
 	     scram_keys_format(&k, scram, SCRAM_STORED_MAX) == -1)) {
-		say("cannot make the SCRAM keys");
+		cli_say("cannot make the SCRAM keys");
 		goto out;
 	}
 	rc = 0;
@@ -279,18 +272,18 @@ out:
 }
 
 static int
-user_add(struct ctx *x, const char *name)
+user_add(struct cli_ctx *x, const char *name)
 {
 	char hash[PWHASH_STR_MAX], scram[SCRAM_STORED_MAX];
 	int rc;
 
 	if (!valid_account_name(name))
-		return say("'%s' is not an address (accounts are named user@domain)", name);
+		return cli_say("'%s' is not an address (accounts are named user@domain)", name);
 	struct account cur;
 
 	if (store_get(x->st, name, &cur) == 0) {
 		account_clear(&cur);
-		return say("%s exists already", name);
+		return cli_say("%s exists already", name);
 	}
 	if (new_password(x, name, NULL, hash, sizeof(hash), scram) != 0)
 		return 1;
@@ -300,14 +293,14 @@ user_add(struct ctx *x, const char *name)
 	explicit_bzero(hash, sizeof(hash));
 	explicit_bzero(scram, sizeof(scram));
 	if (rc != 0)
-		return say(rc == 1 ? "%s exists already" : "%s: %s", name, store_error(x->st));
+		return cli_say(rc == 1 ? "%s exists already" : "%s: %s", name, store_error(x->st));
 	audit_change(x, "user.add", name, NULL, NULL);
 	printf("added %s\n", name);
 	return 0;
 }
 
 static int
-user_passwd(struct ctx *x, const char *name)
+user_passwd(struct cli_ctx *x, const char *name)
 {
 	char hash[PWHASH_STR_MAX], scram[SCRAM_STORED_MAX];
 	struct account a;
@@ -315,7 +308,7 @@ user_passwd(struct ctx *x, const char *name)
 
 	rc = store_get(x->st, name, &a);
 	if (rc != 0)
-		return say(rc == 1 ? "no account %s" : "%s: %s", name, store_error(x->st));
+		return cli_say(rc == 1 ? "no account %s" : "%s: %s", name, store_error(x->st));
 	rc = new_password(x, name, &a, hash, sizeof(hash), scram);
 	account_clear(&a);
 	if (rc != 0)
@@ -327,7 +320,7 @@ user_passwd(struct ctx *x, const char *name)
 	explicit_bzero(hash, sizeof(hash));
 	explicit_bzero(scram, sizeof(scram));
 	if (rc != 0)
-		return say("%s: %s", name, store_error(x->st));
+		return cli_say("%s: %s", name, store_error(x->st));
 	audit_change(x, x->c->reset ? "user.reset" : "user.passwd", name, NULL, NULL);
 	printf("%s %s\n", x->c->reset ? "reset (must change at next login)" : "changed", name);
 	return 0;
@@ -383,19 +376,27 @@ app_cb(const struct app_password *p, void *arg)
 }
 
 static int
-user_show(struct ctx *x, const char *name)
+user_show(struct cli_ctx *x, const char *name)
 {
 	char scheme[PWHASH_SCHEME_MAX] = "?", when[32];
 	struct account a;
+	int64_t until, level;
 	int rc, first;
 
 	rc = store_get(x->st, name, &a);
 	if (rc != 0)
-		return say(rc == 1 ? "no account %s" : "%s: %s", name, store_error(x->st));
+		return cli_say(rc == 1 ? "no account %s" : "%s: %s", name, store_error(x->st));
 	pwhash_scheme(a.hash, scheme, sizeof(scheme));
 	printf("account: %s\n", a.name);
 	printf("status: %s%s%s\n", a.locked ? "locked" : "active",
 	       a.lock_reason ? " reason=" : "", a.lock_reason ? a.lock_reason : "");
+	if (store_guard_lock_get(x->st, a.name, &until, &level) == 0) {
+		fmt_time(until, when, sizeof(when));
+		printf("guard lock: %s against untrusted sources until %s (lock %lld; "
+		       "`postern user unlock` lifts it)\n",
+		       until > (int64_t)time(NULL) ? "locked" : "was locked", when,
+		       (long long)level);
+	}
 	printf("password: %s%s\n", scheme, a.must_change ? " (must change at next login)" : "");
 	fmt_time(a.pw_changed, when, sizeof(when));
 	printf("password-changed: %s\n", when);
@@ -420,20 +421,32 @@ user_show(struct ctx *x, const char *name)
 }
 
 static int
-simple_change(struct ctx *x, int rc, const char *event, const char *name, const char *k,
+simple_change(struct cli_ctx *x, int rc, const char *event, const char *name, const char *k,
 	      const char *v, const char *done)
 {
 	if (rc == -1)
-		return say("%s: %s", name, store_error(x->st));
+		return cli_say("%s: %s", name, store_error(x->st));
 	if (rc == 1)
-		return say("nothing to do for %s (no such account, or no change)", name);
+		return cli_say("nothing to do for %s (no such account, or no change)", name);
 	audit_change(x, event, name, k, v);
 	printf("%s\n", done);
 	return 0;
 }
 
+/* user_unlock - lift the admin lock and the guard's lock against
+ * untrusted sources. */
 static int
-user_address(struct ctx *x, const char *op, const char *name, const char *address)
+user_unlock(struct cli_ctx *x, const char *name)
+{
+	int admin = store_set_locked(x->st, name, false, NULL);
+	int guard = admin == -1 ? -1 : store_guard_unlock(x->st, name);
+
+	return simple_change(x, admin == -1 || guard == -1 ? -1 : admin == 0 || guard == 0 ? 0 : 1,
+			     "user.unlock", name, NULL, NULL, "unlocked");
+}
+
+static int
+user_address(struct cli_ctx *x, const char *op, const char *name, const char *address)
 {
 	char path[SMTP_PATH_MAX + 3];
 	struct smtp_path p;
@@ -442,23 +455,23 @@ user_address(struct ctx *x, const char *op, const char *name, const char *addres
 	if (domain ? !valid_domain(address + 1, strlen(address + 1), false)
 		   : (str_fmt(path, sizeof(path), "<%s>", address) == -1 ||
 		      smtp_parse_path(path, strlen(path), false, &p) == -1))
-		return say("'%s' is neither an address nor @domain", address);
+		return cli_say("'%s' is neither an address nor @domain", address);
 	if (strcmp(op, "add") == 0)
 		return simple_change(x, store_address_add(x->st, name, address), "user.address.add",
 				     name, "address", address, "added");
 	if (strcmp(op, "del") == 0)
 		return simple_change(x, store_address_del(x->st, name, address), "user.address.del",
 				     name, "address", address, "removed");
-	return say("usage: user address add|del NAME ADDRESS");
+	return cli_say("usage: user address add|del NAME ADDRESS");
 }
 
 static int
-user_allow(struct ctx *x, const char *name, const char *cidr)
+user_allow(struct cli_ctx *x, const char *name, const char *cidr)
 {
 	struct cidr c;
 
 	if (net_parse_cidr(cidr, &c) == -1)
-		return say("'%s' is not a network (like 10.0.0.0/8 or 2001:db8::/32)", cidr);
+		return cli_say("'%s' is not a network (like 10.0.0.0/8 or 2001:db8::/32)", cidr);
 	if (x->c->remove)
 		return simple_change(x, store_allow_del(x->st, name, cidr), "user.allow.del", name,
 				     "network", cidr, "removed");
@@ -467,7 +480,7 @@ user_allow(struct ctx *x, const char *name, const char *cidr)
 }
 
 static int
-user_import(struct ctx *x, const char *file)
+user_import(struct cli_ctx *x, const char *file)
 {
 	struct passwd_entry e;
 	struct buf text = BUF_INIT;
@@ -476,7 +489,7 @@ user_import(struct ctx *x, const char *file)
 	int bad = 0;
 
 	if (file_read(file, 64 * 1024 * 1024, &text) == -1)
-		return say("%s: %s", file, strerror(errno));
+		return cli_say("%s: %s", file, strerror(errno));
 	/* Check every line first: an import is all or nothing. */
 	for (int pass = 0; pass < 2 && !bad; pass++) {
 		i = 0;
@@ -492,7 +505,7 @@ user_import(struct ctx *x, const char *file)
 				continue;
 			if (rc == -1 || !valid_account_name(e.user) ||
 			    pwhash_scheme(e.hash, scheme, sizeof(scheme)) == -1) {
-				say("%s:%zu: not a passwd-file line with a user@domain and a "
+				cli_say("%s:%zu: not a passwd-file line with a user@domain and a "
 				    "supported password scheme",
 				    file, lineno);
 				bad = 1;
@@ -512,7 +525,7 @@ user_import(struct ctx *x, const char *file)
 	buf_free(&text);
 	explicit_bzero(&e, sizeof(e));
 	if (bad)
-		return say("nothing imported");
+		return cli_say("nothing imported");
 	printf("imported %zu account%s%s\n", added, added == 1 ? "" : "s",
 	       skipped ? " (existing ones kept)" : "");
 	return 0;
@@ -521,7 +534,7 @@ user_import(struct ctx *x, const char *file)
 /* user_2fa - turn TOTP on (printing the secret, the otpauth URI and a QR
  * code, once) or off. */
 static int
-user_2fa(struct ctx *x, const char *op, const char *name)
+user_2fa(struct cli_ctx *x, const char *op, const char *name)
 {
 	uint8_t key[SEAL_KEY_LEN], secret[TOTP_SECRET_LEN];
 	char path[PATH_MAX], b32[BASE32_LEN(TOTP_SECRET_LEN) + 1];
@@ -531,36 +544,36 @@ user_2fa(struct ctx *x, const char *op, const char *name)
 
 	rc = store_get(x->st, name, &a);
 	if (rc != 0)
-		return say(rc == 1 ? "no account %s" : "%s: %s", name, store_error(x->st));
+		return cli_say(rc == 1 ? "no account %s" : "%s: %s", name, store_error(x->st));
 	rc = a.totp_sealed != NULL;
 	account_clear(&a);
 	if (strcmp(op, "disable") == 0) {
 		if (!rc)
-			return say("two-factor authentication is not on for %s", name);
+			return cli_say("two-factor authentication is not on for %s", name);
 		return simple_change(x, store_set_totp(x->st, name, NULL), "user.2fa.disable", name,
 				     NULL, NULL, "two-factor authentication off");
 	}
 	if (strcmp(op, "enable") != 0)
-		return say("usage: user 2fa enable|disable NAME");
+		return cli_say("usage: user 2fa enable|disable NAME");
 	if (rc && !x->c->reset)
-		return say("two-factor authentication is on for %s already (--reset makes a new "
+		return cli_say("two-factor authentication is on for %s already (--reset makes a new "
 			   "secret; the old one stops working)",
 			   name);
 	snprintf(path, sizeof(path), "%s/%s", x->cf.state_dir, TOTP_KEY_FILE);
 	if (seal_key_load(path, key) == -1 &&
 	    (errno != ENOENT || seal_key_create(path, key) == -1))
-		return say("TOTP key %s: %s", path, strerror(errno));
+		return cli_say("TOTP key %s: %s", path, strerror(errno));
 	totp_new_secret(secret);
 	rc = 1;
 	if (seal(key, secret, sizeof(secret), &sealed) == -1 ||
 	    base32_encode(secret, sizeof(secret), b32, sizeof(b32)) == -1 ||
 	    totp_uri(x->cf.hostname, name, secret, sizeof(secret), &uri) == -1) {
-		say("cannot make a TOTP secret for %s (is the name too long?)", name);
+		cli_say("cannot make a TOTP secret for %s (is the name too long?)", name);
 		goto out;
 	}
 	buf_add(&sealed, "", 1);
 	if (store_set_totp(x->st, name, sealed.data) != 0) {
-		say("%s: %s", name, store_error(x->st));
+		cli_say("%s: %s", name, store_error(x->st));
 		goto out;
 	}
 	audit_change(x, "user.2fa.enable", name, NULL, NULL);
@@ -589,7 +602,7 @@ out:
 
 /* user_app - app passwords: add (shown once), list, revoke. */
 static int
-user_app(struct ctx *x, const char *op, const char *name, const char *label)
+user_app(struct cli_ctx *x, const char *op, const char *name, const char *label)
 {
 	struct app_password p;
 	char pw[APPPW_TEXT_LEN + 1], hash[APPPW_STORED_MAX];
@@ -600,33 +613,33 @@ user_app(struct ctx *x, const char *op, const char *name, const char *label)
 
 	rc = store_get(x->st, name, &a);
 	if (rc != 0)
-		return say(rc == 1 ? "no account %s" : "%s: %s", name, store_error(x->st));
+		return cli_say(rc == 1 ? "no account %s" : "%s: %s", name, store_error(x->st));
 	account_clear(&a);
 	if (strcmp(op, "list") == 0 && label == NULL)
 		return store_app_list(x->st, name, app_cb, NULL) == 0
 			   ? 0
-			   : say("%s: %s", name, store_error(x->st));
+			   : cli_say("%s: %s", name, store_error(x->st));
 	if (strcmp(op, "revoke") == 0 && label != NULL)
 		return simple_change(x, store_app_revoke(x->st, name, label),
 				     "user.app-password.revoke", name, "label", label, "revoked");
 	if (strcmp(op, "add") != 0 || label != NULL)
-		return say("usage: user app-password add NAME --label LABEL [--expires 90d] "
+		return cli_say("usage: user app-password add NAME --label LABEL [--expires 90d] "
 			   "[--from CIDR] | list NAME | revoke NAME LABEL");
 	label = x->c->label;
 	if (label == NULL || *label == '\0' || strlen(label) > STORE_LABEL_MAX ||
 	    !valid_utf8(label, strlen(label)) || strpbrk(label, " \t\r\n") != NULL)
-		return say("an app password needs --label NAME (up to %d characters, no spaces), "
+		return cli_say("an app password needs --label NAME (up to %d characters, no spaces), "
 			   "say the device it is for",
 			   STORE_LABEL_MAX);
 	if (x->c->expires != NULL && (parse_duration(x->c->expires, &ttl) == -1 || ttl == 0))
-		return say("--expires '%s' is not a duration like 90d or 12h", x->c->expires);
+		return cli_say("--expires '%s' is not a duration like 90d or 12h", x->c->expires);
 	if (x->c->from != NULL && net_parse_cidr(x->c->from, &c) == -1)
-		return say("--from '%s' is not a network (like 10.0.0.0/8 or 2001:db8::/32)",
+		return cli_say("--from '%s' is not a network (like 10.0.0.0/8 or 2001:db8::/32)",
 			   x->c->from);
 	apppw_generate(pw);
 	if (apppw_hash(pw, strlen(pw), hash, sizeof(hash)) == -1) {
 		sodium_memzero(pw, sizeof(pw));
-		return say("cannot hash the app password");
+		return cli_say("cannot hash the app password");
 	}
 	memset(&p, 0, sizeof(p));
 	str_copy(p.label, label, sizeof(p.label));
@@ -638,7 +651,7 @@ user_app(struct ctx *x, const char *op, const char *name, const char *label)
 	sodium_memzero(hash, sizeof(hash));
 	if (rc != 0) {
 		sodium_memzero(pw, sizeof(pw));
-		return say(rc == 1 ? "%s has an app password labelled %s already"
+		return cli_say(rc == 1 ? "%s has an app password labelled %s already"
 				   : "%s: cannot store the app password (%s)",
 			   name, rc == 1 ? label : store_error(x->st));
 	}
@@ -654,7 +667,7 @@ user_app(struct ctx *x, const char *op, const char *name, const char *label)
 static int
 user_usage(void)
 {
-	return say("usage: postern user add|list|show|del|passwd|lock|unlock|address|allow-from|"
+	return cli_say("usage: postern user add|list|show|del|passwd|lock|unlock|address|allow-from|"
 		   "import|2fa|app-password ... (see postern help)"),
 	       2;
 }
@@ -662,19 +675,19 @@ user_usage(void)
 int
 cli_user(struct cli *c)
 {
-	struct ctx x;
+	struct cli_ctx x;
 	const char *verb = c->nwords > 1 ? c->words[1] : "";
 	const char *name = c->nwords > 2 ? c->words[2] : NULL;
 	int rc;
 
 	if (c->nwords < 2)
 		return user_usage();
-	if (ctx_open(&x, c, true) != 0) {
-		ctx_close(&x);
+	if (cli_ctx_open(&x, c, true) != 0) {
+		cli_ctx_close(&x);
 		return 1;
 	}
 	if (strcmp(verb, "list") == 0 && c->nwords == 2)
-		rc = store_list(x.st, list_cb, NULL) == 0 ? 0 : say("%s", store_error(x.st));
+		rc = store_list(x.st, list_cb, NULL) == 0 ? 0 : cli_say("%s", store_error(x.st));
 	else if (strcmp(verb, "add") == 0 && c->nwords == 3)
 		rc = user_add(&x, name);
 	else if (strcmp(verb, "show") == 0 && c->nwords == 3)
@@ -690,8 +703,7 @@ cli_user(struct cli *c)
 				   "user.lock", name, "reason", c->reason ? c->reason : "admin",
 				   "locked");
 	else if (strcmp(verb, "unlock") == 0 && c->nwords == 3)
-		rc = simple_change(&x, store_set_locked(x.st, name, false, NULL), "user.unlock",
-				   name, NULL, NULL, "unlocked");
+		rc = user_unlock(&x, name);
 	else if (strcmp(verb, "address") == 0 && c->nwords == 5)
 		rc = user_address(&x, c->words[2], c->words[3], c->words[4]);
 	else if (strcmp(verb, "allow-from") == 0 && c->nwords == 4)
@@ -704,7 +716,7 @@ cli_user(struct cli *c)
 		rc = user_app(&x, c->words[2], c->words[3], c->nwords == 5 ? c->words[4] : NULL);
 	else
 		rc = user_usage();
-	ctx_close(&x);
+	cli_ctx_close(&x);
 	return rc;
 }
 
@@ -732,14 +744,14 @@ cli_audit(struct cli *c)
 {
 	struct buf out = BUF_INIT;
 	char path[PATH_MAX];
-	struct ctx x;
+	struct cli_ctx x;
 	int rc;
 
 	if (c->nwords != 2 || (strcmp(c->words[1], "verify") != 0 &&
 			       strcmp(c->words[1], "tail") != 0))
-		return say("usage: postern audit verify | tail [-f]"), 2;
-	if (ctx_open(&x, c, false) != 0) {
-		ctx_close(&x);
+		return cli_say("usage: postern audit verify | tail [-f]"), 2;
+	if (cli_ctx_open(&x, c, false) != 0) {
+		cli_ctx_close(&x);
 		return 1;
 	}
 	snprintf(path, sizeof(path), "%s/%s", x.cf.state_dir, AUDIT_FILE);
@@ -758,6 +770,6 @@ cli_audit(struct cli *c)
 		fputs(buf_cstr(&out), stdout);
 	}
 	buf_free(&out);
-	ctx_close(&x);
+	cli_ctx_close(&x);
 	return rc;
 }

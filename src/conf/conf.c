@@ -23,6 +23,7 @@
 
 #include "auth/pwhash.h"
 #include "conf/confparse.h"
+#include "guard/window.h"
 #include "lib/file.h"
 #include "lib/util.h"
 
@@ -32,6 +33,7 @@ struct ctx {
 	char *err;
 	size_t errsz;
 	const struct conf_node *queue_node; /* for errors about the queue block */
+	const struct conf_node *guard_node; /* ... and the guard block */
 };
 
 static int __attribute__((format(printf, 3, 4)))
@@ -300,9 +302,31 @@ conf_tls_policy_name(enum tls_policy p)
 	return tls_policy_names[p];
 }
 
+/* set_acl - networks into a struct conf_acl (the directive may repeat). */
+static int
+set_acl(struct ctx *c, const struct conf_node *n, void *t)
+{
+	struct conf_acl *acl = t;
+	size_t i;
+
+	for (i = 0; i < n->nargs; i++) {
+		if (acl->n == CONF_ACL_MAX)
+			return cerr(c, n, "%s: more than %d networks", n->name, CONF_ACL_MAX);
+		if (net_parse_cidr(n->args[i], &acl->net[acl->n]) == -1)
+			return cerr(c, n,
+				    "%s: '%s' is not a network (like 192.0.2.0/24 or "
+				    "2001:db8::/32; host bits must be zero)",
+				    n->name, n->args[i]);
+		acl->n++;
+	}
+	return 0;
+}
+
 static const struct directive listen_tab[] = {
 	{"role", 1, 1, 0, li_role, 0, 0, NULL},
 	{"tls", 1, 1, 0, li_tls, 0, 0, NULL},
+	{"allow", 1, CONF_MAX_ARGS, 0, set_acl, offsetof(struct conf_listener, allow), 0, NULL},
+	{"deny", 1, CONF_MAX_ARGS, 0, set_acl, offsetof(struct conf_listener, deny), 0, NULL},
 };
 
 static int
@@ -657,6 +681,108 @@ st_auth(struct ctx *c, const struct conf_node *n, void *t)
 	return apply(c, n, auth_tab, nitems(auth_tab), &c->cf->auth);
 }
 
+#define GF(f) offsetof(struct conf_guard, f)
+static int
+set_bool(struct ctx *c, const struct conf_node *n, void *t)
+{
+	if (strcmp(n->args[0], "yes") == 0)
+		*(bool *)t = true;
+	else if (strcmp(n->args[0], "no") == 0)
+		*(bool *)t = false;
+	else
+		return cerr(c, n, "%s: '%s' is not yes or no", n->name, n->args[0]);
+	return 0;
+}
+
+static int
+gu_alert_to(struct ctx *c, const struct conf_node *n, void *t)
+{
+	char **field = t;
+	const char *at = strrchr(n->args[0], '@');
+
+	if (at == NULL || at == n->args[0] || !valid_hostname(at + 1) ||
+	    strlen(n->args[0]) > 254 || strpbrk(n->args[0], " <>\"\\,;") != NULL)
+		return cerr(c, n, "alert_to: '%s' is not a mail address (like "
+				  "security@example.org)",
+			    n->args[0]);
+	free(*field);
+	*field = xstrdup(n->args[0]);
+	return 0;
+}
+
+/* nft_word - a family, table or set name as nft(8) takes it unquoted. */
+static bool
+nft_word(const char *s)
+{
+	size_t i;
+
+	if (!isalpha((unsigned char)s[0]) || strlen(s) > 64)
+		return false;
+	for (i = 0; s[i]; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')
+			return false;
+	return true;
+}
+
+static int
+gu_nftables(struct ctx *c, const struct conf_node *n, void *t)
+{
+	char **field = t, buf[200];
+
+	if (strcmp(n->args[0], "inet") != 0 && strcmp(n->args[0], "ip") != 0 &&
+	    strcmp(n->args[0], "ip6") != 0)
+		return cerr(c, n, "nftables_set: family '%s' is not one of inet, ip, ip6",
+			    n->args[0]);
+	if (!nft_word(n->args[1]) || !nft_word(n->args[2]))
+		return cerr(c, n, "nftables_set: table and set names are letters, digits, '_' "
+				  "and '-'");
+	snprintf(buf, sizeof(buf), "%s %s %s", n->args[0], n->args[1], n->args[2]);
+	free(*field);
+	*field = xstrdup(buf);
+	return 0;
+}
+
+static const struct directive guard_tab[] = {
+	{"enabled", 1, 1, 0, set_bool, GF(enabled), 0, NULL},
+	{"window", 1, 1, 0, set_duration, GF(window), 60, NULL},
+	{"ip_failures", 1, 1, 0, set_count, GF(ip_failures), 1, NULL},
+	{"net_failures", 1, 1, 0, set_count, GF(net_failures), 1, NULL},
+	{"pair_failures", 1, 1, 0, set_count, GF(pair_failures), 1, NULL},
+	{"account_failures", 1, 1, 0, set_count, GF(account_failures), 1, NULL},
+	{"account_lock_time", 1, 1, 0, set_duration, GF(account_lock_time), 60, NULL},
+	{"ban_time", 1, 1, 0, set_duration, GF(ban_time), 1, NULL},
+	{"ban_max", 1, 1, 0, set_duration, GF(ban_max), 1, NULL},
+	{"tarpit", 1, 1, 0, set_duration, GF(tarpit), 0, NULL},
+	{"tarpit_max", 1, 1, 0, set_duration, GF(tarpit_max), 0, NULL},
+	{"spray_accounts", 1, 1, 0, set_count, GF(spray_accounts), 2, NULL},
+	{"stuffing_sources", 1, 1, 0, set_count, GF(stuffing_sources), 2, NULL},
+	{"stuffing_accounts", 1, 1, 0, set_count, GF(stuffing_accounts), 2, NULL},
+	{"trust_time", 1, 1, 0, set_duration, GF(trust_time), 0, NULL},
+	{"conn_rate", 1, 1, 0, set_count, GF(conn_rate), 0, NULL},
+	{"auth_rate", 1, 1, 0, set_count, GF(auth_rate), 0, NULL},
+	{"user_messages", 1, 1, 0, set_count, GF(user_messages), 0, NULL},
+	{"user_recipients", 1, 1, 0, set_count, GF(user_recipients), 0, NULL},
+	{"greet_delay", 1, 1, 0, set_duration, GF(greet_delay), 0, NULL},
+	{"abuse_tarpit", 1, 1, 0, set_count, GF(abuse_tarpit), 1, NULL},
+	{"abuse_disconnect", 1, 1, 0, set_count, GF(abuse_disconnect), 1, NULL},
+	{"abuse_ban", 1, 1, 0, set_count, GF(abuse_ban), 1, NULL},
+	{"allow", 1, CONF_MAX_ARGS, 0, set_acl, GF(allow), 0, NULL},
+	{"deny", 1, CONF_MAX_ARGS, 0, set_acl, GF(deny), 0, NULL},
+	{"exempt", 1, CONF_MAX_ARGS, 0, set_acl, GF(exempt), 0, NULL},
+	{"alert_to", 1, 1, 0, gu_alert_to, GF(alert_to), 0, NULL},
+	{"notify_users", 1, 1, 0, set_bool, GF(notify_users), 0, NULL},
+	{"nftables_set", 3, 3, 0, gu_nftables, GF(nftables_set), 0, NULL},
+};
+#undef GF
+
+static int
+st_guard(struct ctx *c, const struct conf_node *n, void *t)
+{
+	(void)t;
+	c->guard_node = n;
+	return apply(c, n, guard_tab, nitems(guard_tab), &c->cf->guard);
+}
+
 static const struct directive top_tab[] = {
 	{"hostname", 1, 1, 0, st_hostname, 0, 0, NULL},
 	{"state_dir", 1, 1, 0, st_state_dir, 0, 0, NULL},
@@ -671,6 +797,7 @@ static const struct directive top_tab[] = {
 	{"queue", 0, 0, 1, st_queue, 0, 0, NULL},
 	{"tls", 0, 0, 1, st_tls, 0, 0, NULL},
 	{"auth", 0, 0, 1, st_auth, 0, 0, NULL},
+	{"guard", 0, 0, 1, st_guard, 0, 0, NULL},
 };
 
 /* apply - store each child of parent through the matching table row. */
@@ -749,6 +876,30 @@ conf_defaults(struct conf *cf)
 	cf->auth.warn_before = 14 * 86400;
 	cf->auth.totp_window = 1;
 	cf->auth.scram_iterations = 50000;
+	cf->guard.enabled = true;
+	cf->guard.window = 600;
+	cf->guard.ip_failures = 5;
+	cf->guard.net_failures = 20;
+	cf->guard.pair_failures = 10;
+	cf->guard.account_failures = 100;
+	cf->guard.account_lock_time = 3600;
+	cf->guard.ban_time = 600;
+	cf->guard.ban_max = 7 * 86400;
+	cf->guard.tarpit = 1;
+	cf->guard.tarpit_max = 15;
+	cf->guard.spray_accounts = 3;
+	cf->guard.stuffing_sources = 20;
+	cf->guard.stuffing_accounts = 20;
+	cf->guard.trust_time = 30 * 86400;
+	cf->guard.conn_rate = 120;
+	cf->guard.auth_rate = 30;
+	cf->guard.user_messages = 500;
+	cf->guard.user_recipients = 1000;
+	cf->guard.greet_delay = 2;
+	cf->guard.abuse_tarpit = 3;
+	cf->guard.abuse_disconnect = 6;
+	cf->guard.abuse_ban = 10;
+	cf->guard.notify_users = true;
 }
 
 /* validate_listener_tls - defaults and the rule that submission is
@@ -782,6 +933,35 @@ validate_listener_tls(struct ctx *c, struct conf_listener *l)
 	return 0;
 }
 
+/* validate_guard - thresholds that fit the counters and each other. */
+static int
+validate_guard(struct ctx *c)
+{
+	const struct conf_guard *g = &c->cf->guard;
+
+	if (g->spray_accounts > WINDOW_SET_MAX || g->stuffing_sources > WINDOW_SET_MAX ||
+	    g->stuffing_accounts > WINDOW_SET_MAX)
+		return cerr(c, c->guard_node,
+			    "guard: spray_accounts, stuffing_sources and stuffing_accounts are at "
+			    "most %d",
+			    WINDOW_SET_MAX);
+	if (g->ban_max < g->ban_time)
+		return cerr(c, c->guard_node, "guard: ban_max must be at least ban_time");
+	if (g->tarpit_max < g->tarpit)
+		return cerr(c, c->guard_node, "guard: tarpit_max must be at least tarpit");
+	if (g->tarpit_max > 60)
+		return cerr(c, c->guard_node,
+			    "guard: tarpit_max is at most 60s (clients give up after that)");
+	if (g->greet_delay > 30)
+		return cerr(c, c->guard_node,
+			    "guard: greet_delay is at most 30s (RFC 5321 4.5.3.2.1 gives clients "
+			    "5 minutes, but senders retry slow servers less)");
+	if (g->abuse_disconnect < g->abuse_tarpit || g->abuse_ban < g->abuse_disconnect)
+		return cerr(c, c->guard_node,
+			    "guard: abuse_tarpit <= abuse_disconnect <= abuse_ban, please");
+	return 0;
+}
+
 /* conf_validate - cross-directive checks after everything is read. */
 static int
 conf_validate(struct ctx *c)
@@ -809,6 +989,8 @@ conf_validate(struct ctx *c)
 			    "auth: scram_iterations must be 0 (no SCRAM) or 4096 to 1000000");
 	if (cf->auth.totp_window > 10)
 		return cerr(c, NULL, "auth: totp_window is at most 10 steps");
+	if (validate_guard(c) == -1)
+		return -1;
 	if (cf->has_smarthost)
 		cf->smarthost.tls = cf->tls.relay_policy;
 	for (i = 0; i < cf->nlisteners; i++)
@@ -822,7 +1004,7 @@ conf_parse(const char *file, const char *text, size_t len, struct conf *cf, char
 	   size_t errsz)
 {
 	struct conf_node root;
-	struct ctx c = {file, cf, err, errsz, NULL};
+	struct ctx c = {file, cf, err, errsz, NULL, NULL};
 	int rc;
 
 	conf_defaults(cf);
@@ -886,6 +1068,8 @@ conf_free(struct conf *cf)
 	free(cf->tls.ciphersuites);
 	free(cf->tls.ca_file);
 	free(cf->auth.banned_file);
+	free(cf->guard.alert_to);
+	free(cf->guard.nftables_set);
 	memset(cf, 0, sizeof(*cf));
 }
 
@@ -898,6 +1082,17 @@ conf_find_domain(const struct conf *cf, const char *domain)
 		if (strcasecmp(cf->domains[i].name, domain) == 0)
 			return &cf->domains[i];
 	return NULL;
+}
+
+bool
+conf_acl_match(const struct conf_acl *acl, const struct sockaddr *sa)
+{
+	size_t i;
+
+	for (i = 0; i < acl->n; i++)
+		if (net_cidr_match(&acl->net[i], sa))
+			return true;
+	return false;
 }
 
 bool
@@ -942,12 +1137,60 @@ dump_word(struct buf *out, const char *s, const char *end)
 	buf_adds(out, end);
 }
 
+/* dump_nets - "indent name net..." on one line, nothing for an empty list. */
+static void
+dump_nets(struct buf *out, const char *indent, const char *name, const struct cidr *nets,
+	  size_t n)
+{
+	char net[NET_ADDRSTRLEN + 8];
+	size_t i;
+
+	if (n == 0)
+		return;
+	buf_addf(out, "%s%s", indent, name);
+	for (i = 0; i < n; i++)
+		buf_addf(out, " %s", net_cidr_format(&nets[i], net, sizeof(net)));
+	buf_adds(out, "\n");
+}
+
+static void
+dump_guard(const struct conf_guard *g, struct buf *out)
+{
+	buf_addf(out,
+		 "guard {\n\tenabled %s\n\twindow %jus\n\tip_failures %ju\n"
+		 "\tnet_failures %ju\n\tpair_failures %ju\n\taccount_failures %ju\n"
+		 "\taccount_lock_time %jus\n\tban_time %jus\n\tban_max %jus\n"
+		 "\ttarpit %jus\n\ttarpit_max %jus\n\tspray_accounts %ju\n"
+		 "\tstuffing_sources %ju\n\tstuffing_accounts %ju\n\ttrust_time %jus\n"
+		 "\tconn_rate %ju\n\tauth_rate %ju\n\tuser_messages %ju\n"
+		 "\tuser_recipients %ju\n\tgreet_delay %jus\n\tabuse_tarpit %ju\n"
+		 "\tabuse_disconnect %ju\n\tabuse_ban %ju\n\tnotify_users %s\n",
+		 g->enabled ? "yes" : "no", (uintmax_t)g->window, (uintmax_t)g->ip_failures,
+		 (uintmax_t)g->net_failures, (uintmax_t)g->pair_failures,
+		 (uintmax_t)g->account_failures, (uintmax_t)g->account_lock_time,
+		 (uintmax_t)g->ban_time, (uintmax_t)g->ban_max, (uintmax_t)g->tarpit,
+		 (uintmax_t)g->tarpit_max, (uintmax_t)g->spray_accounts,
+		 (uintmax_t)g->stuffing_sources, (uintmax_t)g->stuffing_accounts,
+		 (uintmax_t)g->trust_time, (uintmax_t)g->conn_rate, (uintmax_t)g->auth_rate,
+		 (uintmax_t)g->user_messages, (uintmax_t)g->user_recipients,
+		 (uintmax_t)g->greet_delay, (uintmax_t)g->abuse_tarpit,
+		 (uintmax_t)g->abuse_disconnect, (uintmax_t)g->abuse_ban,
+		 g->notify_users ? "yes" : "no");
+	dump_nets(out, "\t", "allow", g->allow.net, g->allow.n);
+	dump_nets(out, "\t", "deny", g->deny.net, g->deny.n);
+	dump_nets(out, "\t", "exempt", g->exempt.net, g->exempt.n);
+	if (g->alert_to != NULL)
+		buf_addf(out, "\talert_to %s\n", g->alert_to);
+	if (g->nftables_set != NULL)
+		buf_addf(out, "\tnftables_set %s\n", g->nftables_set);
+	buf_adds(out, "}\n");
+}
+
 void
 conf_dump(const struct conf *cf, struct buf *out)
 {
 	const struct conf_limits *l = &cf->limits;
 	const struct conf_queue *q = &cf->queue;
-	char ip[NET_ADDRSTRLEN];
 	size_t i;
 
 	buf_addf(out, "hostname %s\nstate_dir ", cf->hostname);
@@ -972,10 +1215,15 @@ conf_dump(const struct conf *cf, struct buf *out)
 		}
 		buf_adds(out, "}\n");
 	}
-	for (i = 0; i < cf->nlisteners; i++)
-		buf_addf(out, "listen %s {\n\trole %s\n\ttls %s\n}\n", cf->listeners[i].spec,
-			 conf_role_name(cf->listeners[i].role),
-			 listen_tls_names[cf->listeners[i].tls]);
+	for (i = 0; i < cf->nlisteners; i++) {
+		const struct conf_listener *li = &cf->listeners[i];
+
+		buf_addf(out, "listen %s {\n\trole %s\n\ttls %s\n", li->spec,
+			 conf_role_name(li->role), listen_tls_names[li->tls]);
+		dump_nets(out, "\t", "allow", li->allow.net, li->allow.n);
+		dump_nets(out, "\t", "deny", li->deny.net, li->deny.n);
+		buf_adds(out, "}\n");
+	}
 	for (i = 0; i < cf->ndomains; i++) {
 		buf_addf(out, "domain %s {\n\tdeliver ", cf->domains[i].name);
 		dump_word(out, cf->domains[i].deliver.spec, "\n");
@@ -992,23 +1240,7 @@ conf_dump(const struct conf *cf, struct buf *out)
 		dump_word(out, cf->tls.ca_file, "\n");
 	}
 	buf_adds(out, "}\n");
-	if (cf->ntrusted > 0) {
-		buf_adds(out, "trusted_networks");
-		for (i = 0; i < cf->ntrusted; i++) {
-			const struct cidr *n = &cf->trusted[i];
-			struct sockaddr_storage ss;
-
-			memset(&ss, 0, sizeof(ss));
-			ss.ss_family = (sa_family_t)n->family;
-			if (n->family == AF_INET)
-				memcpy(&((struct sockaddr_in *)&ss)->sin_addr, n->addr, 4);
-			else
-				memcpy(&((struct sockaddr_in6 *)&ss)->sin6_addr, n->addr, 16);
-			buf_addf(out, " %s/%u", net_ntop((struct sockaddr *)&ss, ip, sizeof(ip)),
-				 n->prefix);
-		}
-		buf_adds(out, "\n");
-	}
+	dump_nets(out, "", "trusted_networks", cf->trusted, cf->ntrusted);
 	for (i = 0; i < cf->nresolvers; i++) {
 		/* stored "ip@port" for libunbound; written as the config spells it */
 		const char *r = cf->resolvers[i], *at = strrchr(r, '@');
@@ -1056,6 +1288,7 @@ conf_dump(const struct conf *cf, struct buf *out)
 		 (uintmax_t)q->delay_warning, (uintmax_t)q->max_per_destination,
 		 (uintmax_t)q->max_deliveries, (uintmax_t)q->connect_timeout,
 		 (uintmax_t)q->reply_timeout, (uintmax_t)q->idle_reuse);
+	dump_guard(&cf->guard, out);
 }
 
 struct conf *

@@ -42,12 +42,21 @@ struct route {
 	enum tls_policy tls;
 };
 
+/* Networks a rule lists (allow, deny, exempt). */
+#define CONF_ACL_MAX 64
+struct conf_acl {
+	struct cidr net[CONF_ACL_MAX];
+	size_t n;
+};
+
 struct conf_listener {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	char spec[NET_ADDRSTRLEN + 8];
 	enum listen_role role;
 	enum listen_tls tls; /* never LTLS_UNSET after conf_parse */
+	struct conf_acl allow; /* empty: anyone (subject to the global rules) */
+	struct conf_acl deny;
 	int line;
 };
 
@@ -119,6 +128,35 @@ struct conf_auth {
 	uint64_t scram_iterations; /* PBKDF2 rounds of stored SCRAM keys; 0: no SCRAM */
 };
 
+/* Login monitoring and intrusion defense (the guard). Times in seconds. */
+struct conf_guard {
+	bool enabled;		   /* off: no counting, bans, rate limits, abuse checks */
+	uint64_t window;	   /* failures and abuse are counted over this */
+	uint64_t ip_failures;	   /* failed AUTH from one address: then a ban */
+	uint64_t net_failures;	   /* from one /24 or /64: AUTH refused to untrusted */
+	uint64_t pair_failures;	   /* from a trusted (account, address): that pair waits */
+	uint64_t account_failures; /* consecutive: then locked against untrusted sources */
+	uint64_t account_lock_time;
+	uint64_t ban_time; /* first ban; doubled for each earlier one */
+	uint64_t ban_max;
+	uint64_t tarpit; /* delay of the first failed AUTH, doubled per failure */
+	uint64_t tarpit_max;
+	uint64_t spray_accounts;    /* distinct accounts failed from one source */
+	uint64_t stuffing_sources;  /* distinct addresses failing in a window ... */
+	uint64_t stuffing_accounts; /* ... on this many distinct accounts */
+	uint64_t trust_time;	    /* a successful (account, address) stays trusted */
+	uint64_t conn_rate;	    /* connections per address per minute; 0: no limit */
+	uint64_t auth_rate;	    /* AUTH commands per address per minute */
+	uint64_t user_messages;	    /* per authenticated user per hour */
+	uint64_t user_recipients;
+	uint64_t greet_delay; /* mx: wait before the greeting; talkers are refused */
+	uint64_t abuse_tarpit, abuse_disconnect, abuse_ban; /* protocol-abuse scores */
+	struct conf_acl allow, deny, exempt;
+	char *alert_to;	     /* security address for alerts, NULL: none */
+	bool notify_users;   /* mail account owners about locks and new addresses */
+	char *nftables_set;  /* "family table set", NULL: none */
+};
+
 struct conf {
 	int refs; /* conf_ref/conf_unref count; 0 for an unshared conf */
 	char *path;
@@ -141,6 +179,7 @@ struct conf {
 	struct conf_queue queue;
 	struct conf_tls tls;
 	struct conf_auth auth;
+	struct conf_guard guard;
 };
 
 /* conf_parse - build cf from text (named file in messages). On error
@@ -160,6 +199,8 @@ struct conf *conf_ref(struct conf *cf);
 void conf_unref(struct conf *cf);
 /* conf_find_domain - the configured domain (case-insensitive), or NULL. */
 const struct conf_domain *conf_find_domain(const struct conf *cf, const char *domain);
+/* conf_acl_match - is the address in one of the networks? */
+bool conf_acl_match(const struct conf_acl *acl, const struct sockaddr *sa);
 /* conf_is_trusted - is the client address in trusted_networks? */
 bool conf_is_trusted(const struct conf *cf, const struct sockaddr *sa);
 /* route_parse - parse a next-hop URL into r; 0 or -1. */

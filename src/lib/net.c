@@ -174,6 +174,42 @@ net_cidr_match(const struct cidr *c, const struct sockaddr *sa)
 	return true;
 }
 
+int
+net_cidr_of(const struct sockaddr *sa, unsigned prefix, struct cidr *c)
+{
+	int family;
+	const uint8_t *b = sa_bytes(sa, &family);
+	unsigned bits, i;
+
+	if (b == NULL)
+		return -1;
+	memset(c, 0, sizeof(*c));
+	c->family = family;
+	bits = family == AF_INET ? 32 : 128;
+	c->prefix = prefix < bits ? prefix : bits;
+	memcpy(c->addr, b, bits / 8);
+	for (i = c->prefix; i < bits; i++)
+		c->addr[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
+	return 0;
+}
+
+const char *
+net_cidr_format(const struct cidr *c, char *out, size_t outsz)
+{
+	char ip[NET_ADDRSTRLEN];
+
+	if (inet_ntop(c->family, c->addr, ip, sizeof(ip)) == NULL)
+		str_copy(ip, "unknown", sizeof(ip));
+	snprintf(out, outsz, "%s/%u", ip, c->prefix);
+	return out;
+}
+
+bool
+net_cidr_is_host(const struct cidr *c)
+{
+	return c->prefix == (c->family == AF_INET ? 32u : 128u);
+}
+
 const char *
 net_ntop(const struct sockaddr *sa, char *out, size_t outsz)
 {

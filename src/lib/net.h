@@ -32,6 +32,13 @@ int net_parse_ip(const char *s, struct sockaddr_storage *ss, socklen_t *len);
 int net_parse_cidr(const char *s, struct cidr *c);
 /* net_cidr_match - is the address (IPv4-mapped IPv6 counts as IPv4) in c? */
 bool net_cidr_match(const struct cidr *c, const struct sockaddr *sa);
+/* net_cidr_of - the network of prefix bits around the address (IPv4-mapped
+ * folded to IPv4; prefix clamped to the family's length). 0 or -1. */
+int net_cidr_of(const struct sockaddr *sa, unsigned prefix, struct cidr *c);
+/* net_cidr_format - "192.0.2.0/24", "2001:db8::/64" (always with a prefix). */
+const char *net_cidr_format(const struct cidr *c, char *out, size_t outsz);
+/* net_cidr_is_host - a single address (/32 or /128). */
+bool net_cidr_is_host(const struct cidr *c);
 /* net_ntop - printable address without port ("1.2.3.4", "::1"). */
 const char *net_ntop(const struct sockaddr *sa, char *out, size_t outsz);
 /* net_format - "1.2.3.4:25" or "[::1]:25". */

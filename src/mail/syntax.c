@@ -663,3 +663,21 @@ smtp_parse_helo(const char *args, size_t len)
 		return -1;
 	return 0;
 }
+
+bool
+smtp_is_http(const char *line, size_t len)
+{
+	static const char *const methods[] = {"GET ",	  "POST ",  "HEAD ",  "PUT ",   "DELETE ",
+					      "OPTIONS ", "CONNECT ", "PATCH ", "TRACE "};
+	size_t i, n;
+
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		n = strlen(methods[i]);
+		if (len > n && strncasecmp(line, methods[i], n) == 0)
+			return true;
+	}
+	/* "Host: ...", "User-Agent: ...": a header-like first word */
+	for (i = 0; i < len && (isalnum((unsigned char)line[i]) || line[i] == '-'); i++)
+		;
+	return i > 0 && i < len && line[i] == ':' && isalpha((unsigned char)line[0]);
+}

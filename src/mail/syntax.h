@@ -115,4 +115,10 @@ int xtext_encode(const char *s, char *out, size_t outsz);
 /* xtext_decode - decode xtext into out (size outsz); 0/-1. */
 int xtext_decode(const char *s, char *out, size_t outsz);
 
+/* smtp_is_http - the line is an HTTP request line or header (a proxy
+ * abuser or a scanner speaking HTTP to an SMTP port), as postscreen's
+ * non-SMTP command test has it: a request method followed by a space, or a
+ * first word that ends in ':'. */
+bool smtp_is_http(const char *line, size_t len);
+
 #endif

@@ -50,7 +50,54 @@ on_answer(void *arg, uint64_t sid, const struct auth_answer *ans)
 	for (i = 0; i < ans->naddresses; i++)
 		ipc_add_str(&out, ans->addresses[i]);
 	ipc_add_u32(&out, ans->expires_days < 0 ? UINT32_MAX : (uint32_t)ans->expires_days);
+	ipc_add_u32(&out, ans->delay_ms);
 	ipc_send(ap->smtp, &out);
+}
+
+static void
+on_ban(void *arg, const char *net, uint64_t until, const char *reason)
+{
+	struct auth_proc *ap = arg;
+	struct ipc_out out;
+
+	if (ap->smtp == NULL)
+		return;
+	ipc_begin(&out, IMSG_GUARD_BAN);
+	ipc_add_str(&out, net);
+	ipc_add_u64(&out, until);
+	ipc_add_str(&out, reason);
+	ipc_send(ap->smtp, &out);
+}
+
+static void
+on_unban(void *arg, const char *net)
+{
+	struct auth_proc *ap = arg;
+	struct ipc_out out;
+
+	if (ap->smtp == NULL)
+		return;
+	ipc_begin(&out, IMSG_GUARD_UNBAN);
+	ipc_add_str(&out, net);
+	ipc_send(ap->smtp, &out);
+}
+
+static const struct authd_ops ap_ops = {on_answer, on_ban, on_unban};
+
+/* do_abuse - protocol abuse the smtp process scored. */
+static void
+do_abuse(struct auth_proc *ap, struct ipc_msg *m)
+{
+	char ip[NET_ADDRSTRLEN], check[32];
+	uint32_t weight;
+
+	ipc_get_strbuf(m, ip, sizeof(ip));
+	ipc_get_strbuf(m, check, sizeof(check));
+	weight = ipc_get_u32(m);
+	ipc_end(m);
+	if (weight > 1000)
+		log_bug("auth: bad GUARD_ABUSE from %s", m->peer);
+	authd_abuse(ap->authd, ip, check, weight);
 }
 
 static void
@@ -106,6 +153,9 @@ on_smtp(struct ipc *ipc, struct ipc_msg *m, void *arg)
 		ipc_end(m);
 		authd_cancel(ap->authd, sid);
 		break;
+	case IMSG_GUARD_ABUSE:
+		do_abuse(ap, m);
+		break;
 	default:
 		log_bug("auth: unexpected message %u from smtp", m->type);
 	}
@@ -160,12 +210,13 @@ auth_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user 
 	if (ap->base == NULL)
 		log_fatalx("auth: event_base_new failed");
 	ap->cf = cf;
-	ap->authd = authd_new(ap->base, cf, on_answer, ap, err, sizeof(err));
+	ap->authd = authd_new(ap->base, cf, &ap_ops, ap, err, sizeof(err));
 	if (ap->authd == NULL)
 		log_fatalx("auth: %s", err);
 	log_info("auth ready state_dir=%s", cf->state_dir);
 	ap->parent = ipc_new(ap->base, fds->parent, "parent", on_parent, ap);
 	ap->smtp = ipc_new(ap->base, fds->peer, "smtp", on_smtp, ap);
+	authd_sync(ap->authd); /* the smtp process learns the bans in force */
 	event_base_dispatch(ap->base);
 	log_fatalx("auth: event loop ended");
 }

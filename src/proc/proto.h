@@ -10,7 +10,9 @@
  *   queue  -> smtp:         MSG_OPEN_OK (fd), MSG_OPEN_FAIL, MSG_COMMIT_OK,
  *                           MSG_COMMIT_FAIL
  *   smtp   -> auth:         AUTH_BEGIN, AUTH_STEP (secret), AUTH_CANCEL
- *   auth   -> smtp:         AUTH_ANSWER
+ *   auth   -> smtp:         AUTH_ANSWER, GUARD_BAN (net, until, reason),
+ *                           GUARD_UNBAN (net)
+ *   smtp   -> auth:         GUARD_ABUSE (ip, check, weight)
  *   smtp, queue, auth -> parent: STOPPED
  *
  * SECURITY: the smtp process handles network input and may be hostile to
@@ -41,6 +43,9 @@ enum imsg_type {
 	IMSG_AUTH_STEP,
 	IMSG_AUTH_CANCEL,
 	IMSG_AUTH_ANSWER,
+	IMSG_GUARD_BAN,
+	IMSG_GUARD_UNBAN,
+	IMSG_GUARD_ABUSE,
 };
 
 void proto_add_envelope(struct ipc_out *out, const struct envelope *env);

@@ -6,8 +6,12 @@
  * SECURITY: the only process that reads network input. Chrooted to an
  * empty directory and unprivileged; it holds no keys and no spool access
  * beyond the O_APPEND descriptors the queue gives it, one per message.
- * Connection counts per client address are enforced before a session
- * starts (max_connections, max_connections_per_ip).
+ * At accept, before a session starts: the allow and deny lists (global and
+ * per listener), the bans the auth process pushes, connection counts
+ * (max_connections, max_connections_per_ip) and the connection rate. The
+ * rate limits of sessions (AUTH per address, messages and recipients per
+ * user) are counted here too, in sliding windows, and the pregreet pass
+ * list (addresses that waited for the greeting) is kept here.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -18,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -28,6 +33,8 @@
 #include "lib/map.h"
 #include "lib/net.h"
 #include "lib/util.h"
+#include "guard/banset.h"
+#include "guard/window.h"
 #include "proc/procs.h"
 #include "proc/proto.h"
 #include "smtp/session.h"
@@ -53,6 +60,10 @@ struct smtp_proc {
 	struct tls_certs pending_certs;
 	struct map *sessions; /* sid hex -> session */
 	struct map *per_ip;   /* ip -> count (as a pointer-sized integer) */
+	struct banset *bans;  /* pushed by the auth process */
+	struct map *rates;    /* "kind:key" -> struct rate */
+	struct map *greeted;  /* ip -> (uintptr_t) end of its pregreet pass */
+	struct event *ev_sweep;
 	size_t nsessions;
 	uint64_t next_sid;
 	bool stopping;
@@ -61,6 +72,46 @@ struct smtp_proc {
 };
 
 static struct smtp_proc sp_global;
+
+/* Clients that waited for the greeting skip the greet delay this long. */
+#define GREET_PASS_SECONDS (24 * 3600)
+/* Rate-table entries idle this long are forgotten. */
+#define RATE_IDLE_SECONDS (2 * 3600)
+
+struct rate {
+	struct window w;
+	uint64_t last;
+};
+
+static uint64_t
+now_s(void)
+{
+	return (uint64_t)time(NULL);
+}
+
+/* rate_hit - count one event of kind for key against limit per span;
+ * false when that goes over the limit (the event is not counted then). */
+static bool
+rate_hit(struct smtp_proc *sp, char kind, const char *key, uint64_t limit, uint64_t span)
+{
+	char k[400];
+	struct rate *r;
+	uint64_t now = now_s();
+
+	if (limit == 0 || !sp->cf->guard.enabled)
+		return true;
+	snprintf(k, sizeof(k), "%c:%s", kind, key);
+	r = map_get(sp->rates, k);
+	if (r == NULL) {
+		r = xcalloc(1, sizeof(*r));
+		map_put(sp->rates, k, r);
+	}
+	r->last = now;
+	if (window_count(&r->w, now, span) >= limit)
+		return false;
+	window_add(&r->w, now, span, 1);
+	return true;
+}
 
 static void
 sid_key(uint64_t sid, char key[17])
@@ -168,10 +219,109 @@ ops_auth_cancel(void *arg, uint64_t sid)
 	ipc_send(sp->auth, &out);
 }
 
+static void
+ops_abuse(void *arg, const char *ip, const char *check, unsigned weight)
+{
+	struct smtp_proc *sp = arg;
+	struct ipc_out out;
+
+	ipc_begin(&out, IMSG_GUARD_ABUSE);
+	ipc_add_str(&out, ip);
+	ipc_add_str(&out, check);
+	ipc_add_u32(&out, weight);
+	ipc_send(sp->auth, &out);
+}
+
+static bool
+ops_greet_known(void *arg, const char *ip)
+{
+	struct smtp_proc *sp = arg;
+
+	return (uintptr_t)map_get(sp->greeted, ip) > now_s();
+}
+
+static void
+ops_greet_passed(void *arg, const char *ip)
+{
+	struct smtp_proc *sp = arg;
+
+	map_put(sp->greeted, ip, (void *)(uintptr_t)(now_s() + GREET_PASS_SECONDS));
+}
+
+static bool
+ops_rate(void *arg, enum session_rate kind, const char *key)
+{
+	struct smtp_proc *sp = arg;
+	const struct conf_guard *g = &sp->cf->guard;
+
+	switch (kind) {
+	case RATE_AUTH:
+		return rate_hit(sp, 'a', key, g->auth_rate, 60);
+	case RATE_MESSAGE:
+		return rate_hit(sp, 'm', key, g->user_messages, 3600);
+	default:
+		return rate_hit(sp, 'r', key, g->user_recipients, 3600);
+	}
+}
+
 static const struct session_ops sp_ops = {
 	ops_open,	  ops_commit,	 ops_abort,	  ops_closed,
-	ops_auth_begin, ops_auth_step, ops_auth_cancel,
+	ops_auth_begin, ops_auth_step, ops_auth_cancel, ops_abuse,
+	ops_greet_known, ops_greet_passed, ops_rate,
 };
+
+struct sweep {
+	uint64_t now;
+	char **dead;
+	size_t n;
+};
+
+static void
+sweep_rate(const char *key, void *val, void *arg)
+{
+	struct sweep *w = arg;
+	struct rate *r = val;
+
+	if (r->last + RATE_IDLE_SECONDS <= w->now) {
+		w->dead = xreallocarray(w->dead, w->n + 1, sizeof(*w->dead));
+		w->dead[w->n++] = xstrdup(key);
+	}
+}
+
+static void
+sweep_greeted(const char *key, void *val, void *arg)
+{
+	struct sweep *w = arg;
+
+	if ((uintptr_t)val <= w->now) {
+		w->dead = xreallocarray(w->dead, w->n + 1, sizeof(*w->dead));
+		w->dead[w->n++] = xstrdup(key);
+	}
+}
+
+/* on_sweep - once a minute: forget idle rate counters and old passes. */
+static void
+on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_proc *sp = arg;
+	struct sweep w = {now_s(), NULL, 0};
+	size_t i;
+
+	(void)fd;
+	(void)what;
+	map_each(sp->rates, sweep_rate, &w);
+	for (i = 0; i < w.n; i++) {
+		free(map_del(sp->rates, w.dead[i]));
+		free(w.dead[i]);
+	}
+	w.n = 0;
+	map_each(sp->greeted, sweep_greeted, &w);
+	for (i = 0; i < w.n; i++) {
+		map_del(sp->greeted, w.dead[i]);
+		free(w.dead[i]);
+	}
+	free(w.dead);
+}
 
 static void
 refuse(int fd, const char *line)
@@ -180,6 +330,46 @@ refuse(int fd, const char *line)
 	if (write(fd, line, strlen(line)) == -1)
 		log_debug("smtp refuse: %s", strerror(errno));
 	close(fd);
+}
+
+/* refused_by_guard - the allow and deny lists, bans and the connection
+ * rate; true when the connection was answered and closed. */
+static bool
+refused_by_guard(struct smtp_proc *sp, const struct listener *l, const struct sockaddr *sa,
+		 const char *ip, int fd)
+{
+	const struct conf_guard *g = &sp->cf->guard;
+	char line[300];
+	uint64_t until;
+
+	if (conf_acl_match(&g->deny, sa) || conf_acl_match(&l->conf.deny, sa) ||
+	    (g->allow.n > 0 && !conf_acl_match(&g->allow, sa)) ||
+	    (l->conf.allow.n > 0 && !conf_acl_match(&l->conf.allow, sa))) {
+		log_info("smtp refuse reason=denied ip=%s listener=%s", ip, l->conf.spec);
+		snprintf(line, sizeof(line), "554 5.7.1 %s Access denied\r\n", sp->cf->hostname);
+		refuse(fd, line);
+		return true;
+	}
+	until = banset_match(sp->bans, sa, now_s());
+	if (until != 0) {
+		log_info("smtp refuse reason=banned ip=%s for=%llus", ip,
+			 (unsigned long long)(until - now_s()));
+		snprintf(line, sizeof(line),
+			 "421 4.7.0 %s Your address is blocked for a while, try later\r\n",
+			 sp->cf->hostname);
+		refuse(fd, line);
+		return true;
+	}
+	if (!conf_is_trusted(sp->cf, sa) && !conf_acl_match(&g->exempt, sa) &&
+	    !rate_hit(sp, 'c', ip, g->conn_rate, 60)) {
+		log_info("smtp refuse reason=connection-rate ip=%s", ip);
+		snprintf(line, sizeof(line),
+			 "421 4.7.0 %s Too many connections from your address, slow down\r\n",
+			 sp->cf->hostname);
+		refuse(fd, line);
+		return true;
+	}
+	return false;
 }
 
 static void
@@ -202,6 +392,8 @@ on_accept(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *sa, in
 		refuse(fd, line);
 		return;
 	}
+	if (refused_by_guard(sp, l, sa, ip, fd))
+		return;
 	if (sp->nsessions >= sp->cf->limits.max_connections) {
 		log_info("smtp refuse reason=max-connections ip=%s", ip);
 		snprintf(line, sizeof(line), "421 4.7.0 %s Too many connections, try later\r\n",
@@ -441,6 +633,28 @@ on_queue(struct ipc *ipc, struct ipc_msg *m, void *arg)
 	}
 }
 
+/* on_ban - the auth process banned a network or lifted a ban. */
+static void
+on_ban(struct smtp_proc *sp, struct ipc_msg *m)
+{
+	char net[NET_ADDRSTRLEN + 8], reason[64];
+	struct cidr c;
+	uint64_t until = 0;
+
+	ipc_get_strbuf(m, net, sizeof(net));
+	if (m->type == IMSG_GUARD_BAN) {
+		until = ipc_get_u64(m);
+		ipc_get_strbuf(m, reason, sizeof(reason));
+	}
+	ipc_end(m);
+	if (net_parse_cidr(net, &c) == -1)
+		log_bug("smtp: bad ban network from auth");
+	if (m->type == IMSG_GUARD_BAN)
+		banset_put(sp->bans, &c, until);
+	else
+		banset_del(sp->bans, &c);
+}
+
 /* Answers of the auth process. */
 static void
 on_auth(struct ipc *ipc, struct ipc_msg *m, void *arg)
@@ -450,13 +664,17 @@ on_auth(struct ipc *ipc, struct ipc_msg *m, void *arg)
 	const void *challenge;
 	struct session *s;
 	size_t clen;
-	uint32_t n, i, days;
+	uint32_t n, i, days, delay;
 	uint64_t sid;
 	uint8_t st;
 
 	(void)ipc;
 	if (m == NULL)
 		log_fatalx("smtp: auth process went away");
+	if (m->type == IMSG_GUARD_BAN || m->type == IMSG_GUARD_UNBAN) {
+		on_ban(sp, m);
+		return;
+	}
 	if (m->type != IMSG_AUTH_ANSWER)
 		log_bug("smtp: unexpected message %u from auth", m->type);
 	sid = ipc_get_u64(m);
@@ -470,11 +688,15 @@ on_auth(struct ipc *ipc, struct ipc_msg *m, void *arg)
 	for (i = 0; i < n; i++)
 		addrs[i] = ipc_get_str(m, SMTP_PATH_MAX);
 	days = ipc_get_u32(m);
+	delay = ipc_get_u32(m);
 	ipc_end(m);
+	if (delay > 120000)
+		log_bug("smtp: bad AUTH_ANSWER delay");
 	s = session_of(sp, sid);
 	if (s != NULL)
 		session_auth_answer(s, st, challenge, clen, user, addrs, n,
-				    days == UINT32_MAX ? -1 : (int)(days > 36500 ? 36500 : days));
+				    days == UINT32_MAX ? -1 : (int)(days > 36500 ? 36500 : days),
+				    delay);
 	for (i = 0; i < n; i++)
 		free(addrs[i]);
 	free(addrs);
@@ -504,6 +726,11 @@ smtp_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user 
 	sp->cf = cf;
 	sp->sessions = map_new();
 	sp->per_ip = map_new();
+	sp->bans = banset_new();
+	sp->rates = map_new();
+	sp->greeted = map_new();
+	sp->ev_sweep = event_new(sp->base, -1, EV_PERSIST, on_sweep, sp);
+	event_add(sp->ev_sweep, &(struct timeval){60, 0});
 	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
 		log_fatal("getrandom");
 	sp->next_sid = (uint64_t)r << 32;

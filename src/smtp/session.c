@@ -50,6 +50,7 @@
 #define SESSION_OUTPUT_MAX (64 * 1024)
 
 enum state {
+	ST_GREET,     /* mx: waiting greet_delay before the greeting */
 	ST_CONNECTED, /* greeting sent, no HELO/EHLO yet */
 	ST_IDLE,      /* greeted, no transaction */
 	ST_MAIL,      /* MAIL accepted */
@@ -63,7 +64,7 @@ enum state {
 	ST_CLOSING,   /* reply flushed, then close */
 };
 
-static const char *state_names[] = {"connected", "idle", "mail",     "rcpt",
+static const char *state_names[] = {"greet", "connected", "idle", "mail",     "rcpt",
 				    "bdat",	 "content", "wait", "starttls", "auth-line",
 				    "auth-wait", "closing"};
 
@@ -117,6 +118,11 @@ struct session {
 	const char *bdat_fail; /* consume the chunk, then give this reply */
 	char bdat_fail_buf[SMTP_REPLY_MAX]; /* bdat_fail when it came from the queue */
 	uint64_t nmessages;
+	/* the guard */
+	unsigned score;		 /* protocol abuse */
+	struct event *ev_timer;	 /* greet delay, held AUTH answer, tarpit */
+	bool tarpit_wait;	 /* a tarpit pause is running */
+	int held_auth;		 /* the AUTH status held by the timer, -1: none */
 };
 
 struct command {
@@ -167,6 +173,38 @@ reply(struct session *s, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* abuse - protocol abuse: score it, tell the guard, and say what follows
+ * (the caller replies and closes when it must anyway). */
+static void
+abuse(struct session *s, const char *check, unsigned weight)
+{
+	const struct conf_guard *g = &s->cf->guard;
+	const char *action = "none";
+
+	if (!g->enabled || s->trusted)
+		return;
+	s->score += weight;
+	if (s->score >= g->abuse_disconnect)
+		action = "disconnect";
+	else if (s->score >= g->abuse_tarpit)
+		action = "tarpit";
+	log_info("%s smtp abuse ip=%s score=%u check=%s action=%s", s->sid, s->ip, s->score, check,
+		 action);
+	s->env.ops->abuse(s->env.arg, s->ip, check, weight);
+}
+
+/* abuse_limit - past abuse_disconnect: 421 and close; true if so. */
+static bool
+abuse_limit(struct session *s)
+{
+	if (!s->cf->guard.enabled || s->score < s->cf->guard.abuse_disconnect ||
+	    s->state == ST_CLOSING)
+		return false;
+	reply(s, "421 4.7.0 %s Error: too many protocol errors", s->cf->hostname);
+	session_close(s, "protocol-abuse");
+	return true;
+}
+
 /* error_reply - a reply that counts toward max_errors. */
 static void __attribute__((format(printf, 2, 3)))
 error_reply(struct session *s, const char *fmt, ...)
@@ -177,6 +215,7 @@ error_reply(struct session *s, const char *fmt, ...)
 	vreply(s, fmt, ap);
 	va_end(ap);
 	if (++s->errors >= s->cf->limits.max_errors) {
+		abuse(s, "errors", 3);
 		reply(s, "421 4.7.0 %s Error: too many errors", s->cf->hostname);
 		session_close(s, "too-many-errors");
 	}
@@ -314,6 +353,12 @@ cmd_mail(struct session *s, const char *args, size_t len)
 		error_reply(s, "552 5.3.4 Message size exceeds fixed limit");
 		return;
 	}
+	if (s->auth_user[0] != '\0' && !s->env.ops->rate(s->env.arg, RATE_MESSAGE, s->auth_user)) {
+		log_info("%s smtp refuse reason=user-message-rate ip=%s user=%s", s->sid, s->ip,
+			 s->auth_user);
+		reply(s, "451 4.7.1 Message rate limit of your account reached, try later");
+		return;
+	}
 	tx_reset(s);
 	str_copy(s->tx.sender, path.null ? "" : path.addr, sizeof(s->tx.sender));
 	s->tx.ret = mp.ret;
@@ -388,6 +433,12 @@ cmd_rcpt(struct session *s, const char *args, size_t len)
 		log_info("%s smtp reject reason=relay-denied ip=%s rcpt=\"%s\"", s->sid, s->ip,
 			 log_escape_str(esc, r.addr));
 		error_reply(s, "554 5.7.1 <%s>: Relay access denied", r.addr);
+		return;
+	}
+	if (s->auth_user[0] != '\0' && !s->env.ops->rate(s->env.arg, RATE_RCPT, s->auth_user)) {
+		log_info("%s smtp refuse reason=user-recipient-rate ip=%s user=%s", s->sid, s->ip,
+			 s->auth_user);
+		reply(s, "451 4.7.1 Recipient rate limit of your account reached, try later");
 		return;
 	}
 	r.notify = rp.notify;
@@ -673,6 +724,11 @@ cmd_auth(struct session *s, const char *args, size_t len)
 		error_reply(s, "504 5.5.4 Unrecognized authentication type");
 		return;
 	}
+	if (!s->trusted && !s->env.ops->rate(s->env.arg, RATE_AUTH, s->ip)) {
+		log_info("%s smtp refuse reason=auth-rate ip=%s", s->sid, s->ip);
+		reply(s, "454 4.7.0 Too many authentication attempts from your address, try later");
+		return;
+	}
 	if (mlen < len) {
 		const char *ir = args + mlen + 1;
 
@@ -740,9 +796,24 @@ auth_forget(struct session *s)
 	s->nauth_addrs = 0;
 }
 
+static void on_timer(evutil_socket_t fd, short what, void *arg);
+
+/* start_timer - one timer per session serves the greet delay, a held AUTH
+ * refusal and a tarpit pause (never two at once). */
+static void
+start_timer(struct session *s, uint64_t ms)
+{
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+
+	if (s->ev_timer == NULL)
+		s->ev_timer = evtimer_new(s->env.base, on_timer, s);
+	evtimer_add(s->ev_timer, &tv);
+}
+
 void
 session_auth_answer(struct session *s, int status, const uint8_t *challenge, size_t len,
-		    const char *user, char **addresses, size_t naddresses, int expires_days)
+		    const char *user, char **addresses, size_t naddresses, int expires_days,
+		    uint32_t delay_ms)
 {
 	struct buf b64 = BUF_INIT;
 	char esc[LOG_ESCAPE_BUF];
@@ -754,6 +825,13 @@ session_auth_answer(struct session *s, int status, const uint8_t *challenge, siz
 		session_end(s, s->close_reason);
 		return;
 	}
+	if (delay_ms > 0 && (status == 2 || status == 3) && s->held_auth == -1) {
+		/* The guard's tarpit: the refusal waits; so does the client. */
+		s->held_auth = status;
+		start_timer(s, delay_ms);
+		return;
+	}
+	s->held_auth = -1;
 	bufferevent_enable(s->bev, EV_READ);
 	switch (status) {
 	case 0: /* AUTH_CONTINUE */
@@ -905,6 +983,15 @@ handle_command(struct session *s, const char *line, size_t len)
 	if (c == NULL) {
 		log_info("%s smtp unknown-command ip=%s line=\"%s\"", s->sid, s->ip,
 			 log_escape(esc, line, len));
+		if (smtp_is_http(line, len)) {
+			abuse(s, "non-smtp", 5);
+			reply(s, "521 5.5.1 %s Error: this is an SMTP server", s->cf->hostname);
+			session_close(s, "non-smtp");
+			return;
+		}
+		abuse(s, "unknown-command", 1);
+		if (abuse_limit(s))
+			return;
 		error_reply(s, "500 5.5.2 Error: command not recognized");
 		return;
 	}
@@ -919,6 +1006,7 @@ handle_command(struct session *s, const char *line, size_t len)
 	if (pipelining_violation(s, c)) {
 		log_info("%s smtp reject reason=pipelining ip=%s after=%s", s->sid, s->ip,
 			 smtp_verb_name(cmd.verb));
+		abuse(s, "pipelining", 3);
 		reply(s, "554 5.5.0 Error: SMTP protocol synchronization");
 		session_close(s, "pipelining");
 		return;
@@ -960,6 +1048,7 @@ read_line(struct session *s, struct buf *line)
 	line->len = len;
 	bare = len == 0 || line->data[len - 1] != '\r';
 	if (bare && s->cf->limits.line_endings == LINE_ENDINGS_STRICT) {
+		abuse(s, "bare-newline", 3);
 		reply(s, "521 5.5.2 %s Error: bare <LF> received", s->cf->hostname);
 		session_close(s, "bare-lf");
 		return -1;
@@ -967,6 +1056,7 @@ read_line(struct session *s, struct buf *line)
 	if (!bare)
 		len--;
 	if (memchr(line->data, '\r', len) != NULL) {
+		abuse(s, "bare-newline", 3);
 		reply(s, "521 5.5.2 %s Error: bare <CR> received", s->cf->hostname);
 		session_close(s, "bare-cr");
 		return -1;
@@ -1202,6 +1292,42 @@ read_bdat(struct session *s)
 	return s->state != ST_WAIT && s->state != ST_CLOSING;
 }
 
+/* early_talker - input before the greeting (RFC 5321 3.1: the client
+ * waits for it); spam engines that talk at once give themselves away. */
+static void
+early_talker(struct session *s)
+{
+	abuse(s, "early-talk", 5);
+	reply(s, "554 5.5.1 %s Error: you talked before the greeting", s->cf->hostname);
+	session_close(s, "early-talk");
+}
+
+static void
+greet(struct session *s)
+{
+	enter_state(s, ST_CONNECTED);
+	reply(s, "220 %s ESMTP postern", s->cf->hostname);
+}
+
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->state == ST_GREET) {
+		s->env.ops->greet_passed(s->env.arg, s->ip);
+		greet(s);
+		session_process(s);
+	} else if (s->held_auth != -1) {
+		session_auth_answer(s, s->held_auth, NULL, 0, "", NULL, 0, -1, 0);
+	} else if (s->tarpit_wait) {
+		s->tarpit_wait = false;
+		session_process(s);
+	}
+}
+
 static void
 session_process(struct session *s)
 {
@@ -1211,8 +1337,13 @@ session_process(struct session *s)
 		int r;
 
 		if (s->state == ST_WAIT || s->state == ST_CLOSING || s->state == ST_STARTTLS ||
-		    s->state == ST_AUTH_WAIT)
+		    s->state == ST_AUTH_WAIT || s->tarpit_wait)
 			break;
+		if (s->state == ST_GREET) {
+			if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
+				early_talker(s);
+			break;
+		}
 		if (s->state == ST_CONTENT) {
 			if (!(s->is_bdat || s->bdat_fail) ? !read_data(s) : !read_bdat(s))
 				break;
@@ -1237,6 +1368,14 @@ session_process(struct session *s)
 		else
 			handle_command(s, line.data, line.len);
 		explicit_bzero(line.data, line.len); /* AUTH lines carry secrets */
+		if (s->cf->guard.enabled && s->score >= s->cf->guard.abuse_tarpit &&
+		    s->state != ST_CLOSING && s->state != ST_CONTENT && s->held_auth == -1 &&
+		    (s->ev_timer == NULL || !evtimer_pending(s->ev_timer, NULL))) {
+			/* The tarpit: a second between commands from now on. */
+			s->tarpit_wait = true;
+			start_timer(s, 1000);
+			break;
+		}
 	}
 	buf_free(&line);
 }
@@ -1334,6 +1473,8 @@ session_free(struct session *s)
 	tx_reset(s);
 	if (s->ev_session_timeout != NULL)
 		event_free(s->ev_session_timeout);
+	if (s->ev_timer != NULL)
+		event_free(s->ev_timer);
 	bufferevent_free(s->bev);
 	s->env.ops->closed(s->env.arg, s);
 	conf_unref(s->cf);
@@ -1485,6 +1626,19 @@ on_session_timeout(evutil_socket_t fd, short what, void *arg)
 	session_close(s, "session-timeout");
 }
 
+/* greet_delayed - the pregreet test: untrusted clients of mx listeners
+ * that have not passed it lately wait greet_delay for the greeting. */
+static bool
+greet_delayed(struct session *s)
+{
+	const struct conf_guard *g = &s->cf->guard;
+
+	return g->enabled && g->greet_delay > 0 && s->listener.role == ROLE_MX &&
+	       s->listener.tls != LTLS_IMPLICIT && !s->trusted &&
+	       !conf_acl_match(&g->exempt, (struct sockaddr *)&s->peer) &&
+	       !s->env.ops->greet_known(s->env.arg, s->ip);
+}
+
 struct session *
 session_new(const struct session_env *senv, int fd, const struct sockaddr *peer, socklen_t peerlen,
 	    const struct conf_listener *listener, uint64_t sid)
@@ -1517,7 +1671,13 @@ session_new(const struct session_env *senv, int fd, const struct sockaddr *peer,
 	log_info("%s smtp connect ip=%s port=%u listener=%s role=%s tls=%s trusted=%s", s->sid,
 		 s->ip, net_port(peer), listener->spec, conf_role_name(listener->role),
 		 conf_listen_tls_name(listener->tls), s->trusted ? "yes" : "no");
-	reply(s, "220 %s ESMTP postern", s->cf->hostname);
+	s->held_auth = -1;
+	if (greet_delayed(s)) {
+		enter_state(s, ST_GREET);
+		start_timer(s, s->cf->guard.greet_delay * 1000);
+	} else {
+		greet(s);
+	}
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	return s;
 }

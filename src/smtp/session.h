@@ -9,6 +9,13 @@
  * SECURITY: runs in the unprivileged, chrooted smtp process and parses all
  * network input. Limits are named in struct conf_limits; errors count
  * toward max_errors; bare CR/LF are refused (strict) or normalized.
+ * Protocol abuse (talking before the greeting on mx listeners, HTTP or
+ * other non-SMTP commands, pipelining without PIPELINING or past a
+ * group's end, bare newlines, unknown commands, too many errors) is
+ * scored: past abuse_tarpit each command waits a second, past
+ * abuse_disconnect the session ends, and every score goes to the guard,
+ * which bans an address past abuse_ban in its window. Log line (stable):
+ *   <sid> smtp abuse ip=IP score=N check=NAME action=none|tarpit|disconnect
  * STANDARDS: RFC 5321, RFC 2920 (PIPELINING), RFC 1870 (SIZE), RFC 6152
  * (8BITMIME), RFC 6531 (SMTPUTF8), RFC 2034 (ENHANCEDSTATUSCODES), RFC 3461
  * (DSN), RFC 3030 (CHUNKING), RFC 6409 section 8 (submission fix-ups),
@@ -29,6 +36,9 @@
 struct event_base;
 struct session;
 
+/* Rate-limited events (struct conf_guard). */
+enum session_rate { RATE_AUTH, RATE_MESSAGE, RATE_RCPT };
+
 /* What a session needs from its owner. The owner answers open and commit
  * asynchronously with session_opened() and session_committed(). */
 struct session_ops {
@@ -43,6 +53,14 @@ struct session_ops {
 			   const uint8_t *cb, size_t cblen, bool plus_offered);
 	void (*auth_step)(void *arg, uint64_t sid, const uint8_t *data, size_t len);
 	void (*auth_cancel)(void *arg, uint64_t sid);
+	/* abuse - protocol abuse by ip scored weight (check: its name). */
+	void (*abuse)(void *arg, const char *ip, const char *check, unsigned weight);
+	/* greet_known - ip waited for the greeting recently (no greet delay). */
+	bool (*greet_known)(void *arg, const char *ip);
+	void (*greet_passed)(void *arg, const char *ip);
+	/* rate - count one event for key (an address or a user); false when
+	 * it is over the configured limit. */
+	bool (*rate)(void *arg, enum session_rate kind, const char *key);
 };
 
 struct tls_server;
@@ -64,9 +82,11 @@ void session_opened(struct session *s, int fd, const char *queue_id, const char 
 /* session_committed - the message is safely on disk (ok) or not. */
 void session_committed(struct session *s, bool ok, const char *reply);
 /* session_auth_answer - the auth process's verdict or next challenge.
- * status: the values of enum auth_status (auth/authd.h). */
+ * status: the values of enum auth_status (auth/authd.h); a refusal is held
+ * delay_ms before it is given (the guard's tarpit). */
 void session_auth_answer(struct session *s, int status, const uint8_t *challenge, size_t len,
-			 const char *user, char **addresses, size_t naddresses, int expires_days);
+			 const char *user, char **addresses, size_t naddresses, int expires_days,
+			 uint32_t delay_ms);
 /* session_shutdown - stop: finish the current command, then 421 and close. */
 void session_shutdown(struct session *s);
 uint64_t session_id(const struct session *s);

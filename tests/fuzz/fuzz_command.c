@@ -29,6 +29,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(line, data, size);
 	line[size] = '\0';
 	smtp_cmd_parse(line, size, &cmd);
+	(void)smtp_is_http(line, size);
 	switch (cmd.verb) {
 	case VERB_MAIL:
 		if (smtp_parse_mail(cmd.args, cmd.argslen, &path, &mp, reply) == 0 &&

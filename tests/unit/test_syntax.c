@@ -387,10 +387,39 @@ test_paths_with_nul(void **state)
 	}
 }
 
+static void
+test_is_http(void **state)
+{
+	static const struct {
+		const char *line;
+		bool http;
+	} rows[] = {
+		{"GET / HTTP/1.1", true},
+		{"post /login HTTP/1.0", true},
+		{"CONNECT mail.example:25 HTTP/1.1", true},
+		{"Host: mx.example", true},
+		{"User-Agent: curl/8", true},
+		{"GET", false}, /* no space: an unknown SMTP verb */
+		{"GETX / HTTP/1.1", false},
+		{"MAIL FROM:<a@b>", false},
+		{"XFORWARD ADDR=1.2.3.4", false},
+		{":colon", false},
+		{"1x: y", false},
+		{"", false},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		if (smtp_is_http(rows[i].line, strlen(rows[i].line)) != rows[i].http)
+			fail_msg("row %zu: \"%s\"", i, rows[i].line);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_is_http),
 		cmocka_unit_test(test_verbs),	     cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_mail_params), cmocka_unit_test(test_rcpt_params),
 		cmocka_unit_test(test_bdat_args),   cmocka_unit_test(test_xtext),

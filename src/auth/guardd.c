@@ -1,0 +1,364 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * guardd - the guard in the auth process (see guardd.h).
+ */
+#include "auth/guardd.h"
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "audit/audit.h"
+#include "auth/store.h"
+#include "lib/log.h"
+#include "lib/map.h"
+#include "lib/net.h"
+#include "lib/util.h"
+
+struct guardd {
+	struct event_base *base;
+	struct conf *cf;
+	struct store *st;
+	struct audit *au;
+	const struct guardd_ops *ops;
+	void *arg;
+	struct guard *guard;
+	struct event *tick;	/* polls the store for CLI changes; sweeps */
+	int64_t data_version;	/* of the store at the last poll */
+	struct map *pushed;	/* net -> (uintptr_t) until, as the smtp process has it */
+	unsigned ticks;
+};
+
+static uint64_t
+now_s(void)
+{
+	return (uint64_t)time(NULL);
+}
+
+/* audit_guard - one audit record of a guard event. */
+static void
+audit_guard(struct guardd *gd, const char *what, json_t *f)
+{
+	json_object_set_new(f, "action", json_string(what));
+	json_object_set_new(f, "actor", json_string("guard"));
+	if (gd->au != NULL && audit_append(gd->au, "guard", f) == -1)
+		log_warnx("guard audit-append-failed error=\"%s\"", audit_error(gd->au));
+	json_decref(f);
+}
+
+static void
+push_ban(struct guardd *gd, const char *net, uint64_t until, const char *reason)
+{
+	map_put(gd->pushed, net, (void *)(uintptr_t)until);
+	gd->ops->ban(gd->arg, net, until, reason);
+}
+
+/* trusted_source - some account logged in from ip within trust_time: the
+ * address is a real user's (an office, a home), never banned outright. */
+static bool
+trusted_source(struct guardd *gd, const char *ip)
+{
+	uint64_t t = gd->cf->guard.trust_time;
+
+	return t != 0 && store_ip_trusted(gd->st, ip, (int64_t)(now_s() - t)) == 0;
+}
+
+static bool
+exempt(struct guardd *gd, const char *ip)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	return net_parse_ip(ip, &ss, &len) == 0 &&
+	       conf_acl_match(&gd->cf->guard.exempt, (struct sockaddr *)&ss);
+}
+
+/* ban - the engine wants ip banned. */
+static void
+ban(struct guardd *gd, const struct guard_alert *al)
+{
+	struct store_ban old;
+	char net[NET_ADDRSTRLEN + 8];
+	struct cidr c;
+	uint64_t now = now_s(), secs;
+	uint32_t earlier = 0;
+	json_t *f;
+
+	if (net_parse_cidr(al->ip, &c) == -1)
+		return;
+	net_cidr_format(&c, net, sizeof(net));
+	if (exempt(gd, al->ip) || trusted_source(gd, al->ip)) {
+		log_info("guard ban-skipped ip=%s reason=%s why=%s", al->ip, al->reason,
+			 exempt(gd, al->ip) ? "exempt" : "trusted-source");
+		return;
+	}
+	/* Escalation: earlier bans count unless the last one ended long ago. */
+	if (store_ban_get(gd->st, net, &old) == 0 &&
+	    (uint64_t)old.until + gd->cf->guard.ban_max > now)
+		earlier = old.count > UINT32_MAX ? UINT32_MAX : (uint32_t)old.count;
+	secs = guard_ban_seconds(&gd->cf->guard, earlier);
+	if (store_ban_put(gd->st, net, (int64_t)(now + secs), al->reason, "guard",
+			  (int64_t)earlier + 1, (int64_t)now) == -1)
+		log_warnx("guard store-error error=\"%s\"", store_error(gd->st));
+	store_data_version(gd->st, &gd->data_version);
+	log_info("guard ban ip=%s for=%llus reason=%s count=%u", al->ip,
+		 (unsigned long long)secs, al->reason, earlier + 1);
+	f = json_object();
+	json_object_set_new(f, "ip", json_string(al->ip));
+	json_object_set_new(f, "seconds", json_integer((json_int_t)secs));
+	json_object_set_new(f, "reason", json_string(al->reason));
+	json_object_set_new(f, "failures", json_integer(al->failures));
+	json_object_set_new(f, "bans", json_integer(earlier + 1));
+	audit_guard(gd, "ban", f);
+	push_ban(gd, net, now + secs, al->reason);
+}
+
+static void
+lock(struct guardd *gd, const struct guard_alert *al)
+{
+	char esc[LOG_ESCAPE_BUF];
+	int64_t until = 0, level = 0;
+	uint64_t now = now_s(), secs;
+	json_t *f;
+
+	if (store_guard_lock_get(gd->st, al->account, &until, &level) == -1)
+		log_warnx("guard store-error error=\"%s\"", store_error(gd->st));
+	if (until > (int64_t)now)
+		return; /* already locked */
+	secs = guard_lock_seconds(&gd->cf->guard, (uint32_t)(level > 0 ? level : 0));
+	/* Unknown accounts are locked in the engine's memory only. */
+	(void)store_guard_lock(gd->st, al->account, (int64_t)(now + secs));
+	log_info("guard lock user=\"%s\" ip=%s failures=%u for=%llus", log_escape_str(esc,
+		 al->account), al->ip, al->failures, (unsigned long long)secs);
+	f = json_object();
+	json_object_set_new(f, "account", audit_str(al->account, strlen(al->account)));
+	json_object_set_new(f, "ip", json_string(al->ip));
+	json_object_set_new(f, "failures", json_integer(al->failures));
+	json_object_set_new(f, "seconds", json_integer((json_int_t)secs));
+	audit_guard(gd, "lock", f);
+}
+
+static void
+on_event(void *arg, const struct guard_alert *al)
+{
+	struct guardd *gd = arg;
+	json_t *f;
+
+	switch (al->kind) {
+	case GUARD_EV_BAN:
+		ban(gd, al);
+		return;
+	case GUARD_EV_LOCK:
+		lock(gd, al);
+		return;
+	case GUARD_EV_THROTTLE:
+		log_info("guard throttle net=%s failures=%u", al->net, al->failures);
+		f = json_object();
+		json_object_set_new(f, "net", json_string(al->net));
+		json_object_set_new(f, "failures", json_integer(al->failures));
+		audit_guard(gd, "throttle", f);
+		return;
+	case GUARD_EV_SPRAY:
+		log_info("guard spray %s=%s accounts=%u", al->ip ? "ip" : "net",
+			 al->ip ? al->ip : al->net, al->accounts);
+		f = json_object();
+		json_object_set_new(f, al->ip ? "ip" : "net", json_string(al->ip ? al->ip : al->net));
+		json_object_set_new(f, "accounts", json_integer(al->accounts));
+		audit_guard(gd, "spray", f);
+		return;
+	case GUARD_EV_STUFFING:
+		log_info("guard stuffing sources=%u accounts=%u", al->sources, al->accounts);
+		f = json_object();
+		json_object_set_new(f, "sources", json_integer(al->sources));
+		json_object_set_new(f, "accounts", json_integer(al->accounts));
+		audit_guard(gd, "stuffing", f);
+		return;
+	}
+}
+
+/* Keeping the smtp process's bans in step with the store. */
+
+struct seen {
+	struct guardd *gd;
+	struct map *live; /* nets in force in the store */
+};
+
+static int
+each_live(const struct store_ban *b, void *arg)
+{
+	struct seen *sn = arg;
+	uintptr_t had = (uintptr_t)map_get(sn->gd->pushed, b->net);
+	struct cidr c;
+
+	if (net_parse_cidr(b->net, &c) == -1) {
+		log_warnx("guard bad-ban net=\"%.80s\" (not a network; ignored)", b->net);
+		return 0;
+	}
+	map_put(sn->live, b->net, (void *)1);
+	if (had != (uintptr_t)b->until)
+		push_ban(sn->gd, b->net, (uint64_t)b->until, b->reason);
+	return 0;
+}
+
+struct gone {
+	struct map *live;
+	char **nets;
+	size_t n;
+};
+
+static void
+each_pushed(const char *net, void *val, void *arg)
+{
+	struct gone *g = arg;
+
+	(void)val;
+	if (map_get(g->live, net) == NULL) {
+		g->nets = xreallocarray(g->nets, g->n + 1, sizeof(*g->nets));
+		g->nets[g->n++] = xstrdup(net);
+	}
+}
+
+/* reconcile - push new and changed bans, lift the ones deleted or over. */
+static void
+reconcile(struct guardd *gd)
+{
+	struct seen sn = {gd, map_new()};
+	struct gone g = {sn.live, NULL, 0};
+	uint64_t now = now_s();
+	size_t i;
+
+	if (store_ban_each(gd->st, (int64_t)now, each_live, &sn) == -1) {
+		log_warnx("guard store-error error=\"%s\"", store_error(gd->st));
+		map_free(sn.live);
+		return;
+	}
+	map_each(gd->pushed, each_pushed, &g);
+	for (i = 0; i < g.n; i++) {
+		uintptr_t until = (uintptr_t)map_del(gd->pushed, g.nets[i]);
+
+		/* Over by itself: the smtp process expires it too. */
+		if (until > now) {
+			log_info("guard unban net=%s", g.nets[i]);
+			gd->ops->unban(gd->arg, g.nets[i]);
+		}
+		free(g.nets[i]);
+	}
+	free(g.nets);
+	map_free(sn.live);
+}
+
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct guardd *gd = arg;
+	int64_t v;
+
+	(void)fd;
+	(void)what;
+	if (store_data_version(gd->st, &v) == 0 && v != gd->data_version) {
+		gd->data_version = v;
+		reconcile(gd);
+	}
+	if (++gd->ticks % 60 == 0)
+		guard_tick(gd->guard, now_s());
+}
+
+void
+guardd_sync(struct guardd *gd)
+{
+	map_free(gd->pushed);
+	gd->pushed = map_new();
+	store_data_version(gd->st, &gd->data_version);
+	reconcile(gd);
+}
+
+struct guardd *
+guardd_new(struct event_base *base, struct conf *cf, struct store *st, struct audit *au,
+	   const struct guardd_ops *ops, void *arg)
+{
+	struct guardd *gd = xcalloc(1, sizeof(*gd));
+
+	gd->base = base;
+	gd->cf = conf_ref(cf);
+	gd->st = st;
+	gd->au = au;
+	gd->ops = ops;
+	gd->arg = arg;
+	gd->pushed = map_new();
+	gd->guard = guard_new(&cf->guard, guard_backend_memory(), on_event, gd);
+	gd->tick = event_new(base, -1, EV_PERSIST, on_tick, gd);
+	event_add(gd->tick, &(struct timeval){1, 0});
+	return gd;
+}
+
+void
+guardd_set_conf(struct guardd *gd, struct conf *cf)
+{
+	conf_unref(gd->cf);
+	gd->cf = conf_ref(cf);
+	guard_set_conf(gd->guard, &cf->guard);
+}
+
+void
+guardd_free(struct guardd *gd)
+{
+	if (gd == NULL)
+		return;
+	if (gd->tick != NULL)
+		event_free(gd->tick);
+	guard_free(gd->guard);
+	map_free(gd->pushed);
+	conf_unref(gd->cf);
+	free(gd);
+}
+
+bool
+guardd_trusted(struct guardd *gd, const char *account, const char *ip)
+{
+	int64_t last;
+	uint64_t t = gd->cf->guard.trust_time;
+
+	return t != 0 && store_pair_last(gd->st, account, ip, &last) == 0 &&
+	       (uint64_t)last + t > now_s();
+}
+
+enum guard_gate
+guardd_before(struct guardd *gd, struct guard_attempt *ga, const char **reason,
+	      uint32_t *delay_ms)
+{
+	int64_t until = 0, level;
+
+	if (ga->exists && store_guard_lock_get(gd->st, ga->account, &until, &level) == -1)
+		log_warnx("guard store-error error=\"%s\"", store_error(gd->st));
+	ga->lock_until = until > 0 ? (uint64_t)until : 0;
+	return guard_before(gd->guard, ga, now_s(), reason, delay_ms);
+}
+
+uint32_t
+guardd_failed(struct guardd *gd, const struct guard_attempt *ga, bool *repeat)
+{
+	return guard_failed(gd->guard, ga, now_s(), repeat);
+}
+
+void
+guardd_succeeded(struct guardd *gd, const struct guard_attempt *ga)
+{
+	int64_t until, level;
+
+	guard_succeeded(gd->guard, ga, now_s());
+	/* A lock that is over is forgotten with its level once the account
+	 * logs in again; one still running stays (the attack may go on). */
+	if (ga->exists && store_guard_lock_get(gd->st, ga->account, &until, &level) == 0 &&
+	    until <= (int64_t)now_s())
+		(void)store_guard_unlock(gd->st, ga->account);
+}
+
+void
+guardd_abuse(struct guardd *gd, const char *ip, const char *check, uint32_t weight)
+{
+	(void)check;
+	guard_abuse(gd->guard, ip, weight, now_s());
+}

@@ -1,0 +1,359 @@
+# SPDX-License-Identifier: ISC
+"""The guard: failed AUTH counted per address, network, account and pair;
+bans, tarpit, locks that spare trusted pairs, stale passwords counted once,
+spraying and stuffing named; `postern ban`; allow and deny lists; rate
+limits; protocol-abuse scoring and the pregreet test. Attackers bind
+addresses in 127.0.5.0/24 and 127.0.6.0/24; the real user comes from
+127.0.0.1."""
+import json
+import os
+import smtplib
+import socket
+import subprocess
+import time
+import unittest
+
+from harness import POSTERN, Daemon, no_verify, wait_for
+from test_auth import PW, add_user, login, user
+
+FAST_HASH = "auth {\n    argon2_memory 8M\n    argon2_ops 1\n}\n"
+
+
+def guard_conf(**kw):
+    body = "".join(f"    {k} {v}\n" for k, v in kw.items())
+    return FAST_HASH + "guard {\n" + body + "}\n"
+
+
+def ban(d, *args):
+    return subprocess.run([POSTERN, "ban", *args, "-c", d.conf], capture_output=True,
+                          text=True, timeout=30)
+
+
+def greeting(d, port, source):
+    """The first reply line a client from source gets (or '' if closed)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10,
+                                 source_address=(source, 0))
+    try:
+        return s.recv(512).decode(errors="replace")
+    except ConnectionResetError:
+        return ""
+    finally:
+        s.close()
+
+
+def audit_events(d, event):
+    with open(os.path.join(d.state, "audit.log")) as f:
+        recs = [json.loads(line) for line in f]
+    return [r for r in recs if r.get("event") == event]
+
+
+def attempt(d, name, pw, source):
+    """One AUTH PLAIN over STARTTLS from source: (code, text). smtplib's
+    login() would try LOGIN after a failed PLAIN, two attempts for one.
+    A refused connection reports its greeting's code."""
+    try:
+        s = smtplib.SMTP("127.0.0.1", d.sub_port, timeout=30, source_address=(source, 0))
+    except smtplib.SMTPConnectError as e:
+        return e.smtp_code, e.smtp_error.decode()
+    except smtplib.SMTPServerDisconnected:
+        return 0, "disconnected"
+    try:
+        s.starttls(context=no_verify())
+        s.ehlo("client.example.org")
+        s.user, s.password = name, pw
+        try:
+            code, text = s.auth("PLAIN", s.auth_plain)
+        except smtplib.SMTPResponseException as e:
+            code, text = e.smtp_code, e.smtp_error
+        return code, text.decode()
+    finally:
+        s.close()
+
+
+class Bans(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon(deliver="smtp://127.0.0.1:9", trusted="",
+                       extra=guard_conf(tarpit="1s", tarpit_max="2s"))
+        add_user(cls.d, "alice@example.test")
+        add_user(cls.d, "bob@example.test")
+        cls.d.start()
+        # alice has logged in from her usual address: that pair is trusted
+        assert login(cls.d, "alice@example.test", PW)[0] == 235
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+
+    def test_five_failures_ban_the_address_not_the_user(self):
+        d = self.d
+        codes, took = [], []
+        for i in range(5):
+            t = time.monotonic()
+            codes.append(attempt(d, "alice@example.test", f"guess number {i}",
+                                 "127.0.5.1")[0])
+            took.append(time.monotonic() - t)
+        self.assertEqual(codes, [535] * 5)
+        # the tarpit holds each refusal: 1s, then 2s (tarpit_max)
+        self.assertGreater(min(took), 0.9)
+        self.assertGreater(max(took), 1.9)
+        self.assertTrue(d.wait_log(r"guard ban ip=127\.0\.5\.1 for=600s "
+                                   r"reason=auth-failures count=1"))
+        self.assertTrue(wait_for(lambda: greeting(d, d.sub_port, "127.0.5.1")
+                                 .startswith("421 4.7.0"), 5))
+        # the real user, from her trusted address, is not affected
+        self.assertEqual(login(d, "alice@example.test", PW)[0], 235)
+        bans = audit_events(d, "guard")
+        self.assertTrue(any(b["action"] == "ban" and b["ip"] == "127.0.5.1" for b in bans))
+        out = ban(d, "list")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("127.0.5.1/32", out.stdout)
+        self.assertIn("auth-failures", out.stdout)
+
+    def test_stale_password_counts_once(self):
+        d = self.d
+        for _ in range(8):
+            self.assertEqual(attempt(d, "bob@example.test", "an old password",
+                                     "127.0.5.2")[0], 535)
+        self.assertTrue(d.wait_log(r"reason=bad-password-repeated"))
+        self.assertNotIn("guard ban ip=127.0.5.2 ", d.log())
+        self.assertIn("220", greeting(d, d.sub_port, "127.0.5.2"))
+
+    def test_spray_is_named(self):
+        d = self.d
+        for i in range(5):
+            attempt(d, f"user{i}@example.test", "Summer2026!", "127.0.5.3")
+        self.assertTrue(d.wait_log(r"guard spray ip=127\.0\.5\.3 accounts=3"))
+        self.assertTrue(d.wait_log(r"guard ban ip=127\.0\.5\.3 for=600s reason=spray"))
+
+    def test_ban_cli_add_del_and_restart(self):
+        d = self.d
+        out = ban(d, "add", "127.0.6.0/29", "--for", "1h")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertTrue(wait_for(lambda: greeting(d, d.sub_port, "127.0.6.3")
+                                 .startswith("421"), 5))
+        self.assertIn("220", greeting(d, d.sub_port, "127.0.6.9"))
+        self.assertIn("127.0.6.0/29", ban(d, "list").stdout)
+        self.assertTrue(audit_events(d, "ban.add"))
+        # bans survive a restart
+        d.stop()
+        d.start()
+        self.assertTrue(greeting(d, d.sub_port, "127.0.6.3").startswith("421"))
+        out = ban(d, "del", "127.0.6.0/29")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertTrue(wait_for(lambda: "220" in greeting(d, d.sub_port, "127.0.6.3"), 5))
+        self.assertNotEqual(ban(d, "del", "127.0.6.0/29").returncode, 0)
+        self.assertNotEqual(ban(d, "add", "10.0.0.1/8").returncode, 0)  # host bits
+
+
+class Locks(unittest.TestCase):
+    def test_lock_spares_trusted_pair(self):
+        d = Daemon(deliver="smtp://127.0.0.1:9", trusted="",
+                   extra=guard_conf(account_failures=10, tarpit=0))
+        try:
+            add_user(d, "carol@example.test")
+            d.start()
+            self.assertEqual(login(d, "carol@example.test", PW)[0], 235)
+            # ten failures from ten addresses in two networks, none banned
+            for i in range(10):
+                src = f"127.0.{5 + i % 2}.{20 + i}"
+                self.assertEqual(attempt(d, "carol@example.test", f"guess {i}", src)[0], 535)
+            self.assertTrue(d.wait_log(r'guard lock user="carol@example.test" .*failures=10'))
+            # the right password from a new address: locked
+            code, text = attempt(d, "carol@example.test", PW, "127.0.5.99")
+            self.assertEqual(code, 454, text)
+            self.assertTrue(d.wait_log(r"auth tempfail .*reason=account-locked"))
+            # from her own address she gets in
+            self.assertEqual(login(d, "carol@example.test", PW)[0], 235)
+            out = user(d, "show", "carol@example.test").stdout
+            self.assertIn("guard lock", out)
+            user(d, "unlock", "carol@example.test")
+            self.assertEqual(attempt(d, "carol@example.test", PW, "127.0.5.99")[0], 235)
+            # an unknown account locks the same way (nothing to tell them apart)
+            for i in range(10):
+                attempt(d, "nobody@example.test", f"guess {i}", f"127.0.6.{40 + i}")
+            self.assertEqual(attempt(d, "nobody@example.test", "x", "127.0.6.60")[0], 454)
+        finally:
+            d.cleanup()
+
+    def test_network_throttle_spares_trusted_pair(self):
+        d = Daemon(deliver="smtp://127.0.0.1:9", trusted="",
+                   extra=guard_conf(net_failures=6, tarpit=0))
+        try:
+            add_user(d, "dave@example.test")
+            d.start()
+            self.assertEqual(login(d, "dave@example.test", PW, source="127.0.6.50")[0], 235)
+            for i in range(6):
+                attempt(d, "dave@example.test", f"guess {i}", f"127.0.6.{1 + i // 2}")
+            self.assertTrue(d.wait_log(r"guard throttle net=127\.0\.6\.0/24 failures=6"))
+            code, _ = attempt(d, "dave@example.test", PW, "127.0.6.7")
+            self.assertEqual(code, 454)
+            self.assertTrue(d.wait_log(r"reason=network-throttled"))
+            # nobody in the network was banned outright
+            self.assertNotIn("guard ban ip=127.0.6.", d.log())
+            # the trusted pair inside the network still works
+            self.assertEqual(login(d, "dave@example.test", PW, source="127.0.6.50")[0], 235)
+        finally:
+            d.cleanup()
+
+    def test_stuffing_is_named(self):
+        d = Daemon(deliver="smtp://127.0.0.1:9", trusted="",
+                   extra=guard_conf(stuffing_sources=5, stuffing_accounts=5, tarpit=0))
+        try:
+            d.start()
+            for i in range(6):
+                attempt(d, f"leaked{i}@example.test", f"leaked password {i}",
+                        f"127.0.{5 + i % 2}.{100 + i}")
+            self.assertTrue(d.wait_log(r"guard stuffing sources=5 accounts=5"))
+            self.assertTrue(any(r.get("action") == "stuffing"
+                                for r in audit_events(d, "guard")))
+        finally:
+            d.cleanup()
+
+
+class Access(unittest.TestCase):
+    def test_allow_and_deny_lists(self):
+        d = Daemon(deliver="smtp://127.0.0.1:9", trusted="",
+                   extra=guard_conf(deny="127.0.7.0/24", greet_delay=0))
+        try:
+            # the submission listener only for 127.0.0.0/29
+            d.write_conf(open(d.conf).read().replace(
+                "    role submission\n", "    role submission\n    allow 127.0.0.0/29\n", 1))
+            d.start()
+            self.assertTrue(greeting(d, d.mx_port, "127.0.7.1").startswith("554 5.7.1"))
+            self.assertTrue(greeting(d, d.sub_port, "127.0.5.1").startswith("554 5.7.1"))
+            self.assertTrue(greeting(d, d.sub_port, "127.0.0.2").startswith("220"))
+            self.assertTrue(greeting(d, d.mx_port, "127.0.5.1").startswith("220"))
+            self.assertTrue(d.wait_log(r"smtp refuse reason=denied ip=127\.0\.7\.1"))
+        finally:
+            d.cleanup()
+
+
+class Rates(unittest.TestCase):
+    def test_connection_auth_message_and_recipient_rates(self):
+        d = Daemon(deliver="smtp://127.0.0.1:9", trusted="",
+                   extra=guard_conf(conn_rate=5, auth_rate=3, user_messages=2,
+                                    user_recipients=3, greet_delay=0, tarpit=0))
+        try:
+            add_user(d, "erin@example.test")
+            d.start()
+            got = [greeting(d, d.mx_port, "127.0.5.30")[:3] for _ in range(6)]
+            self.assertEqual(got, ["220"] * 5 + ["421"])
+            self.assertTrue(d.wait_log(r"reason=connection-rate ip=127\.0\.5\.30"))
+            codes = [attempt(d, "erin@example.test", "wrong one", "127.0.5.31")[0]
+                     for _ in range(4)]
+            self.assertEqual(codes, [535, 535, 535, 454])
+            s = smtplib.SMTP("127.0.0.1", d.sub_port, timeout=30,
+                             source_address=("127.0.5.32", 0))
+            s.starttls(context=no_verify())
+            s.login("erin@example.test", PW)
+            for _ in range(2):
+                s.mail("erin@example.test")
+                s.rcpt("a@example.test")
+                s.rset()
+            self.assertEqual(s.mail("erin@example.test")[0], 451)
+            self.assertTrue(d.wait_log(r"reason=user-message-rate"))
+            s.close()
+        finally:
+            d.cleanup()
+
+    def test_recipient_rate(self):
+        d = Daemon(deliver="smtp://127.0.0.1:9", trusted="",
+                   extra=guard_conf(user_recipients=3, tarpit=0))
+        try:
+            add_user(d, "fay@example.test")
+            d.start()
+            s = smtplib.SMTP("127.0.0.1", d.sub_port, timeout=30)
+            s.starttls(context=no_verify())
+            s.login("fay@example.test", PW)
+            s.mail("fay@example.test")
+            codes = [s.rcpt(f"r{i}@example.test")[0] for i in range(4)]
+            self.assertEqual(codes, [250, 250, 250, 451])
+            s.close()
+        finally:
+            d.cleanup()
+
+
+class Abuse(unittest.TestCase):
+    def test_pregreet_http_and_abuse_ban(self):
+        d = Daemon(deliver="smtp://127.0.0.1:9", trusted="",
+                   extra=guard_conf(greet_delay="1s"))
+        try:
+            d.start()
+            # talking before the greeting
+            s = socket.create_connection(("127.0.0.1", d.mx_port), timeout=10,
+                                         source_address=("127.0.5.50", 0))
+            s.sendall(b"EHLO spam.example\r\n")
+            self.assertTrue(s.recv(512).startswith(b"554 5.5.1"))
+            s.close()
+            self.assertTrue(d.wait_log(r"smtp abuse ip=127\.0\.5\.50 score=5 "
+                                       r"check=early-talk"))
+            # a patient client waits once, then is remembered
+            t = time.monotonic()
+            self.assertTrue(greeting(d, d.mx_port, "127.0.5.51").startswith("220"))
+            self.assertGreater(time.monotonic() - t, 0.9)
+            t = time.monotonic()
+            self.assertTrue(greeting(d, d.mx_port, "127.0.5.51").startswith("220"))
+            self.assertLess(time.monotonic() - t, 0.9)
+            # HTTP to an SMTP port, twice: over abuse_ban, the address is banned
+            for _ in range(2):
+                s = socket.create_connection(("127.0.0.1", d.mx_port), timeout=10,
+                                             source_address=("127.0.5.52", 0))
+                s.recv(512)  # waits for the greeting
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertTrue(s.recv(512).startswith(b"521 5.5.1"))
+                s.close()
+            self.assertTrue(d.wait_log(r"guard ban ip=127\.0\.5\.52 for=600s "
+                                       r"reason=protocol-abuse"))
+            self.assertTrue(wait_for(lambda: greeting(d, d.mx_port, "127.0.5.52")
+                                     .startswith("421"), 5))
+        finally:
+            d.cleanup()
+
+    def test_unknown_commands_tarpit_then_disconnect(self):
+        d = Daemon(deliver="smtp://127.0.0.1:9", trusted="", extra=guard_conf(greet_delay=0))
+        try:
+            d.start()
+            s = smtplib.SMTP("127.0.0.1", d.mx_port, timeout=30,
+                             source_address=("127.0.5.60", 0))
+            codes, took = [], []
+            for i in range(6):
+                t = time.monotonic()
+                try:
+                    codes.append(s.docmd(f"XNONSENSE{i}")[0])
+                except smtplib.SMTPServerDisconnected:
+                    codes.append(0)
+                took.append(time.monotonic() - t)
+            self.assertEqual(codes, [500] * 5 + [421])
+            self.assertLess(took[1], 0.9)
+            self.assertGreater(took[4], 0.9)  # tarpitted from the third on
+            self.assertTrue(d.wait_log(r"check=unknown-command action=disconnect"))
+        finally:
+            d.cleanup()
+
+
+class SlowFlood(unittest.TestCase):
+    def test_idle_connections_from_one_address_do_not_delay_others(self):
+        d = Daemon(deliver="smtp://127.0.0.1:9", trusted="",
+                   extra=guard_conf(greet_delay=0, conn_rate=0))
+        socks = []
+        try:
+            add_user(d, "gina@example.test")
+            d.start()
+            for _ in range(20):
+                socks.append(socket.create_connection(("127.0.0.1", d.sub_port), timeout=10,
+                                                      source_address=("127.0.5.70", 0)))
+            for s in socks:
+                s.recv(512)
+            self.assertTrue(greeting(d, d.sub_port, "127.0.5.70").startswith("421"))
+            t = time.monotonic()
+            self.assertEqual(login(d, "gina@example.test", PW)[0], 235)
+            self.assertLess(time.monotonic() - t, 5)
+        finally:
+            for s in socks:
+                s.close()
+            d.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main()
