@@ -119,6 +119,13 @@ class Collector(unittest.TextTestResult):
         super().addError(test, err)
         record(f"integration/{test.id()}", False, self._exc_info_to_string(err, test))
 
+    def addSubTest(self, test, subtest, err):
+        # A failed subtest is neither a success nor a failure of its test:
+        # without this it would vanish from the report.
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            record(f"integration/{subtest.id()}", False, self._exc_info_to_string(err, test))
+
     def addExpectedFailure(self, test, err):
         super().addExpectedFailure(test, err)
         record(f"integration/{test.id()} (known bug, expected failure)", False,

@@ -347,3 +347,69 @@ dns_addrs(struct dns *d, const char *host, dns_addr_cb cb, void *arg)
 	if (q->outstanding == 0)
 		addr_finish(q);
 }
+
+/* Plain A lookups (DNSBL and DNSWL queries). */
+
+struct a_query {
+	dns_a_cb cb;
+	void *arg;
+	struct event *ev_refused; /* the query was not even sent */
+};
+
+static void
+on_a_only(void *arg, int err, struct ub_result *res)
+{
+	struct a_query *q = arg;
+	struct in_addr a[DNS_MAX_A];
+	enum dns_status st = status_of(err, res);
+	size_t n = 0;
+	int i;
+
+	if (st == DNS_OK) {
+		for (i = 0; res->data[i] != NULL && n < DNS_MAX_A; i++)
+			if (res->len[i] == 4)
+				memcpy(&a[n++], res->data[i], 4);
+		if (n == 0)
+			st = DNS_TEMPFAIL; /* records there but none an address */
+	}
+	if (res != NULL)
+		ub_resolve_free(res);
+	q->cb(q->arg, st, a, n);
+	free(q);
+}
+
+static void
+on_a_refused(evutil_socket_t fd, short what, void *arg)
+{
+	struct a_query *q = arg;
+
+	(void)fd;
+	(void)what;
+	event_free(q->ev_refused);
+	q->cb(q->arg, DNS_TEMPFAIL, NULL, 0);
+	free(q);
+}
+
+void
+dns_a(struct dns *d, const char *name, dns_a_cb cb, void *arg)
+{
+	struct a_query *q = xcalloc(1, sizeof(*q));
+	char esc[LOG_ESCAPE_BUF];
+	int r;
+
+	q->cb = cb;
+	q->arg = arg;
+	r = ub_resolve_async(d->ctx, name, 1 /* A */, 1, q, on_a_only, NULL);
+	if (r != 0) {
+		/* Answered from the loop, so the caller is never re-entered. */
+		log_warnx("dns: resolve %s: %s", log_escape_str(esc, name), ub_strerror(r));
+		q->ev_refused = evtimer_new(d->base, on_a_refused, q);
+		event_active(q->ev_refused, EV_TIMEOUT, 0);
+	}
+}
+
+struct event_base *
+dns_base(const struct dns *d)
+{
+	return d->base;
+}
