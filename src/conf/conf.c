@@ -23,6 +23,7 @@
 
 #include "auth/pwhash.h"
 #include "conf/confparse.h"
+#include "guard/dnsbl.h"
 #include "guard/window.h"
 #include "lib/file.h"
 #include "lib/util.h"
@@ -742,6 +743,31 @@ gu_nftables(struct ctx *c, const struct conf_node *n, void *t)
 	return 0;
 }
 
+/* gu_dnsbl - dnsbl ZONE WEIGHT [CODES]; dnswl is the same with the weight
+ * counting against the threshold (an allow list). */
+static int
+gu_dnsbl(struct ctx *c, const struct conf_node *n, void *t)
+{
+	struct conf_guard *g = &c->cf->guard;
+	struct dnsbl_list l;
+	char err[256];
+
+	(void)t;
+	if (g->ndnsbl == DNSBL_MAX_LISTS)
+		return cerr(c, n, "%s: more than %d lists", n->name, DNSBL_MAX_LISTS);
+	if (dnsbl_parse(n->args[0], n->args[1], n->nargs > 2 ? n->args[2] : NULL, &l, err,
+			sizeof(err)) == -1)
+		return cerr(c, n, "%s", err);
+	if (strcmp(n->name, "dnswl") == 0) {
+		if (l.weight < 0)
+			return cerr(c, n, "dnswl: give a positive weight (it is subtracted)");
+		l.weight = -l.weight;
+	}
+	g->dnsbl = xreallocarray(g->dnsbl, g->ndnsbl + 1, sizeof(l));
+	g->dnsbl[g->ndnsbl++] = l;
+	return 0;
+}
+
 static const struct directive guard_tab[] = {
 	{"enabled", 1, 1, 0, set_bool, GF(enabled), 0, NULL},
 	{"window", 1, 1, 0, set_duration, GF(window), 60, NULL},
@@ -772,6 +798,10 @@ static const struct directive guard_tab[] = {
 	{"alert_to", 1, 1, 0, gu_alert_to, GF(alert_to), 0, NULL},
 	{"notify_users", 1, 1, 0, set_bool, GF(notify_users), 0, NULL},
 	{"nftables_set", 3, 3, 0, gu_nftables, GF(nftables_set), 0, NULL},
+	{"dnsbl", 2, 3, 0, gu_dnsbl, 0, 0, NULL},
+	{"dnswl", 2, 3, 0, gu_dnsbl, 0, 0, NULL},
+	{"dnsbl_threshold", 1, 1, 0, set_count, GF(dnsbl_threshold), 1, NULL},
+	{"dnsbl_timeout", 1, 1, 0, set_duration, GF(dnsbl_timeout), 1, NULL},
 };
 #undef GF
 
@@ -900,6 +930,8 @@ conf_defaults(struct conf *cf)
 	cf->guard.abuse_disconnect = 6;
 	cf->guard.abuse_ban = 10;
 	cf->guard.notify_users = true;
+	cf->guard.dnsbl_threshold = 1;
+	cf->guard.dnsbl_timeout = 10;
 }
 
 /* validate_listener_tls - defaults and the rule that submission is
@@ -956,6 +988,8 @@ validate_guard(struct ctx *c)
 		return cerr(c, c->guard_node,
 			    "guard: greet_delay is at most 30s (RFC 5321 4.5.3.2.1 gives clients "
 			    "5 minutes, but senders retry slow servers less)");
+	if (g->dnsbl_timeout > 60)
+		return cerr(c, c->guard_node, "guard: dnsbl_timeout is at most 60s");
 	if (g->abuse_disconnect < g->abuse_tarpit || g->abuse_ban < g->abuse_disconnect)
 		return cerr(c, c->guard_node,
 			    "guard: abuse_tarpit <= abuse_disconnect <= abuse_ban, please");
@@ -1068,6 +1102,7 @@ conf_free(struct conf *cf)
 	free(cf->tls.ciphersuites);
 	free(cf->tls.ca_file);
 	free(cf->auth.banned_file);
+	free(cf->guard.dnsbl);
 	free(cf->guard.alert_to);
 	free(cf->guard.nftables_set);
 	memset(cf, 0, sizeof(*cf));
@@ -1153,9 +1188,31 @@ dump_nets(struct buf *out, const char *indent, const char *name, const struct ci
 	buf_adds(out, "\n");
 }
 
+/* dump_dnsbl - one list as `dnsbl` or `dnswl` with its codes. */
+static void
+dump_dnsbl(struct buf *out, const struct dnsbl_list *l)
+{
+	size_t i;
+
+	buf_addf(out, "\t%s %s %d", l->weight < 0 ? "dnswl" : "dnsbl", l->zone,
+		 l->weight < 0 ? -l->weight : l->weight);
+	for (i = 0; i < l->ncodes; i++) {
+		const struct dnsbl_range *r = &l->codes[i];
+
+		buf_addf(out, "%s127.%u.%u.%u", i ? "," : " ", (r->lo >> 16) & 255,
+			 (r->lo >> 8) & 255, r->lo & 255);
+		if (r->hi != r->lo)
+			buf_addf(out, "-127.%u.%u.%u", (r->hi >> 16) & 255, (r->hi >> 8) & 255,
+				 r->hi & 255);
+	}
+	buf_adds(out, "\n");
+}
+
 static void
 dump_guard(const struct conf_guard *g, struct buf *out)
 {
+	size_t i;
+
 	buf_addf(out,
 		 "guard {\n\tenabled %s\n\twindow %jus\n\tip_failures %ju\n"
 		 "\tnet_failures %ju\n\tpair_failures %ju\n\taccount_failures %ju\n"
@@ -1179,6 +1236,10 @@ dump_guard(const struct conf_guard *g, struct buf *out)
 	dump_nets(out, "\t", "allow", g->allow.net, g->allow.n);
 	dump_nets(out, "\t", "deny", g->deny.net, g->deny.n);
 	dump_nets(out, "\t", "exempt", g->exempt.net, g->exempt.n);
+	buf_addf(out, "\tdnsbl_threshold %ju\n\tdnsbl_timeout %jus\n", (uintmax_t)g->dnsbl_threshold,
+		 (uintmax_t)g->dnsbl_timeout);
+	for (i = 0; i < g->ndnsbl; i++)
+		dump_dnsbl(out, &g->dnsbl[i]);
 	if (g->alert_to != NULL)
 		buf_addf(out, "\talert_to %s\n", g->alert_to);
 	if (g->nftables_set != NULL)

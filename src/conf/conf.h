@@ -128,6 +128,8 @@ struct conf_auth {
 	uint64_t scram_iterations; /* PBKDF2 rounds of stored SCRAM keys; 0: no SCRAM */
 };
 
+struct dnsbl_list;
+
 /* Login monitoring and intrusion defense (the guard). Times in seconds. */
 struct conf_guard {
 	bool enabled;		   /* off: no counting, bans, rate limits, abuse checks */
@@ -152,6 +154,10 @@ struct conf_guard {
 	uint64_t greet_delay; /* mx: wait before the greeting; talkers are refused */
 	uint64_t abuse_tarpit, abuse_disconnect, abuse_ban; /* protocol-abuse scores */
 	struct conf_acl allow, deny, exempt;
+	struct dnsbl_list *dnsbl; /* DNSBL (weight > 0) and DNSWL (< 0) lists */
+	size_t ndnsbl;
+	uint64_t dnsbl_threshold; /* a total weight this high refuses the client */
+	uint64_t dnsbl_timeout;	  /* seconds the greeting waits for the answers */
 	char *alert_to;	     /* security address for alerts, NULL: none */
 	bool notify_users;   /* mail account owners about locks and new addresses */
 	char *nftables_set;  /* "family table set", NULL: none */

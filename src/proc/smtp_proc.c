@@ -28,6 +28,7 @@
 #include <netinet/tcp.h>
 #include <unistd.h>
 
+#include "dns/dns.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/map.h"
@@ -707,11 +708,19 @@ smtp_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user 
 	       struct tls_certs *certs)
 {
 	struct smtp_proc *sp = &sp_global;
-	char empty[PATH_MAX];
+	char empty[PATH_MAX], err[256];
 	uint32_t r;
 
 	log_set_procname("smtp");
 	snprintf(empty, sizeof(empty), "%s/empty", cf->state_dir);
+	memset(sp, 0, sizeof(*sp));
+	/* The resolver for DNSBL lookups reads resolv.conf: before the chroot. */
+	sp->base = event_base_new();
+	if (sp->base == NULL)
+		log_fatalx("smtp: event_base_new failed");
+	sp->senv.dns = dns_new(sp->base, cf, err, sizeof(err));
+	if (sp->senv.dns == NULL)
+		log_warnx("smtp dns-unavailable error=\"%s\" (no DNSBL lookups)", err);
 	privsep_drop(pu, empty);
 	proc_watch_parent(fds->ppid);
 	signal(SIGPIPE, SIG_IGN);
@@ -719,10 +728,6 @@ smtp_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user 
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGTERM, SIG_IGN);
-	memset(sp, 0, sizeof(*sp));
-	sp->base = event_base_new();
-	if (sp->base == NULL)
-		log_fatalx("smtp: event_base_new failed");
 	sp->cf = cf;
 	sp->sessions = map_new();
 	sp->per_ip = map_new();

@@ -40,6 +40,7 @@
 #include "tls/tls.h"
 #include "auth/sasl.h"
 #include "mail/addrlist.h"
+#include "guard/dnsbl.h"
 #include <sodium.h>
 
 /* Bytes of content buffered before a write to the spool file. */
@@ -123,6 +124,8 @@ struct session {
 	struct event *ev_timer;	 /* greet delay, held AUTH answer, tarpit */
 	bool tarpit_wait;	 /* a tarpit pause is running */
 	int held_auth;		 /* the AUTH status held by the timer, -1: none */
+	struct dnsbl_check *dnsbl; /* lookups the greeting waits for */
+	bool greet_timer;	 /* the greet delay is still running */
 };
 
 struct command {
@@ -1317,9 +1320,12 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (s->state == ST_GREET) {
+		s->greet_timer = false;
 		s->env.ops->greet_passed(s->env.arg, s->ip);
-		greet(s);
-		session_process(s);
+		if (s->dnsbl == NULL) {
+			greet(s);
+			session_process(s);
+		}
 	} else if (s->held_auth != -1) {
 		session_auth_answer(s, s->held_auth, NULL, 0, "", NULL, 0, -1, 0);
 	} else if (s->tarpit_wait) {
@@ -1475,6 +1481,7 @@ session_free(struct session *s)
 		event_free(s->ev_session_timeout);
 	if (s->ev_timer != NULL)
 		event_free(s->ev_timer);
+	dnsbl_check_cancel(s->dnsbl);
 	bufferevent_free(s->bev);
 	s->env.ops->closed(s->env.arg, s);
 	conf_unref(s->cf);
@@ -1626,17 +1633,62 @@ on_session_timeout(evutil_socket_t fd, short what, void *arg)
 	session_close(s, "session-timeout");
 }
 
-/* greet_delayed - the pregreet test: untrusted clients of mx listeners
- * that have not passed it lately wait greet_delay for the greeting. */
+/* screened - untrusted clients of mx listeners go through the pregreet
+ * test and the DNSBL lookups before they are greeted. */
 static bool
-greet_delayed(struct session *s)
+screened(struct session *s)
 {
 	const struct conf_guard *g = &s->cf->guard;
 
-	return g->enabled && g->greet_delay > 0 && s->listener.role == ROLE_MX &&
-	       s->listener.tls != LTLS_IMPLICIT && !s->trusted &&
-	       !conf_acl_match(&g->exempt, (struct sockaddr *)&s->peer) &&
-	       !s->env.ops->greet_known(s->env.arg, s->ip);
+	return g->enabled && s->listener.role == ROLE_MX && s->listener.tls != LTLS_IMPLICIT &&
+	       !s->trusted && !conf_acl_match(&g->exempt, (struct sockaddr *)&s->peer);
+}
+
+/* on_dnsbl - the lookups are in: refuse a listed client, or greet (once
+ * the greet delay, if any, is over too). */
+static void
+on_dnsbl(void *arg, int score, const char *listed_on)
+{
+	struct session *s = arg;
+	const struct conf_guard *g = &s->cf->guard;
+
+	s->dnsbl = NULL;
+	if (s->state != ST_GREET)
+		return;
+	if (score != 0)
+		log_info("%s smtp dnsbl ip=%s score=%d lists=%s", s->sid, s->ip, score, listed_on);
+	if (score >= (int)g->dnsbl_threshold) {
+		log_info("%s smtp refuse reason=dnsbl ip=%s score=%d lists=%s", s->sid, s->ip, score,
+			 listed_on);
+		reply(s, "554 5.7.1 %s Service unavailable; client [%s] blocked using %s",
+		      s->cf->hostname, s->ip, listed_on);
+		session_close(s, "dnsbl");
+		return;
+	}
+	if (!s->greet_timer) {
+		greet(s);
+		session_process(s);
+	}
+}
+
+/* screen - start the pregreet wait and the DNSBL lookups; false when
+ * there is nothing to wait for. */
+static bool
+screen(struct session *s)
+{
+	const struct conf_guard *g = &s->cf->guard;
+
+	if (!screened(s))
+		return false;
+	if (g->greet_delay > 0 && !s->env.ops->greet_known(s->env.arg, s->ip)) {
+		s->greet_timer = true;
+		start_timer(s, g->greet_delay * 1000);
+	}
+	if (g->ndnsbl > 0 && s->env.dns != NULL)
+		s->dnsbl = dnsbl_check_start_timeout(s->env.dns, g->dnsbl, g->ndnsbl,
+						     (struct sockaddr *)&s->peer,
+						     (unsigned)g->dnsbl_timeout * 1000, on_dnsbl, s);
+	return s->greet_timer || s->dnsbl != NULL;
 }
 
 struct session *
@@ -1672,12 +1724,9 @@ session_new(const struct session_env *senv, int fd, const struct sockaddr *peer,
 		 s->ip, net_port(peer), listener->spec, conf_role_name(listener->role),
 		 conf_listen_tls_name(listener->tls), s->trusted ? "yes" : "no");
 	s->held_auth = -1;
-	if (greet_delayed(s)) {
-		enter_state(s, ST_GREET);
-		start_timer(s, s->cf->guard.greet_delay * 1000);
-	} else {
+	s->state = ST_GREET;
+	if (!screen(s))
 		greet(s);
-	}
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	return s;
 }

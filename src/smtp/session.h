@@ -64,9 +64,11 @@ struct session_ops {
 };
 
 struct tls_server;
+struct dns;
 
 struct session_env {
 	struct event_base *base;
+	struct dns *dns;	/* for DNSBL lookups; NULL: none */
 	struct conf *cf;	/* shared; each session holds a reference */
 	struct tls_server *tls; /* shared; NULL when no certificate */
 	const struct session_ops *ops;

@@ -332,6 +332,38 @@ class Abuse(unittest.TestCase):
             d.cleanup()
 
 
+class Dnsbl(unittest.TestCase):
+    def test_weighted_lists_and_threshold(self):
+        from testdns import Knot
+        dns = Knot({"bl.test": "5.5.0.127 A 127.0.0.2\n6.5.0.127 A 127.0.0.2\n"
+                               "7.5.0.127 A 127.0.0.10\n",
+                    "wl.test": "6.5.0.127 A 127.0.0.2\n"}).start()
+        d = Daemon(deliver="smtp://127.0.0.1:9", trusted="",
+                   extra=f"resolver 127.0.0.1:{dns.port}\n" +
+                   guard_conf(greet_delay=0, dnsbl="bl.test 2 127.0.0.2-127.0.0.9",
+                              dnswl="wl.test 2", dnsbl_threshold=2))
+        try:
+            d.start()
+            # listed: refused with the list named
+            got = greeting(d, d.mx_port, "127.0.5.5")
+            self.assertTrue(got.startswith("554 5.7.1"), got)
+            self.assertIn("blocked using bl.test", got)
+            self.assertTrue(d.wait_log(r"smtp refuse reason=dnsbl ip=127\.0\.5\.5 score=2"))
+            # listed and allow-listed: 2 - 2 = 0, greeted
+            self.assertTrue(greeting(d, d.mx_port, "127.0.5.6").startswith("220"))
+            # a return code outside the configured ones does not count
+            self.assertTrue(greeting(d, d.mx_port, "127.0.5.7").startswith("220"))
+            self.assertTrue(greeting(d, d.mx_port, "127.0.5.8").startswith("220"))
+            # submission is not screened
+            self.assertTrue(greeting(d, d.sub_port, "127.0.5.5").startswith("220"))
+            self.assertIn("dnsbl bl.test 2 127.0.0.2-127.0.0.9",
+                          subprocess.run([POSTERN, "config", "dump", "-c", d.conf],
+                                         capture_output=True, text=True).stdout)
+        finally:
+            d.cleanup()
+            dns.stop()
+
+
 class SlowFlood(unittest.TestCase):
     def test_idle_connections_from_one_address_do_not_delay_others(self):
         d = Daemon(deliver="smtp://127.0.0.1:9", trusted="",
