@@ -374,13 +374,18 @@ expired(struct authd *a, const struct account *acc)
 /* remember_pair - record a login from ip; at most once an hour per pair,
  * so that a busy client does not cost a database write per login. */
 static void
-remember_pair(struct authd *a, const char *name, const char *ip)
+remember_pair(struct authd *a, const struct asess *s, const char *name)
 {
-	int64_t last, now = (int64_t)time(NULL);
+	int64_t last, n = 0, now = (int64_t)time(NULL);
+	int rc = store_pair_last(a->store, name, s->ip, &last);
 
-	if (store_pair_last(a->store, name, ip, &last) == 0 && last + 3600 > now)
+	if (rc == 0 && last + 3600 > now)
 		return;
-	if (store_pair_ok(a->store, name, ip, now) == -1)
+	/* A first login from here, for an account that logged in elsewhere
+	 * before: its owner hears of it. */
+	if (rc == 1 && store_pair_count(a->store, name, &n) == 0 && n > 0)
+		guardd_new_source(a->gd, name, s->ip, mech_name(s->mech));
+	if (store_pair_ok(a->store, name, s->ip, now) == -1)
 		log_warnx("auth store-error error=\"%s\"", store_error(a->store));
 }
 
@@ -421,7 +426,7 @@ granted(struct authd *a, struct asess *s, const struct account *acc)
 		int days = app ? -1 : expires_days(a, acc);
 
 		str_copy(s->user, acc->name, sizeof(s->user));
-		remember_pair(a, acc->name, s->ip);
+		remember_pair(a, s, acc->name);
 		answer_days(a, s, AUTH_OK, days >= 0 ? "password-expires-soon" : NULL,
 			    (const char *const *)l.v, l.n, days);
 	}
@@ -1123,6 +1128,14 @@ gd_unban(void *arg, const char *net)
 	a->ops->unban(a->arg, net);
 }
 
+static void
+gd_notice(void *arg, const char *to, const char *subject, const char *body)
+{
+	struct authd *a = arg;
+
+	a->ops->notice(a->arg, to, subject, body);
+}
+
 void
 authd_abuse(struct authd *a, const char *ip, const char *check, uint32_t weight)
 {
@@ -1169,6 +1182,7 @@ authd_new(struct event_base *base, struct conf *cf, const struct authd_ops *ops,
 	randombytes_buf(a->cache_key, sizeof(a->cache_key));
 	a->gd_ops.ban = gd_ban;
 	a->gd_ops.unban = gd_unban;
+	a->gd_ops.notice = gd_notice;
 	a->gd = guardd_new(base, cf, a->store, a->audit, &a->gd_ops, a);
 	/* The made-up SCRAM salts of unknown accounts must not change across
 	 * restarts (a change would tell them from real ones): a key on disk. */

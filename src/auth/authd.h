@@ -59,6 +59,8 @@ struct authd_ops {
 	/* the guard banned net until (unix seconds), or lifted a ban */
 	void (*ban)(void *arg, const char *net, uint64_t until, const char *reason);
 	void (*unban)(void *arg, const char *net);
+	/* a mail to queue: a guard alert or a notice to an account owner */
+	void (*notice)(void *arg, const char *to, const char *subject, const char *body);
 };
 
 /* authd_new - open the store, the seal key and the audit log in state_dir. */

@@ -17,6 +17,11 @@
 #include "lib/map.h"
 #include "lib/net.h"
 #include "lib/util.h"
+#include "guard/window.h"
+
+/* Alert mails to alert_to per hour; beyond, the log and audit still say
+ * everything, the mailbox does not fill up during a large attack. */
+#define GUARDD_ALERTS_MAX 30
 
 struct guardd {
 	struct event_base *base;
@@ -30,12 +35,65 @@ struct guardd {
 	int64_t data_version;	/* of the store at the last poll */
 	struct map *pushed;	/* net -> (uintptr_t) until, as the smtp process has it */
 	unsigned ticks;
+	struct window alerts;	/* mails to alert_to in the last hour */
 };
 
 static uint64_t
 now_s(void)
 {
 	return (uint64_t)time(NULL);
+}
+
+static void
+fmt_utc(uint64_t t, char *out, size_t outsz)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, outsz, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+/* alert - a mail to the security address, if there is one (and the hour's
+ * allowance is not used up). */
+static void
+alert(struct guardd *gd, const char *kind, const char *subject, const char *body)
+{
+	const char *to = gd->cf->guard.alert_to;
+	uint64_t now = now_s();
+
+	if (to == NULL)
+		return;
+	if (window_count(&gd->alerts, now, 3600) >= GUARDD_ALERTS_MAX) {
+		log_info("guard alert-suppressed kind=%s", kind);
+		return;
+	}
+	window_add(&gd->alerts, now, 3600, 1);
+	log_info("guard alert kind=%s to=%s", kind, to);
+	gd->ops->notice(gd->arg, to, subject, body);
+}
+
+/* owner - the account's owner hears of it (notify_users; accounts are
+ * named by their address). */
+static void
+owner(struct guardd *gd, const char *kind, const char *account, const char *subject,
+      const char *body)
+{
+	char esc[LOG_ESCAPE_BUF];
+	json_t *f;
+
+	if (!gd->cf->guard.notify_users || strchr(account, '@') == NULL)
+		return;
+	log_info("guard notice kind=%s user=\"%s\" to=%s", kind, log_escape_str(esc, account),
+		 account);
+	f = json_object();
+	json_object_set_new(f, "kind", json_string(kind));
+	json_object_set_new(f, "account", audit_str(account, strlen(account)));
+	json_object_set_new(f, "actor", json_string("guard"));
+	if (gd->au != NULL && audit_append(gd->au, "notice", f) == -1)
+		log_warnx("guard audit-append-failed error=\"%s\"", audit_error(gd->au));
+	json_decref(f);
+	gd->ops->notice(gd->arg, account, subject, body);
 }
 
 /* audit_guard - one audit record of a guard event. */
@@ -114,6 +172,20 @@ ban(struct guardd *gd, const struct guard_alert *al)
 	json_object_set_new(f, "bans", json_integer(earlier + 1));
 	audit_guard(gd, "ban", f);
 	push_ban(gd, net, now + secs, al->reason);
+	{
+		char subject[200], body[1024], until[40];
+
+		fmt_utc(now + secs, until, sizeof(until));
+		snprintf(subject, sizeof(subject), "[postern] %s banned: %s", al->ip, al->reason);
+		snprintf(body, sizeof(body),
+			 "postern on %s banned the address %s until %s.\n\n"
+			 "Reason: %s (%u failures or abuse points in the last %llu minutes, "
+			 "ban number %u for this address).\n\n"
+			 "See `postern ban list`; `postern ban del %s` lifts the ban.\n",
+			 gd->cf->hostname, al->ip, until, al->reason, al->failures,
+			 (unsigned long long)gd->cf->guard.window / 60, earlier + 1, net);
+		alert(gd, "ban", subject, body);
+	}
 }
 
 static void
@@ -139,12 +211,45 @@ lock(struct guardd *gd, const struct guard_alert *al)
 	json_object_set_new(f, "failures", json_integer(al->failures));
 	json_object_set_new(f, "seconds", json_integer((json_int_t)secs));
 	audit_guard(gd, "lock", f);
+	{
+		char subject[200], body[2048], until_s[40], when[40];
+
+		fmt_utc(now + secs, until_s, sizeof(until_s));
+		fmt_utc(now, when, sizeof(when));
+		snprintf(subject, sizeof(subject), "[postern] account %s locked against new sources",
+			 esc);
+		snprintf(body, sizeof(body),
+			 "postern on %s locked the account %s against logins from addresses it "
+			 "has not used before, until %s, after %u consecutive failed logins (the "
+			 "last from %s).\n\nLogins from its usual addresses keep working. "
+			 "`postern user unlock %s` lifts the lock.\n",
+			 gd->cf->hostname, esc, until_s, al->failures, al->ip, esc);
+		alert(gd, "lock", subject, body);
+		snprintf(body, sizeof(body),
+			 "Hello,\n\n"
+			 "Someone tried many times to sign in to your mail account %s with a "
+			 "wrong password: %u failed attempts, the last one from the internet "
+			 "address %s at %s.\n\n"
+			 "To protect you, your account now refuses sign-ins from places you have "
+			 "not used before, until %s. Your own devices, where you signed in "
+			 "recently, keep working as usual.\n\n"
+			 "If this was you: wait until then, or ask your mail administrator to "
+			 "unlock your account.\n\n"
+			 "If this was not you: your password held and nothing was sent in your "
+			 "name. Still, if you use this password anywhere else, or if it is easy "
+			 "to guess, change it now, and ask about two-factor sign-in.\n\n"
+			 "-- \npostern on %s\n",
+			 esc, al->failures, al->ip, when, until_s, gd->cf->hostname);
+		owner(gd, "lock", al->account, "Your mail account was protected from a "
+						  "password-guessing attack", body);
+	}
 }
 
 static void
 on_event(void *arg, const struct guard_alert *al)
 {
 	struct guardd *gd = arg;
+	char subject[200], body[1024];
 	json_t *f;
 
 	switch (al->kind) {
@@ -160,6 +265,13 @@ on_event(void *arg, const struct guard_alert *al)
 		json_object_set_new(f, "net", json_string(al->net));
 		json_object_set_new(f, "failures", json_integer(al->failures));
 		audit_guard(gd, "throttle", f);
+		snprintf(subject, sizeof(subject), "[postern] network %s throttled", al->net);
+		snprintf(body, sizeof(body),
+			 "postern on %s saw %u failed logins from the network %s and refuses "
+			 "logins from it for now, except from addresses where accounts logged "
+			 "in before.\n",
+			 gd->cf->hostname, al->failures, al->net);
+		alert(gd, "throttle", subject, body);
 		return;
 	case GUARD_EV_SPRAY:
 		log_info("guard spray %s=%s accounts=%u", al->ip ? "ip" : "net",
@@ -168,6 +280,14 @@ on_event(void *arg, const struct guard_alert *al)
 		json_object_set_new(f, al->ip ? "ip" : "net", json_string(al->ip ? al->ip : al->net));
 		json_object_set_new(f, "accounts", json_integer(al->accounts));
 		audit_guard(gd, "spray", f);
+		snprintf(subject, sizeof(subject), "[postern] password spraying from %s",
+			 al->ip ? al->ip : al->net);
+		snprintf(body, sizeof(body),
+			 "postern on %s saw logins fail on %u different accounts from %s %s: "
+			 "someone is trying common passwords against many accounts.\n",
+			 gd->cf->hostname, al->accounts, al->ip ? "the address" : "the network",
+			 al->ip ? al->ip : al->net);
+		alert(gd, "spray", subject, body);
 		return;
 	case GUARD_EV_STUFFING:
 		log_info("guard stuffing sources=%u accounts=%u", al->sources, al->accounts);
@@ -175,6 +295,15 @@ on_event(void *arg, const struct guard_alert *al)
 		json_object_set_new(f, "sources", json_integer(al->sources));
 		json_object_set_new(f, "accounts", json_integer(al->accounts));
 		audit_guard(gd, "stuffing", f);
+		snprintf(subject, sizeof(subject), "[postern] credential stuffing under way");
+		snprintf(body, sizeof(body),
+			 "postern on %s saw logins fail from %u addresses on %u accounts in the "
+			 "last %llu minutes, few tries each: leaked passwords are being tried. "
+			 "Failed logins from unknown addresses are slowed to the maximum while "
+			 "it lasts.\n",
+			 gd->cf->hostname, al->sources, al->accounts,
+			 (unsigned long long)gd->cf->guard.window / 60);
+		alert(gd, "stuffing", subject, body);
 		return;
 	}
 }
@@ -354,6 +483,26 @@ guardd_succeeded(struct guardd *gd, const struct guard_attempt *ga)
 	if (ga->exists && store_guard_lock_get(gd->st, ga->account, &until, &level) == 0 &&
 	    until <= (int64_t)now_s())
 		(void)store_guard_unlock(gd->st, ga->account);
+}
+
+void
+guardd_new_source(struct guardd *gd, const char *account, const char *ip, const char *mechanism)
+{
+	char body[2048], when[40], esc[LOG_ESCAPE_BUF];
+
+	fmt_utc(now_s(), when, sizeof(when));
+	log_escape_str(esc, account);
+	snprintf(body, sizeof(body),
+		 "Hello,\n\n"
+		 "Your mail account %s was just used to sign in from an internet address "
+		 "it had not used before:\n\n    %s, at %s (%s)\n\n"
+		 "If this was you (a new phone or computer, a trip, a new internet "
+		 "connection), there is nothing to do.\n\n"
+		 "If it was not you, someone knows your password: change it now and tell "
+		 "your mail administrator, who can see every sign-in and block the "
+		 "address.\n\n-- \npostern on %s\n",
+		 esc, ip, when, mechanism, gd->cf->hostname);
+	owner(gd, "new-source", account, "New sign-in to your mail account", body);
 }
 
 void

@@ -15,6 +15,9 @@
  *   guard throttle net=NET failures=N
  *   guard spray ip=IP|net=NET accounts=N
  *   guard stuffing sources=N accounts=N
+ *   guard alert kind=K to=ADDRESS            (a mail to alert_to)
+ *   guard alert-suppressed kind=K            (more than GUARDD_ALERTS_MAX an hour)
+ *   guard notice kind=lock|new-source user="U" to=ADDRESS
  *
  * SECURITY: auth process (unprivileged, no network). Ban nets come from
  * the engine (client addresses) or from the store, written by the CLI;
@@ -39,6 +42,8 @@ struct guardd_ops {
 	void (*ban)(void *arg, const char *net, uint64_t until, const char *reason);
 	/* unban - a ban was lifted before its end. */
 	void (*unban)(void *arg, const char *net);
+	/* notice - a mail to queue (alert_to, or an account owner). */
+	void (*notice)(void *arg, const char *to, const char *subject, const char *body);
 };
 
 /* guardd_new - st and au stay the caller's and must outlive the guardd. */
@@ -57,6 +62,10 @@ uint32_t guardd_failed(struct guardd *gd, const struct guard_attempt *ga, bool *
 void guardd_succeeded(struct guardd *gd, const struct guard_attempt *ga);
 /* guardd_abuse - protocol abuse scored by the smtp process. */
 void guardd_abuse(struct guardd *gd, const char *ip, const char *check, uint32_t weight);
+/* guardd_new_source - account logged in from ip for the first time (it
+ * had logged in from elsewhere before): tell its owner (notify_users). */
+void guardd_new_source(struct guardd *gd, const char *account, const char *ip,
+		       const char *mechanism);
 /* guardd_sync - push every ban in force (the smtp process starts empty). */
 void guardd_sync(struct guardd *gd);
 

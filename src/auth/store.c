@@ -601,6 +601,24 @@ store_app_used(struct store *st, int64_t id, int64_t now, const char *ip)
 /* Guard state: bans, locks against untrusted sources, trusted sources. */
 
 int
+store_pair_count(struct store *st, const char *name, int64_t *n)
+{
+	sqlite3_stmt *s = prep(st, "SELECT COUNT(*) FROM login_ok p JOIN accounts a ON a.id = "
+				   "p.account WHERE a.name = ?");
+	int rc;
+
+	*n = 0;
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*n = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : fail(st);
+}
+
+int
 store_ip_trusted(struct store *st, const char *ip, int64_t since)
 {
 	sqlite3_stmt *s = prep(st, "SELECT 1 FROM login_ok WHERE ip = ? AND last >= ? LIMIT 1");

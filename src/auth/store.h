@@ -129,6 +129,8 @@ struct store_ban {
 	char actor[64];	  /* who: "guard" or the admin */
 };
 
+/* store_pair_count - how many addresses the account logged in from. */
+int store_pair_count(struct store *st, const char *name, int64_t *n);
 /* store_ip_trusted - 0 if some account logged in from ip at or after
  * since, 1 if none, -1 error. */
 int store_ip_trusted(struct store *st, const char *ip, int64_t since);

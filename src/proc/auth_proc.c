@@ -54,35 +54,55 @@ on_answer(void *arg, uint64_t sid, const struct auth_answer *ans)
 	ipc_send(ap->smtp, &out);
 }
 
+/* send_ban - a ban (until != 0) or its end, to the smtp process and, for
+ * the firewall, to the parent. */
+static void
+send_ban(struct auth_proc *ap, const char *net, uint64_t until, const char *reason)
+{
+	struct ipc *to[2] = {ap->smtp, ap->cf->guard.nftables_set ? ap->parent : NULL};
+	struct ipc_out out;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		if (to[i] == NULL)
+			continue;
+		ipc_begin(&out, until ? IMSG_GUARD_BAN : IMSG_GUARD_UNBAN);
+		ipc_add_str(&out, net);
+		if (until) {
+			ipc_add_u64(&out, until);
+			ipc_add_str(&out, reason);
+		}
+		ipc_send(to[i], &out);
+	}
+}
+
 static void
 on_ban(void *arg, const char *net, uint64_t until, const char *reason)
 {
-	struct auth_proc *ap = arg;
-	struct ipc_out out;
-
-	if (ap->smtp == NULL)
-		return;
-	ipc_begin(&out, IMSG_GUARD_BAN);
-	ipc_add_str(&out, net);
-	ipc_add_u64(&out, until);
-	ipc_add_str(&out, reason);
-	ipc_send(ap->smtp, &out);
+	send_ban(arg, net, until, reason);
 }
 
 static void
 on_unban(void *arg, const char *net)
 {
+	send_ban(arg, net, 0, NULL);
+}
+
+/* on_notice - a mail for the queue, through the parent. */
+static void
+on_notice(void *arg, const char *to, const char *subject, const char *body)
+{
 	struct auth_proc *ap = arg;
 	struct ipc_out out;
 
-	if (ap->smtp == NULL)
-		return;
-	ipc_begin(&out, IMSG_GUARD_UNBAN);
-	ipc_add_str(&out, net);
-	ipc_send(ap->smtp, &out);
+	ipc_begin(&out, IMSG_NOTICE);
+	ipc_add_str(&out, to);
+	ipc_add_str(&out, subject);
+	ipc_add_str(&out, body);
+	ipc_send(ap->parent, &out);
 }
 
-static const struct authd_ops ap_ops = {on_answer, on_ban, on_unban};
+static const struct authd_ops ap_ops = {on_answer, on_ban, on_unban, on_notice};
 
 /* do_abuse - protocol abuse the smtp process scored. */
 static void
@@ -213,9 +233,9 @@ auth_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user 
 	ap->authd = authd_new(ap->base, cf, &ap_ops, ap, err, sizeof(err));
 	if (ap->authd == NULL)
 		log_fatalx("auth: %s", err);
-	log_info("auth ready state_dir=%s", cf->state_dir);
 	ap->parent = ipc_new(ap->base, fds->parent, "parent", on_parent, ap);
 	ap->smtp = ipc_new(ap->base, fds->peer, "smtp", on_smtp, ap);
+	log_info("auth ready state_dir=%s", cf->state_dir);
 	authd_sync(ap->authd); /* the smtp process learns the bans in force */
 	event_base_dispatch(ap->base);
 	log_fatalx("auth: event loop ended");

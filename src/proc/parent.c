@@ -29,6 +29,7 @@
 #include "lib/log.h"
 #include "lib/net.h"
 #include "lib/util.h"
+#include "proc/nft.h"
 #include "proc/procs.h"
 #include "proc/proto.h"
 #include "tls/tls.h"
@@ -384,6 +385,44 @@ child_gone(struct parent *p, struct child *c, const char *how)
 		event_base_loopexit(p->base, NULL);
 }
 
+/* from_auth - what the auth process asks of the parent: a notice to pass
+ * on to the queue, bans for the firewall. */
+static void
+from_auth(struct parent *p, struct ipc_msg *m)
+{
+	char net[NET_ADDRSTRLEN + 8], reason[64], to[400], subject[256], *text;
+	struct ipc_out out;
+	uint64_t until = 0;
+
+	if (m->type == IMSG_NOTICE) {
+		ipc_get_strbuf(m, to, sizeof(to));
+		ipc_get_strbuf(m, subject, sizeof(subject));
+		text = ipc_get_str(m, 64 * 1024);
+		ipc_end(m);
+		if (p->queue.ipc != NULL && !p->stopping) {
+			ipc_begin(&out, IMSG_NOTICE);
+			ipc_add_str(&out, to);
+			ipc_add_str(&out, subject);
+			ipc_add_str(&out, text);
+			ipc_send(p->queue.ipc, &out);
+		}
+		free(text);
+		return;
+	}
+	ipc_get_strbuf(m, net, sizeof(net));
+	if (m->type == IMSG_GUARD_BAN) {
+		until = ipc_get_u64(m);
+		ipc_get_strbuf(m, reason, sizeof(reason));
+	}
+	ipc_end(m);
+	if (p->cf->guard.nftables_set == NULL)
+		return;
+	if (m->type == IMSG_GUARD_BAN)
+		nft_ban(p->cf->guard.nftables_set, net, until);
+	else
+		nft_unban(p->cf->guard.nftables_set, net);
+}
+
 static void
 on_child_msg(struct ipc *ipc, struct ipc_msg *m, void *arg)
 {
@@ -392,6 +431,11 @@ on_child_msg(struct ipc *ipc, struct ipc_msg *m, void *arg)
 	(void)ipc;
 	if (m == NULL)
 		return; /* SIGCHLD tells */
+	if (c == &pp.auth && (m->type == IMSG_NOTICE || m->type == IMSG_GUARD_BAN ||
+			      m->type == IMSG_GUARD_UNBAN)) {
+		from_auth(&pp, m);
+		return;
+	}
 	if (m->type != IMSG_STOPPED)
 		log_bug("parent: unexpected message %u from %s", m->type, c->name);
 	ipc_end(m);

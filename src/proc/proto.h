@@ -13,6 +13,8 @@
  *   auth   -> smtp:         AUTH_ANSWER, GUARD_BAN (net, until, reason),
  *                           GUARD_UNBAN (net)
  *   smtp   -> auth:         GUARD_ABUSE (ip, check, weight)
+ *   auth   -> parent:       NOTICE (to, subject, body), GUARD_BAN, GUARD_UNBAN
+ *   parent -> queue:        NOTICE (passed on as it came)
  *   smtp, queue, auth -> parent: STOPPED
  *
  * SECURITY: the smtp process handles network input and may be hostile to
@@ -46,6 +48,7 @@ enum imsg_type {
 	IMSG_GUARD_BAN,
 	IMSG_GUARD_UNBAN,
 	IMSG_GUARD_ABUSE,
+	IMSG_NOTICE,
 };
 
 void proto_add_envelope(struct ipc_out *out, const struct envelope *env);

@@ -13,10 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dns/dns.h"
 #include "lib/ipc.h"
+#include "mail/notice.h"
+#include "mail/syntax.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "proc/control.h"
@@ -163,6 +167,61 @@ queue_finish_stop(struct queue_proc *qp)
 	exit(0);
 }
 
+/* on_notice - a mail of our own (a guard alert or a user notice), passed
+ * on by the parent from the auth process: composed here and queued with
+ * the null sender, so that a failure never bounces back (RFC 3834). */
+static void
+on_notice(struct queue_proc *qp, struct ipc_msg *m)
+{
+	char to[SMTP_PATH_MAX + 1], subject[NOTICE_SUBJECT_MAX + 1], id[40], *text;
+	struct envelope env;
+	struct env_rcpt r;
+	struct notice n;
+	struct buf msg = BUF_INIT;
+	struct smtp_path path;
+	char quoted[SMTP_PATH_MAX + 3];
+	uint32_t rnd;
+
+	ipc_get_strbuf(m, to, sizeof(to));
+	ipc_get_strbuf(m, subject, sizeof(subject));
+	text = ipc_get_str(m, NOTICE_BODY_MAX);
+	ipc_end(m);
+	snprintf(quoted, sizeof(quoted), "<%s>", to);
+	if (smtp_parse_path(quoted, strlen(quoted), true, &path) == -1 || path.null) {
+		log_warnx("queue notice-refused to=<%.80s> reason=bad-address", to);
+		free(text);
+		return;
+	}
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		rnd = (uint32_t)getpid();
+	snprintf(id, sizeof(id), "%lld.%08x", (long long)time(NULL), rnd);
+	memset(&n, 0, sizeof(n));
+	n.hostname = qp->cf->hostname;
+	n.to = path.addr;
+	n.subject = subject;
+	n.body = text;
+	n.now = time(NULL);
+	n.id = id;
+	memset(&env, 0, sizeof(env));
+	memset(&r, 0, sizeof(r));
+	env.arrival = (uint64_t)n.now;
+	str_copy(env.client_ip, "127.0.0.1", sizeof(env.client_ip));
+	str_copy(env.helo, qp->cf->hostname, sizeof(env.helo));
+	str_copy(env.proto, "local", sizeof(env.proto));
+	env.body = BODY_8BITMIME;
+	env.smtputf8 = path.utf8;
+	str_copy(r.addr, path.addr, sizeof(r.addr));
+	str_copy(r.domain, path.domain, sizeof(r.domain));
+	envelope_add_rcpt(&env, &r);
+	if (notice_compose(&n, &msg) == -1)
+		log_warnx("queue notice-refused to=<%s> reason=bad-fields", path.addr);
+	else if (queue_inject(&qp->q, &env, &msg) == 0)
+		log_info("queue notice-sent to=<%s> subject=\"%s\"", path.addr, subject);
+	envelope_clear(&env);
+	buf_free(&msg);
+	free(text);
+}
+
 static void
 on_parent(struct ipc *ipc, struct ipc_msg *m, void *arg)
 {
@@ -179,6 +238,9 @@ on_parent(struct ipc *ipc, struct ipc_msg *m, void *arg)
 		ipc_end(m);
 		queue_stop(&qp->q);
 		queue_finish_stop(qp);
+		break;
+	case IMSG_NOTICE:
+		on_notice(qp, m);
 		break;
 	default:
 		log_bug("queue: unexpected message %u from parent", m->type);

@@ -364,6 +364,89 @@ class Dnsbl(unittest.TestCase):
             dns.stop()
 
 
+class Alerts(unittest.TestCase):
+    def test_alert_mails_and_user_notices(self):
+        from harness import Sink
+        sink = Sink().start()
+        d = Daemon(deliver=f"smtp://127.0.0.1:{sink.port}", trusted="",
+                   extra=guard_conf(tarpit=0, account_failures=6, ip_failures=3,
+                                    alert_to="security@example.test"))
+        try:
+            add_user(d, "hana@example.test")
+            d.start()
+            self.assertEqual(login(d, "hana@example.test", PW)[0], 235)
+            # a first login from a new address: its owner hears of it
+            self.assertEqual(attempt(d, "hana@example.test", PW, "127.0.5.80")[0], 235)
+            self.assertTrue(d.wait_log(r'guard notice kind=new-source user="hana@example.test"'))
+            # guesses from three addresses: one is banned, the account locked
+            for i in range(6):
+                attempt(d, "hana@example.test", f"guess {i}", f"127.0.6.{81 + i // 3}")
+            self.assertTrue(d.wait_log(r"guard alert kind=ban to=security@example.test"))
+            self.assertTrue(d.wait_log(r"guard alert kind=lock to=security@example.test"))
+            msgs = sink.wait_messages(5, 30)  # new-source, 2 bans, lock alert and notice
+            by_to = {}
+            for m in msgs:
+                for r, _ in m.rcpts:
+                    by_to.setdefault(r, []).append(m.content.decode(errors="replace"))
+            mine = "\n".join(by_to.get("hana@example.test", []))
+            self.assertIn("Subject: New sign-in to your mail account", mine)
+            self.assertIn("127.0.5.80", mine)
+            self.assertIn("password-guessing attack", mine)
+            self.assertIn("Auto-Submitted: auto-generated", mine)
+            sec = "\n".join(by_to.get("security@example.test", []))
+            self.assertIn("banned: auth-failures", sec)
+            self.assertIn("locked against new sources", sec)
+            for m in msgs:
+                self.assertEqual(m.mail_from, "")  # the null sender: never bounced
+            kinds = [r.get("kind") for r in audit_events(d, "notice")]
+            self.assertIn("new-source", kinds)
+            self.assertIn("lock", kinds)
+        finally:
+            d.cleanup()
+            sink.stop()
+
+
+@unittest.skipUnless(os.geteuid() == 0 and os.path.exists("/usr/sbin/nft"),
+                     "needs root and nft(8) for a network namespace")
+class Nftables(unittest.TestCase):
+    NS = f"postern-nft-{os.getpid()}"
+
+    def ns(self, *args, check=True):
+        return subprocess.run(["ip", "netns", "exec", self.NS, *args], capture_output=True,
+                              text=True, timeout=30, check=check)
+
+    def test_bans_reach_the_firewall_set(self):
+        subprocess.run(["ip", "netns", "add", self.NS], check=True)
+        d = Daemon(deliver="smtp://127.0.0.1:9", trusted="",
+                   extra=guard_conf(nftables_set="inet filter postern_ban"))
+        try:
+            self.ns("ip", "link", "set", "lo", "up")
+            self.ns("nft", "add", "table", "inet", "filter")
+            for name, kind in (("postern_ban", "ipv4_addr"), ("postern_ban6", "ipv6_addr")):
+                self.ns("nft", "add", "set", "inet", "filter", name,
+                        f"{{ type {kind}; flags interval, timeout; }}")
+            d.log_fd = open(d.logfile, "ab")
+            d.proc = subprocess.Popen(["ip", "netns", "exec", self.NS, POSTERN, "serve",
+                                       "-c", d.conf], stdout=d.log_fd,
+                                      stderr=subprocess.STDOUT, start_new_session=True)
+            self.assertTrue(d.wait_log("auth ready", 15), d.log())
+            for net in ("198.51.100.7", "192.0.2.0/24", "2001:db8::/48"):
+                self.assertEqual(ban(d, "add", net, "--for", "1h").returncode, 0)
+
+            def listed():
+                out = self.ns("nft", "list", "set", "inet", "filter", "postern_ban").stdout
+                out6 = self.ns("nft", "list", "set", "inet", "filter", "postern_ban6").stdout
+                return ("198.51.100.7" in out and "192.0.2.0/24" in out and
+                        "2001:db8::/48" in out6 and "expires" in out)
+            self.assertTrue(wait_for(listed, 10), d.log())
+            self.assertEqual(ban(d, "del", "192.0.2.0/24").returncode, 0)
+            self.assertTrue(wait_for(lambda: "192.0.2.0/24" not in self.ns(
+                "nft", "list", "set", "inet", "filter", "postern_ban").stdout, 10))
+        finally:
+            d.cleanup()
+            subprocess.run(["ip", "netns", "del", self.NS])
+
+
 class SlowFlood(unittest.TestCase):
     def test_idle_connections_from_one_address_do_not_delay_others(self):
         d = Daemon(deliver="smtp://127.0.0.1:9", trusted="",
