@@ -459,11 +459,15 @@ guardd_before(struct guardd *gd, struct guard_attempt *ga, const char **reason,
 	      uint32_t *delay_ms)
 {
 	int64_t until = 0, level;
+	enum guard_gate gate;
 
 	if (ga->exists && store_guard_lock_get(gd->st, ga->account, &until, &level) == -1)
 		log_warnx("guard store-error error=\"%s\"", store_error(gd->st));
 	ga->lock_until = until > 0 ? (uint64_t)until : 0;
-	return guard_before(gd->guard, ga, now_s(), reason, delay_ms);
+	gate = guard_before(gd->guard, ga, now_s(), reason, delay_ms);
+	if (gate != GUARD_OPEN)
+		guard_refused(gd->guard, ga, now_s());
+	return gate;
 }
 
 uint32_t

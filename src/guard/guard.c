@@ -496,6 +496,45 @@ lock_account(struct guard *g, const struct guard_attempt *a, uint32_t consec, ui
 	emit(g, &al);
 }
 
+/* ban_check - nip failures from ip: past ip_failures, ban it (once a
+ * window); named spraying when they went to many accounts. */
+static void
+ban_check(struct guard *g, const char *ip, uint32_t nip, size_t accounts, uint64_t now)
+{
+	const struct conf_guard *cf = &g->cf;
+	char k[KEY_MAX];
+
+	if (nip < cf->ip_failures)
+		return;
+	key(k, "o:ban", ip, NULL);
+	if (g->be.once(g->be.ctx, k, cf->window, now)) {
+		struct guard_alert al = {GUARD_EV_BAN,
+					 ip,
+					 NULL,
+					 NULL,
+					 accounts >= cf->spray_accounts ? "spray" : "auth-failures",
+					 nip,
+					 (uint32_t)accounts,
+					 0};
+
+		emit(g, &al);
+	}
+}
+
+void
+guard_refused(struct guard *g, const struct guard_attempt *a, uint64_t now)
+{
+	char k[KEY_MAX];
+	uint32_t nip;
+
+	if (!g->cf.enabled || a->trusted)
+		return;
+	key(k, "i", a->ip, NULL);
+	nip = g->be.count(g->be.ctx, k, g->cf.window, 1, now);
+	key(k, "a", a->ip, NULL);
+	ban_check(g, a->ip, nip, g->be.distinct(g->be.ctx, k, 0, g->cf.window, 0, now), now);
+}
+
 uint32_t
 guard_failed(struct guard *g, const struct guard_attempt *a, uint64_t now, bool *repeat)
 {
@@ -532,17 +571,7 @@ guard_failed(struct guard *g, const struct guard_attempt *a, uint64_t now, bool 
 	if (have_net)
 		spread(g, "A", net, true, a->account, now);
 	stuffing(g, a, now);
-	if (nip >= cf->ip_failures) {
-		key(k, "o:ban", a->ip, NULL);
-		if (g->be.once(g->be.ctx, k, cf->window, now)) {
-			struct guard_alert al = {GUARD_EV_BAN, a->ip, NULL, NULL,
-						 accounts >= cf->spray_accounts ? "spray"
-										: "auth-failures",
-						 nip, (uint32_t)accounts, 0};
-
-			emit(g, &al);
-		}
-	}
+	ban_check(g, a->ip, nip, accounts, now);
 	if (have_net && nnet >= cf->net_failures) {
 		key(k, "o:net", net, NULL);
 		if (g->be.once(g->be.ctx, k, cf->window, now)) {
@@ -566,7 +595,10 @@ guard_succeeded(struct guard *g, const struct guard_attempt *a, uint64_t now)
 {
 	char k[KEY_MAX];
 
-	if (!g->cf.enabled)
+	/* Only a success from an untrusted source starts the count again: the
+	 * real user logging in from her usual place all day must not give an
+	 * attacker elsewhere a fresh allowance each time. */
+	if (!g->cf.enabled || a->trusted)
 		return;
 	key(k, "c", a->account, NULL);
 	g->be.consec(g->be.ctx, k, -1, 0, now);

@@ -120,8 +120,12 @@ enum guard_gate guard_before(struct guard *g, const struct guard_attempt *a, uin
  * return the tarpit delay (milliseconds) to hold the 535 for. *repeat is
  * set when this was a stale password seen before (counted once). */
 uint32_t guard_failed(struct guard *g, const struct guard_attempt *a, uint64_t now, bool *repeat);
-/* guard_succeeded - the credentials were right: the account's
- * consecutive failures start again. */
+/* guard_refused - the gate refused an untrusted attempt (locked account,
+ * throttled network): the address still pays for it, so hammering a
+ * locked account gets the attacker banned like guessing does. */
+void guard_refused(struct guard *g, const struct guard_attempt *a, uint64_t now);
+/* guard_succeeded - the credentials were right: from an untrusted source,
+ * the account's consecutive failures start again. */
 void guard_succeeded(struct guard *g, const struct guard_attempt *a, uint64_t now);
 /* guard_abuse - the smtp process scored a protocol abuse by ip. */
 void guard_abuse(struct guard *g, const char *ip, uint32_t weight, uint64_t now);

@@ -7,9 +7,11 @@ addresses in 127.0.5.0/24 and 127.0.6.0/24; the real user comes from
 127.0.0.1."""
 import json
 import os
+import re
 import smtplib
 import socket
 import subprocess
+import sys
 import time
 import unittest
 
@@ -445,6 +447,133 @@ class Nftables(unittest.TestCase):
         finally:
             d.cleanup()
             subprocess.run(["ip", "netns", "del", self.NS])
+
+
+class Attack(unittest.TestCase):
+    """The bounded attack of the issue: a few addresses in 127.0.5.0/24
+    send thousands of wrong passwords at the real user's account, 25
+    addresses in 127.0.6.0/24 spray one password over 100 accounts, one
+    address holds idle connections open; the real user logs in from
+    127.0.0.1 (where she logged in before) all along."""
+
+    ATTACKERS = [f"127.0.5.{n}" for n in range(10, 14)]
+    TRIES = 600  # per attacker: 2400 in all
+
+    def test_attack(self):
+        import threading
+        from harness import Sink
+        sink = Sink().start()
+        d = Daemon(deliver=f"smtp://127.0.0.1:{sink.port}", trusted="",
+                   extra=guard_conf(tarpit="1s", tarpit_max="2s", account_failures=15,
+                                    alert_to="security@example.test", conn_rate=0,
+                                    greet_delay=0))
+        try:
+            add_user(d, "alice@example.test")
+            h = subprocess.run(["doveadm", "pw", "-s", "SHA512-CRYPT", "-p", "not guessed"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+            path = os.path.join(d.dir, "staff.passwd")
+            with open(path, "w") as f:
+                f.writelines(f"staff{i}@example.test:{h}\n" for i in range(100))
+            user(d, "import", path)
+            d.start()
+            self.assertEqual(login(d, "alice@example.test", PW)[0], 235)
+            stop = threading.Event()
+            outcomes = {}
+            latencies = []
+            lock = threading.Lock()
+
+            def attacker(ip):
+                for i in range(self.TRIES):
+                    code = attempt(d, "alice@example.test", f"guess {ip} {i}", ip)[0]
+                    with lock:
+                        outcomes[code] = outcomes.get(code, 0) + 1
+
+            def sprayer(n):
+                ip = f"127.0.6.{10 + n}"
+                for k in range(4):
+                    code = attempt(d, f"staff{4 * n + k}@example.test", "Winter2026!", ip)[0]
+                    with lock:
+                        outcomes[code] = outcomes.get(code, 0) + 1
+
+            def real_user():
+                while not stop.is_set():
+                    t = time.monotonic()
+                    code = login(d, "alice@example.test", PW)[0]
+                    with lock:
+                        latencies.append((time.monotonic() - t, code))
+                    stop.wait(0.3)
+
+            idle = [socket.create_connection(("127.0.0.1", d.sub_port), timeout=10,
+                                             source_address=("127.0.5.40", 0))
+                    for _ in range(20)]
+            workers = [threading.Thread(target=attacker, args=(ip,)) for ip in self.ATTACKERS]
+            workers += [threading.Thread(target=sprayer, args=(n,)) for n in range(25)]
+            me = threading.Thread(target=real_user)
+            me.start()
+            t0 = time.monotonic()
+            for w in workers:
+                w.start()
+            for w in workers:
+                w.join(180)
+            took = time.monotonic() - t0
+            stop.set()
+            me.join(30)
+            for s in idle:
+                s.close()
+            log = d.log()
+
+            def logged(pattern, want=True):
+                found = re.search(pattern, log, re.M) is not None
+                self.assertEqual(found, want, f"{pattern!r} {'not ' if want else ''}in the log")
+            # every attacker address was banned, at the fifth failure
+            for ip in self.ATTACKERS:
+                logged(rf"guard ban ip={ip.replace('.', '[.]')} for=600s "
+                       r"reason=auth-failures count=1")
+            bans = [r for r in audit_events(d, "guard") if r["action"] == "ban"]
+            for b in bans:
+                self.assertEqual(b["failures"], 5)
+            # the network was throttled, the spray and the stuffing named,
+            # and no sprayer was banned outright
+            logged(r"guard throttle net=127[.]0[.]6[.]0/24")
+            logged(r"guard spray net=127[.]0[.]6[.]0/24")
+            logged(r"guard stuffing sources=20 accounts=20")
+            logged(r"guard ban ip=127[.]0[.]6[.]", False)
+            # the account was locked against untrusted sources...
+            logged(r'guard lock user="alice@example.test"')
+            # ...and the real user got in every time, in bounded time
+            self.assertGreater(len(latencies), 5)
+            self.assertEqual({c for _, c in latencies}, {235}, latencies)
+            worst = max(t for t, _ in latencies)
+            self.assertLess(worst, 5.0, latencies)
+            total = sum(outcomes.values())
+            self.assertEqual(total, len(self.ATTACKERS) * self.TRIES + 100)
+            self.assertGreater(outcomes.get(421, 0), 2000)  # refused at connect
+            # alerts and notices arrived downstream
+            def mails():
+                got = {}
+                for m in sink.messages:
+                    for r, _ in m.rcpts:
+                        got.setdefault(r, []).append(m.content.decode(errors="replace"))
+                return got
+            self.assertTrue(wait_for(lambda: len(mails().get("security@example.test", []))
+                                     >= 7 and mails().get("alice@example.test"), 30))
+            sec = "\n".join(mails()["security@example.test"])
+            for word in ("banned: auth-failures", "locked against new sources",
+                         "throttled", "password spraying", "credential stuffing"):
+                self.assertIn(word, sec)
+            self.assertIn("password-guessing attack", "\n".join(mails()["alice@example.test"]))
+            # the audit log holds it all, and its chain is intact
+            auths = audit_events(d, "auth")
+            self.assertGreater(len(auths), 100)
+            out = subprocess.run([POSTERN, "audit", "verify", "-c", d.conf],
+                                 capture_output=True, text=True)
+            self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+            print(f"\nattack: {total} attempts in {took:.1f}s, outcomes {outcomes}, "
+                  f"{len(latencies)} real logins, worst {worst * 1000:.0f} ms",
+                  file=sys.stderr)
+        finally:
+            d.cleanup()
+            sink.stop()
 
 
 class SlowFlood(unittest.TestCase):

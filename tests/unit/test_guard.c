@@ -284,12 +284,18 @@ test_account_lock(void **state)
 	a.exists = false;
 	assert_int_equal(guard_before(g, &a, 1001, &why, &delay), GUARD_LOCKED);
 	assert_string_equal(why, "account-locked");
-	/* a success starts the count again */
+	/* a success from a trusted pair does not start the count again (the
+	 * next failure locks again); one from a new source does */
 	a = att("10.99.0.3", "carol", true, 1);
 	guard_succeeded(g, &a, 1002);
 	a = att("10.98.0.1", "carol", false, 77);
 	guard_failed(g, &a, 1003, &rep);
-	assert_int_equal(seen.locks, 2);
+	assert_int_equal(seen.locks, 3);
+	a = att("10.97.0.1", "carol", false, 1);
+	guard_succeeded(g, &a, 1004);
+	a = att("10.96.0.1", "carol", false, 78);
+	guard_failed(g, &a, 1005, &rep);
+	assert_int_equal(seen.locks, 3);
 	guard_free(g);
 }
 
