@@ -4,8 +4,8 @@
 # Idempotent: does nothing when everything is present. Needs root to install.
 set -eu
 
-BUILD="meson ninja-build pkg-config gcc libc6-dev libevent-dev libunbound-dev libssl-dev openssl libsqlite3-dev libsodium-dev libcrypt-dev libjansson-dev libzxcvbn-dev libqrencode-dev"
-TEST="libcmocka-dev clang libclang-rt-14-dev python3 python3-aiosmtpd swaks postfix nmap knot knot-dnsutils testssl.sh sslscan libnet-ssleay-perl libio-socket-ssl-perl gsasl oathtool dovecot-core fail2ban"
+BUILD="meson ninja-build pkg-config gcc libc6-dev libevent-dev libunbound-dev libssl-dev openssl libsqlite3-dev libsodium-dev libcrypt-dev libjansson-dev libzxcvbn-dev libqrencode-dev libhiredis-dev"
+TEST="libcmocka-dev clang libclang-rt-14-dev python3 python3-aiosmtpd swaks postfix nmap knot knot-dnsutils testssl.sh sslscan libnet-ssleay-perl libio-socket-ssl-perl gsasl oathtool dovecot-core fail2ban redis-server"
 
 want="$BUILD"
 case "${1:-build}" in
@@ -31,6 +31,8 @@ if [ -n "$missing" ]; then
     # postfix is only wanted for smtp-sink/smtp-source: no configuration, no service.
     # fail2ban is only wanted for fail2ban-regex and fail2ban-client (contrib/fail2ban);
     # note that Debian starts its service, with the sshd jail on.
+    # redis-server is only wanted for test_redis, which starts its own on a free
+    # loopback port; Debian also starts its service on 127.0.0.1:6379.
     echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q >/dev/null || apt-get update -q

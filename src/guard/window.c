@@ -17,14 +17,22 @@ roll(struct window *w, uint64_t now, uint64_t span)
 	w->start = start;
 }
 
+uint32_t
+window_estimate(uint32_t prev, uint32_t cur, uint64_t into, uint64_t span)
+{
+	uint64_t weighted, total;
+
+	if (span == 0 || into >= span)
+		return cur; /* the previous bucket is out of the window */
+	weighted = ((uint64_t)prev * (span - into) + span - 1) / span;
+	total = weighted + cur;
+	return total > UINT32_MAX ? UINT32_MAX : (uint32_t)total;
+}
+
 static uint32_t
 estimate(const struct window *w, uint64_t now, uint64_t span)
 {
-	uint64_t into = now - w->start; /* 0 .. span-1 */
-	uint64_t weighted = ((uint64_t)w->prev * (span - into) + span - 1) / span;
-	uint64_t total = weighted + w->cur;
-
-	return total > UINT32_MAX ? UINT32_MAX : (uint32_t)total;
+	return window_estimate(w->prev, w->cur, now - w->start, span);
 }
 
 uint32_t

@@ -35,6 +35,12 @@ uint32_t window_add(struct window *w, uint64_t now, uint64_t span, uint32_t n);
 uint32_t window_count(const struct window *w, uint64_t now, uint64_t span);
 /* window_idle - nothing was counted in the last 2 spans (it may be freed). */
 bool window_idle(const struct window *w, uint64_t now, uint64_t span);
+/* window_estimate - the count over the last span seconds from the two
+ * buckets: prev (the whole previous bucket) weighted by the part of it still
+ * inside the window, rounded up, plus cur; into is how far now is into the
+ * current bucket (0 .. span-1). The one formula for every backend (memory
+ * and shared stores), so that they agree to the unit. */
+uint32_t window_estimate(uint32_t prev, uint32_t cur, uint64_t into, uint64_t span);
 
 #define WINDOW_SET_MAX 32
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * test_guard - the guard's building blocks and engine with a fake clock:
- * sliding windows and recent sets (src/guard/window.c), ban sets
- * (src/guard/banset.c), and the decisions of src/guard/guard.c: bans at
+ * sliding windows, their estimate and recent sets (src/guard/window.c),
+ * ban sets (src/guard/banset.c), and the decisions of src/guard/guard.c: bans at
  * ip_failures, trusted pairs untouched, stale passwords counted once,
  * account locks (known and unknown), network throttles, spraying,
  * stuffing, tarpit delays and ban escalation.
@@ -51,6 +51,19 @@ test_window_decays(void **state)
 	/* halfway into the next bucket, half of the previous one counts */
 	assert_int_equal(window_count(&w, 1500, 600), 5);
 	assert_int_equal(window_count(&w, 1800, 600), 0);
+}
+
+static void
+test_window_estimate(void **state)
+{
+	(void)state;
+	/* the formula both backends use (the Redis one reads the buckets) */
+	assert_int_equal(window_estimate(5, 0, 0, 60), 5);
+	assert_int_equal(window_estimate(5, 0, 30, 60), 3); /* 2.5 rounded up */
+	assert_int_equal(window_estimate(5, 2, 59, 60), 3); /* 5/60 rounded up, + 2 */
+	assert_int_equal(window_estimate(5, 2, 60, 60), 2); /* out of the window */
+	assert_int_equal(window_estimate(5, 2, 0, 0), 2);   /* no span, no previous */
+	assert_int_equal(window_estimate(UINT32_MAX, UINT32_MAX, 0, 60), UINT32_MAX);
 }
 
 static void
@@ -380,6 +393,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_window),
 		cmocka_unit_test(test_window_decays),
+		cmocka_unit_test(test_window_estimate),
 		cmocka_unit_test(test_recent),
 		cmocka_unit_test(test_banset),
 		cmocka_unit_test(test_ban_after_five),
