@@ -12,7 +12,9 @@
 #include <time.h>
 
 #include "audit/audit.h"
+#include "auth/banstore.h"
 #include "auth/store.h"
+#include "guard/redis.h"
 #include "lib/log.h"
 #include "lib/map.h"
 #include "lib/net.h"
@@ -32,7 +34,8 @@ struct guardd {
 	void *arg;
 	struct guard *guard;
 	struct event *tick;	/* polls the store for CLI changes; sweeps */
-	int64_t data_version;	/* of the store at the last poll */
+	struct banstore *bans;	/* SQLite, or Redis shared with other gateways */
+	int64_t data_version;	/* of the ban store at the last poll */
 	struct map *pushed;	/* net -> (uintptr_t) until, as the smtp process has it */
 	unsigned ticks;
 	struct window alerts;	/* mails to alert_to in the last hour */
@@ -154,14 +157,14 @@ ban(struct guardd *gd, const struct guard_alert *al)
 		return;
 	}
 	/* Escalation: earlier bans count unless the last one ended long ago. */
-	if (store_ban_get(gd->st, net, &old) == 0 &&
+	if (banstore_get(gd->bans, net, &old) == 0 &&
 	    (uint64_t)old.until + gd->cf->guard.ban_max > now)
 		earlier = old.count > UINT32_MAX ? UINT32_MAX : (uint32_t)old.count;
 	secs = guard_ban_seconds(&gd->cf->guard, earlier);
-	if (store_ban_put(gd->st, net, (int64_t)(now + secs), al->reason, "guard",
-			  (int64_t)earlier + 1, (int64_t)now) == -1)
-		log_warnx("guard store-error error=\"%s\"", store_error(gd->st));
-	store_data_version(gd->st, &gd->data_version);
+	if (banstore_put(gd->bans, net, (int64_t)(now + secs), al->reason, "guard",
+			 (int64_t)earlier + 1, (int64_t)now) == -1)
+		log_warnx("guard store-error error=\"%s\"", banstore_error(gd->bans));
+	banstore_version(gd->bans, &gd->data_version);
 	log_info("guard ban ip=%s for=%llus reason=%s count=%u", al->ip,
 		 (unsigned long long)secs, al->reason, earlier + 1);
 	f = json_object();
@@ -359,8 +362,8 @@ reconcile(struct guardd *gd)
 	uint64_t now = now_s();
 	size_t i;
 
-	if (store_ban_each(gd->st, (int64_t)now, each_live, &sn) == -1) {
-		log_warnx("guard store-error error=\"%s\"", store_error(gd->st));
+	if (banstore_each(gd->bans, (int64_t)now, each_live, &sn) == -1) {
+		log_warnx("guard store-error error=\"%s\"", banstore_error(gd->bans));
 		map_free(sn.live);
 		return;
 	}
@@ -387,7 +390,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (store_data_version(gd->st, &v) == 0 && v != gd->data_version) {
+	if (banstore_version(gd->bans, &v) == 0 && v != gd->data_version) {
 		gd->data_version = v;
 		reconcile(gd);
 	}
@@ -400,8 +403,24 @@ guardd_sync(struct guardd *gd)
 {
 	map_free(gd->pushed);
 	gd->pushed = map_new();
-	store_data_version(gd->st, &gd->data_version);
+	banstore_version(gd->bans, &gd->data_version);
 	reconcile(gd);
+}
+
+/* backend - the counters: in this process, or shared through Redis. */
+static struct guard_backend
+backend(const struct conf *cf)
+{
+	struct guard_redis *r;
+	char err[256];
+
+	if (cf->guard.store == NULL)
+		return guard_backend_memory();
+	r = guard_redis_new(cf->guard.store, "postern:", 200, err, sizeof(err));
+	if (r == NULL)
+		log_fatalx("guard: %s", err); /* the config parser checked the URL */
+	log_info("guard store=%s (counters and bans shared)", cf->guard.store);
+	return guard_backend_redis(r);
 }
 
 struct guardd *
@@ -409,6 +428,7 @@ guardd_new(struct event_base *base, struct conf *cf, struct store *st, struct au
 	   const struct guardd_ops *ops, void *arg)
 {
 	struct guardd *gd = xcalloc(1, sizeof(*gd));
+	char err[256];
 
 	gd->base = base;
 	gd->cf = conf_ref(cf);
@@ -417,7 +437,10 @@ guardd_new(struct event_base *base, struct conf *cf, struct store *st, struct au
 	gd->ops = ops;
 	gd->arg = arg;
 	gd->pushed = map_new();
-	gd->guard = guard_new(&cf->guard, guard_backend_memory(), on_event, gd);
+	gd->guard = guard_new(&cf->guard, backend(cf), on_event, gd);
+	gd->bans = banstore_open(cf, st, err, sizeof(err));
+	if (gd->bans == NULL)
+		log_fatalx("guard: %s", err); /* the config parser checked the URL */
 	gd->tick = event_new(base, -1, EV_PERSIST, on_tick, gd);
 	event_add(gd->tick, &(struct timeval){1, 0});
 	return gd;
@@ -439,6 +462,7 @@ guardd_free(struct guardd *gd)
 	if (gd->tick != NULL)
 		event_free(gd->tick);
 	guard_free(gd->guard);
+	banstore_close(gd->bans);
 	map_free(gd->pushed);
 	conf_unref(gd->cf);
 	free(gd);

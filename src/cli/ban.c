@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "audit/audit.h"
+#include "auth/banstore.h"
 #include "auth/store.h"
 #include "cli/cli.h"
 #include "cli/ctx.h"
@@ -87,7 +88,7 @@ canonical(const char *arg, char *out, size_t outsz)
 }
 
 static int
-ban_add(struct cli_ctx *x, const char *arg)
+ban_add(struct cli_ctx *x, struct banstore *bs, const char *arg)
 {
 	char net[NET_ADDRSTRLEN + 8], until_s[32];
 	const char *reason = x->c->reason ? x->c->reason : "admin";
@@ -106,9 +107,9 @@ ban_add(struct cli_ctx *x, const char *arg)
 	}
 	if (strlen(reason) > 60)
 		return cli_say("--reason is at most 60 characters");
-	if (store_ban_get(x->st, net, &old) == -1 ||
-	    store_ban_put(x->st, net, until, reason, x->actor, old.count + 1, now) == -1)
-		return cli_say("%s", store_error(x->st));
+	if (banstore_get(bs, net, &old) == -1 ||
+	    banstore_put(bs, net, until, reason, x->actor, old.count + 1, now) == -1)
+		return cli_say("%s", banstore_error(bs));
 	audit_ban(x, "ban.add", net, reason, until);
 	fmt_until(until, until_s, sizeof(until_s));
 	printf("banned %s %s\n", net, until_s);
@@ -116,16 +117,16 @@ ban_add(struct cli_ctx *x, const char *arg)
 }
 
 static int
-ban_del(struct cli_ctx *x, const char *arg)
+ban_del(struct cli_ctx *x, struct banstore *bs, const char *arg)
 {
 	char net[NET_ADDRSTRLEN + 8];
 	int rc;
 
 	if (canonical(arg, net, sizeof(net)) == -1)
 		return 1;
-	rc = store_ban_del(x->st, net);
+	rc = banstore_del(bs, net);
 	if (rc == -1)
-		return cli_say("%s", store_error(x->st));
+		return cli_say("%s", banstore_error(bs));
 	if (rc == 1)
 		return cli_say("%s is not banned", net);
 	audit_ban(x, "ban.del", net, NULL, 0);
@@ -138,25 +139,33 @@ cli_ban(struct cli *c)
 {
 	struct cli_ctx x;
 	const char *verb = c->nwords > 1 ? c->words[1] : "";
+	struct banstore *bs;
+	char err[256];
 	int rc;
 
 	if (cli_ctx_open(&x, c, true) != 0) {
 		cli_ctx_close(&x);
 		return 1;
 	}
+	bs = banstore_open(&x.cf, x.st, err, sizeof(err));
+	if (bs == NULL) {
+		cli_ctx_close(&x);
+		return cli_say("%s", err);
+	}
 	if (strcmp(verb, "list") == 0 && c->nwords == 2) {
 		printf("%-24s %-21s %-16s %-6s %s\n", "NETWORK", "UNTIL", "REASON", "BANS", "BY");
-		rc = store_ban_each(x.st, (int64_t)time(NULL), list_cb, NULL) == 0
+		rc = banstore_each(bs, (int64_t)time(NULL), list_cb, NULL) == 0
 			     ? 0
-			     : cli_say("%s", store_error(x.st));
+			     : cli_say("%s", banstore_error(bs));
 	} else if (strcmp(verb, "add") == 0 && c->nwords == 3) {
-		rc = ban_add(&x, c->words[2]);
+		rc = ban_add(&x, bs, c->words[2]);
 	} else if (strcmp(verb, "del") == 0 && c->nwords == 3) {
-		rc = ban_del(&x, c->words[2]);
+		rc = ban_del(&x, bs, c->words[2]);
 	} else {
 		cli_say("usage: postern ban list | add CIDR [--for 1h] [--reason T] | del CIDR");
 		rc = 2;
 	}
+	banstore_close(bs);
 	cli_ctx_close(&x);
 	return rc;
 }

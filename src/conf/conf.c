@@ -24,6 +24,7 @@
 #include "auth/pwhash.h"
 #include "conf/confparse.h"
 #include "guard/dnsbl.h"
+#include "guard/redis.h"
 #include "guard/window.h"
 #include "lib/file.h"
 #include "lib/util.h"
@@ -768,6 +769,20 @@ gu_dnsbl(struct ctx *c, const struct conf_node *n, void *t)
 	return 0;
 }
 
+static int
+gu_store(struct ctx *c, const struct conf_node *n, void *t)
+{
+	char **field = t, host[256], err[200];
+	uint16_t port;
+	unsigned db;
+
+	if (redis_url_parse(n->args[0], host, sizeof(host), &port, &db, err, sizeof(err)) == -1)
+		return cerr(c, n, "store: %s", err);
+	free(*field);
+	*field = xstrdup(n->args[0]);
+	return 0;
+}
+
 static const struct directive guard_tab[] = {
 	{"enabled", 1, 1, 0, set_bool, GF(enabled), 0, NULL},
 	{"window", 1, 1, 0, set_duration, GF(window), 60, NULL},
@@ -798,6 +813,7 @@ static const struct directive guard_tab[] = {
 	{"alert_to", 1, 1, 0, gu_alert_to, GF(alert_to), 0, NULL},
 	{"notify_users", 1, 1, 0, set_bool, GF(notify_users), 0, NULL},
 	{"nftables_set", 3, 3, 0, gu_nftables, GF(nftables_set), 0, NULL},
+	{"store", 1, 1, 0, gu_store, GF(store), 0, NULL},
 	{"dnsbl", 2, 3, 0, gu_dnsbl, 0, 0, NULL},
 	{"dnswl", 2, 3, 0, gu_dnsbl, 0, 0, NULL},
 	{"dnsbl_threshold", 1, 1, 0, set_count, GF(dnsbl_threshold), 1, NULL},
@@ -1105,6 +1121,7 @@ conf_free(struct conf *cf)
 	free(cf->guard.dnsbl);
 	free(cf->guard.alert_to);
 	free(cf->guard.nftables_set);
+	free(cf->guard.store);
 	memset(cf, 0, sizeof(*cf));
 }
 
@@ -1244,6 +1261,10 @@ dump_guard(const struct conf_guard *g, struct buf *out)
 		buf_addf(out, "\talert_to %s\n", g->alert_to);
 	if (g->nftables_set != NULL)
 		buf_addf(out, "\tnftables_set %s\n", g->nftables_set);
+	if (g->store != NULL) {
+		buf_adds(out, "\tstore ");
+		dump_word(out, g->store, "\n");
+	}
 	buf_adds(out, "}\n");
 }
 

@@ -161,6 +161,7 @@ struct conf_guard {
 	char *alert_to;	     /* security address for alerts, NULL: none */
 	bool notify_users;   /* mail account owners about locks and new addresses */
 	char *nftables_set;  /* "family table set", NULL: none */
+	char *store;	     /* "redis://host:port[/db]" shared by gateways, NULL: local */
 };
 
 struct conf {

@@ -345,6 +345,7 @@ guard_set_conf(struct guard *g, const struct conf_guard *cf)
 	/* the numbers only: the lists and strings belong to the conf */
 	g->cf.alert_to = NULL;
 	g->cf.nftables_set = NULL;
+	g->cf.store = NULL;
 	g->cf.dnsbl = NULL;
 	g->cf.ndnsbl = 0;
 }

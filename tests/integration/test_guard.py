@@ -12,6 +12,7 @@ import smtplib
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -574,6 +575,47 @@ class Attack(unittest.TestCase):
         finally:
             d.cleanup()
             sink.stop()
+
+
+@unittest.skipUnless(os.path.exists("/usr/bin/redis-server"), "needs redis-server")
+class SharedRedis(unittest.TestCase):
+    def test_two_gateways_share_counters_and_bans(self):
+        from harness import free_port
+        port = free_port()
+        rdir = tempfile.mkdtemp(prefix="postern-redis-")
+        redis = subprocess.Popen(["/usr/bin/redis-server", "--port", str(port), "--bind",
+                                  "127.0.0.1", "--save", "", "--appendonly", "no",
+                                  "--dir", rdir], stdout=subprocess.DEVNULL)
+        extra = guard_conf(tarpit=0, store=f"redis://127.0.0.1:{port}")
+        a = Daemon(deliver="smtp://127.0.0.1:9", trusted="", extra=extra)
+        b = Daemon(deliver="smtp://127.0.0.1:9", trusted="", extra=extra)
+        try:
+            self.assertTrue(wait_for(lambda: subprocess.run(
+                ["redis-cli", "-p", str(port), "ping"], capture_output=True,
+                text=True).stdout.strip() == "PONG", 10))
+            for d in (a, b):
+                add_user(d, "ivy@example.test")
+                d.start()
+            # three failures on one gateway, two on the other: one attacker
+            for i, d in enumerate((a, a, a, b, b)):
+                self.assertEqual(attempt(d, "ivy@example.test", f"nope {i}", "127.0.5.90")[0],
+                                 535)
+            self.assertTrue(b.wait_log(r"guard ban ip=127\.0\.5\.90 "))
+            for d in (a, b):
+                self.assertTrue(wait_for(lambda: greeting(d, d.sub_port, "127.0.5.90")
+                                         .startswith("421"), 5), d.log()[-2000:])
+            # a ban added on one gateway's command line holds on the other
+            self.assertEqual(ban(a, "add", "127.0.5.91", "--for", "1h").returncode, 0)
+            self.assertTrue(wait_for(lambda: greeting(b, b.sub_port, "127.0.5.91")
+                                     .startswith("421"), 5))
+            self.assertIn("127.0.5.91/32", ban(b, "list").stdout)
+            self.assertEqual(ban(b, "del", "127.0.5.91").returncode, 0)
+            self.assertTrue(wait_for(lambda: "220" in greeting(a, a.sub_port, "127.0.5.91"), 5))
+        finally:
+            a.cleanup()
+            b.cleanup()
+            redis.terminate()
+            redis.wait(10)
 
 
 class SlowFlood(unittest.TestCase):
