@@ -27,6 +27,7 @@
 #include "auth/totp.h"
 #include "lib/log.h"
 #include "lib/map.h"
+#include "lib/metrics.h"
 #include "lib/net.h"
 #include "lib/util.h"
 
@@ -78,6 +79,7 @@ struct authd {
 	void *arg;
 	struct guardd *gd;
 	struct guardd_ops gd_ops;
+	struct metrics *metrics;
 };
 
 /* A verification on the pool. */
@@ -191,6 +193,17 @@ audit_auth(struct authd *a, const struct asess *s, enum auth_status st, const ch
 	if (a->audit != NULL && audit_append(a->audit, "auth", f) == -1)
 		log_warnx("auth audit-append-failed error=\"%s\"", audit_error(a->audit));
 	json_decref(f);
+	if (a->metrics != NULL) {
+		char l[METRICS_LABELS_MAX];
+
+		metrics_labels(l, sizeof(l), "mechanism", mech_name(s->mech), "result",
+			       status_name(st), (char *)NULL);
+		metrics_add(a->metrics, "postern_auth_attempts_total", l, 1);
+		if (st != AUTH_OK && reason != NULL) {
+			metrics_labels(l, sizeof(l), "reason", reason, (char *)NULL);
+			metrics_add(a->metrics, "postern_auth_failures_total", l, 1);
+		}
+	}
 	log_info("%016llx auth %s user=\"%s\" ip=%s mechanism=%s%s%s%s%s",
 		 (unsigned long long)s->sid, status_name(st), log_escape_str(esc, s->user), s->ip,
 		 mech_name(s->mech), s->credential ? " credential=" : "",
@@ -1140,6 +1153,19 @@ void
 authd_abuse(struct authd *a, const char *ip, const char *check, uint32_t weight)
 {
 	guardd_abuse(a->gd, ip, check, weight);
+}
+
+void
+authd_set_metrics(struct authd *a, struct metrics *m)
+{
+	a->metrics = m;
+	if (m == NULL)
+		return;
+	metrics_describe(m, "postern_auth_attempts_total", METRIC_COUNTER,
+			 "AUTH verdicts by mechanism and result");
+	metrics_describe(m, "postern_auth_failures_total", METRIC_COUNTER,
+			 "AUTH refusals by reason");
+	guardd_set_metrics(a->gd, m);
 }
 
 void

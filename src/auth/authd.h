@@ -68,6 +68,10 @@ struct authd *authd_new(struct event_base *base, struct conf *cf, const struct a
 			void *arg, char *err, size_t errsz);
 /* authd_abuse - the smtp process scored protocol abuse by ip. */
 void authd_abuse(struct authd *a, const char *ip, const char *check, uint32_t weight);
+struct metrics;
+/* authd_set_metrics - count AUTH attempts and guard events into m (kept,
+ * not owned; NULL: none). */
+void authd_set_metrics(struct authd *a, struct metrics *m);
 /* authd_sync - send every ban in force through ops->ban. */
 void authd_sync(struct authd *a);
 void authd_set_conf(struct authd *a, struct conf *cf);

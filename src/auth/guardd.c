@@ -17,6 +17,7 @@
 #include "guard/redis.h"
 #include "lib/log.h"
 #include "lib/map.h"
+#include "lib/metrics.h"
 #include "lib/net.h"
 #include "lib/util.h"
 #include "guard/window.h"
@@ -39,6 +40,7 @@ struct guardd {
 	struct map *pushed;	/* net -> (uintptr_t) until, as the smtp process has it */
 	unsigned ticks;
 	struct window alerts;	/* mails to alert_to in the last hour */
+	struct metrics *metrics;
 };
 
 static uint64_t
@@ -248,6 +250,26 @@ lock(struct guardd *gd, const struct guard_alert *al)
 	}
 }
 
+/* count - one guard event in the metrics. */
+static void
+count(struct guardd *gd, const struct guard_alert *al)
+{
+	static const char *const kinds[] = {"ban", "lock", "throttle", "spray", "stuffing"};
+	char l[METRICS_LABELS_MAX];
+
+	if (gd->metrics == NULL)
+		return;
+	if (al->kind == GUARD_EV_BAN) {
+		metrics_labels(l, sizeof(l), "reason", al->reason, (char *)NULL);
+		metrics_add(gd->metrics, "postern_guard_bans_total", l, 1);
+	} else if (al->kind == GUARD_EV_LOCK) {
+		metrics_add(gd->metrics, "postern_guard_locks_total", NULL, 1);
+	} else {
+		metrics_labels(l, sizeof(l), "kind", kinds[al->kind], (char *)NULL);
+		metrics_add(gd->metrics, "postern_guard_events_total", l, 1);
+	}
+}
+
 static void
 on_event(void *arg, const struct guard_alert *al)
 {
@@ -255,6 +277,7 @@ on_event(void *arg, const struct guard_alert *al)
 	char subject[200], body[1024];
 	json_t *f;
 
+	count(gd, al);
 	switch (al->kind) {
 	case GUARD_EV_BAN:
 		ban(gd, al);
@@ -383,6 +406,32 @@ reconcile(struct guardd *gd)
 }
 
 static void
+each_over(const char *net, void *val, void *arg)
+{
+	struct gone *g = arg;
+
+	if ((uintptr_t)val <= (uintptr_t)time(NULL)) {
+		g->nets = xreallocarray(g->nets, g->n + 1, sizeof(*g->nets));
+		g->nets[g->n++] = xstrdup(net);
+	}
+}
+
+/* forget_over - bans that ran out (the smtp process drops them itself). */
+static void
+forget_over(struct guardd *gd)
+{
+	struct gone g = {NULL, NULL, 0};
+	size_t i;
+
+	map_each(gd->pushed, each_over, &g);
+	for (i = 0; i < g.n; i++) {
+		map_del(gd->pushed, g.nets[i]);
+		free(g.nets[i]);
+	}
+	free(g.nets);
+}
+
+static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct guardd *gd = arg;
@@ -394,8 +443,31 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 		gd->data_version = v;
 		reconcile(gd);
 	}
-	if (++gd->ticks % 60 == 0)
+	if (++gd->ticks % 60 == 0) {
 		guard_tick(gd->guard, now_s());
+		forget_over(gd);
+	}
+	if (gd->metrics != NULL)
+		metrics_set(gd->metrics, "postern_guard_bans_active", NULL,
+			    (double)map_count(gd->pushed));
+}
+
+void
+guardd_set_metrics(struct guardd *gd, struct metrics *m)
+{
+	gd->metrics = m;
+	if (m == NULL)
+		return;
+	metrics_describe(m, "postern_guard_bans_total", METRIC_COUNTER,
+			 "bans the guard decided, by reason");
+	metrics_describe(m, "postern_guard_bans_active", METRIC_GAUGE,
+			 "bans in force (the guard's and the operator's)");
+	metrics_describe(m, "postern_guard_locks_total", METRIC_COUNTER,
+			 "accounts locked against untrusted sources");
+	metrics_describe(m, "postern_guard_events_total", METRIC_COUNTER,
+			 "network throttles, spraying and stuffing named");
+	metrics_add(m, "postern_guard_locks_total", NULL, 0);
+	metrics_set(m, "postern_guard_bans_active", NULL, (double)map_count(gd->pushed));
 }
 
 void

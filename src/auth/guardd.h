@@ -66,6 +66,10 @@ void guardd_abuse(struct guardd *gd, const char *ip, const char *check, uint32_t
  * had logged in from elsewhere before): tell its owner (notify_users). */
 void guardd_new_source(struct guardd *gd, const char *account, const char *ip,
 		       const char *mechanism);
+struct metrics;
+/* guardd_set_metrics - count bans, locks and events into m (NULL: none);
+ * describes the families. */
+void guardd_set_metrics(struct guardd *gd, struct metrics *m);
 /* guardd_sync - push every ban in force (the smtp process starts empty). */
 void guardd_sync(struct guardd *gd);
 

@@ -25,6 +25,7 @@
 #include "conf/confparse.h"
 #include "guard/dnsbl.h"
 #include "guard/redis.h"
+#include "lib/metrics.h"
 #include "guard/window.h"
 #include "lib/file.h"
 #include "lib/util.h"
@@ -829,6 +830,23 @@ st_guard(struct ctx *c, const struct conf_node *n, void *t)
 	return apply(c, n, guard_tab, nitems(guard_tab), &c->cf->guard);
 }
 
+static int
+st_metrics(struct ctx *c, const struct conf_node *n, void *t)
+{
+	struct conf *cf = c->cf;
+
+	(void)t;
+	if (net_parse_hostport(n->args[0], &cf->metrics, &cf->metrics_len) == -1)
+		return cerr(c, n, "metrics: '%s' is not an address and port (like 127.0.0.1:9925)",
+			    n->args[0]);
+	if (metrics_listen_check((struct sockaddr *)&cf->metrics) == -1)
+		return cerr(c, n,
+			    "metrics: '%s' is not a loopback address: metrics say much about "
+			    "the gateway (put a proxy in front to share them)",
+			    n->args[0]);
+	return 0;
+}
+
 static const struct directive top_tab[] = {
 	{"hostname", 1, 1, 0, st_hostname, 0, 0, NULL},
 	{"state_dir", 1, 1, 0, st_state_dir, 0, 0, NULL},
@@ -844,6 +862,7 @@ static const struct directive top_tab[] = {
 	{"tls", 0, 0, 1, st_tls, 0, 0, NULL},
 	{"auth", 0, 0, 1, st_auth, 0, 0, NULL},
 	{"guard", 0, 0, 1, st_guard, 0, 0, NULL},
+	{"metrics", 1, 1, 0, st_metrics, 0, 0, NULL},
 };
 
 /* apply - store each child of parent through the matching table row. */
@@ -1371,6 +1390,12 @@ conf_dump(const struct conf *cf, struct buf *out)
 		 (uintmax_t)q->max_deliveries, (uintmax_t)q->connect_timeout,
 		 (uintmax_t)q->reply_timeout, (uintmax_t)q->idle_reuse);
 	dump_guard(&cf->guard, out);
+	if (cf->metrics_len > 0) {
+		char m[NET_ADDRSTRLEN + 8];
+
+		buf_addf(out, "metrics %s\n",
+			 net_format((const struct sockaddr *)&cf->metrics, m, sizeof(m)));
+	}
 }
 
 struct conf *

@@ -187,6 +187,9 @@ struct conf {
 	struct conf_tls tls;
 	struct conf_auth auth;
 	struct conf_guard guard;
+	/* Prometheus metrics over HTTP; metrics_len 0: off */
+	struct sockaddr_storage metrics;
+	socklen_t metrics_len;
 };
 
 /* conf_parse - build cf from text (named file in messages). On error

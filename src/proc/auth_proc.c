@@ -18,6 +18,7 @@
 #include "auth/sasl.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/util.h"
 #include "proc/procs.h"
 #include "proc/proto.h"
@@ -28,6 +29,8 @@ struct auth_proc {
 	struct ipc *parent;
 	struct ipc *smtp;
 	struct authd *authd;
+	struct metrics *metrics; /* NULL when metrics are off */
+	struct event *ev_metrics;
 };
 
 static struct auth_proc ap_global;
@@ -212,6 +215,17 @@ on_parent(struct ipc *ipc, struct ipc_msg *m, void *arg)
 	}
 }
 
+static void
+on_metrics_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct auth_proc *ap = arg;
+
+	(void)fd;
+	(void)what;
+	if (ap->smtp != NULL)
+		proto_send_metrics(ap->smtp, ap->metrics);
+}
+
 void
 auth_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user *pu)
 {
@@ -235,6 +249,12 @@ auth_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user 
 		log_fatalx("auth: %s", err);
 	ap->parent = ipc_new(ap->base, fds->parent, "parent", on_parent, ap);
 	ap->smtp = ipc_new(ap->base, fds->peer, "smtp", on_smtp, ap);
+	if (cf->metrics_len > 0) {
+		ap->metrics = metrics_new();
+		authd_set_metrics(ap->authd, ap->metrics);
+		ap->ev_metrics = event_new(ap->base, -1, EV_PERSIST, on_metrics_timer, ap);
+		event_add(ap->ev_metrics, &(struct timeval){1, 0});
+	}
 	log_info("auth ready state_dir=%s", cf->state_dir);
 	authd_sync(ap->authd); /* the smtp process learns the bans in force */
 	event_base_dispatch(ap->base);

@@ -26,6 +26,7 @@
 
 #include "lib/file.h"
 #include "lib/ipc.h"
+#include "lib/httpd.h"
 #include "lib/log.h"
 #include "lib/net.h"
 #include "lib/util.h"
@@ -50,6 +51,7 @@ struct parent {
 	struct event *ev_expiry;
 	struct privsep_user pu;
 	int *lfds;	 /* listening sockets, one per cf->listeners */
+	int metrics_fd;	 /* listening metrics socket (bound at start only), or -1 */
 	int control_fd;
 	int lock_fd;
 	struct child smtp, queue, auth;
@@ -504,12 +506,16 @@ start_child(struct parent *p, enum child_kind kind, int child_end, int peer_end,
 	fds.parent = child_end;
 	fds.peer = peer_end;
 	fds.auth = auth_end;
+	fds.metrics = -1;
 	if (kind == CHILD_SMTP) {
 		close(p->control_fd);
 		fds.listeners = p->lfds;
 		fds.control = -1;
+		fds.metrics = p->metrics_fd;
 		smtp_proc_main(p->cf, &fds, &p->pu, &p->certs);
 	}
+	if (p->metrics_fd != -1)
+		close(p->metrics_fd);
 	close_fds(p->lfds, p->cf->nlisteners);
 	tls_certs_free(&p->certs);
 	if (kind == CHILD_AUTH) {
@@ -553,6 +559,19 @@ setup(struct parent *p, const char *path)
 	p->lfds = bind_listeners(p->cf, NULL, NULL);
 	if (p->lfds == NULL)
 		return -1;
+	p->metrics_fd = -1;
+	if (p->cf->metrics_len > 0) {
+		char m[NET_ADDRSTRLEN + 8];
+
+		net_format((struct sockaddr *)&p->cf->metrics, m, sizeof(m));
+		p->metrics_fd = net_listen((struct sockaddr *)&p->cf->metrics, p->cf->metrics_len,
+					   HTTPD_BACKLOG);
+		if (p->metrics_fd == -1) {
+			fprintf(stderr, "postern: metrics %s: %s\n", m, strerror(errno));
+			return -1;
+		}
+		log_info("parent metrics on http://%s/metrics", m);
+	}
 	return 0;
 }
 
@@ -600,6 +619,9 @@ parent_main(const char *path, bool debug)
 	close(xa[1]);
 	close(p->control_fd);
 	p->control_fd = -1;
+	if (p->metrics_fd != -1)
+		close(p->metrics_fd);
+	p->metrics_fd = -1;
 	forget_keys(&p->certs);
 	p->base = event_base_new();
 	if (p->base == NULL)

@@ -25,6 +25,7 @@ struct proc_fds {
 	int auth;	/* smtp: socketpair end to the auth process */
 	int *listeners; /* smtp: one per cf->listeners, in order */
 	int control;	/* queue: the listening control socket */
+	int metrics;	/* smtp: the listening metrics socket, or -1 */
 };
 
 struct tls_certs;

@@ -7,6 +7,8 @@
  */
 #include "proc/proto.h"
 
+#include "lib/metrics.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -143,4 +145,17 @@ proto_get_cert(struct ipc_msg *m, struct tls_pem *p)
 	ipc_end(m);
 	if (p->cert_path == NULL)
 		log_bug("ipc %s: certificate without a path", m->peer);
+}
+
+void
+proto_send_metrics(struct ipc *ipc, const struct metrics *m)
+{
+	struct buf snap = BUF_INIT;
+	struct ipc_out out;
+
+	metrics_encode(m, &snap);
+	ipc_begin(&out, IMSG_METRICS);
+	ipc_add_data(&out, snap.data, snap.len);
+	ipc_send(ipc, &out);
+	buf_free(&snap);
 }

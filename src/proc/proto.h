@@ -15,6 +15,7 @@
  *   smtp   -> auth:         GUARD_ABUSE (ip, check, weight)
  *   auth   -> parent:       NOTICE (to, subject, body), GUARD_BAN, GUARD_UNBAN
  *   parent -> queue:        NOTICE (passed on as it came)
+ *   auth, queue -> smtp:    METRICS (a registry snapshot, once a second)
  *   smtp, queue, auth -> parent: STOPPED
  *
  * SECURITY: the smtp process handles network input and may be hostile to
@@ -49,12 +50,17 @@ enum imsg_type {
 	IMSG_GUARD_UNBAN,
 	IMSG_GUARD_ABUSE,
 	IMSG_NOTICE,
+	IMSG_METRICS,
 };
 
 void proto_add_envelope(struct ipc_out *out, const struct envelope *env);
 /* proto_get_envelope - read and validate; aborts on a malformed message.
  * Free env->rcpts with envelope_clear(). */
 void proto_get_envelope(struct ipc_msg *m, struct envelope *env, uint32_t max_rcpts);
+
+struct metrics;
+/* proto_send_metrics - a snapshot of m to the process serving /metrics. */
+void proto_send_metrics(struct ipc *ipc, const struct metrics *m);
 
 struct tls_pem;
 /* proto_add_cert - a certificate and its key (the key is secret: the

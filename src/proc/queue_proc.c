@@ -22,6 +22,7 @@
 #include "mail/notice.h"
 #include "mail/syntax.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/util.h"
 #include "proc/control.h"
 #include "proc/procs.h"
@@ -247,6 +248,26 @@ on_parent(struct ipc *ipc, struct ipc_msg *m, void *arg)
 	}
 }
 
+/* on_metrics_timer - the queue's numbers, to the smtp process. */
+static void
+on_metrics_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct queue_proc *qp = arg;
+	struct metrics *m = metrics_new();
+
+	(void)fd;
+	(void)what;
+	metrics_describe(m, "postern_queue_messages", METRIC_GAUGE, "messages in the queue");
+	metrics_describe(m, "postern_deliveries_total", METRIC_COUNTER,
+			 "delivery results per recipient");
+	metrics_set(m, "postern_queue_messages", NULL, (double)qp->q.nmsgs);
+	metrics_add(m, "postern_deliveries_total", "result=\"sent\"", (double)qp->q.sent);
+	metrics_add(m, "postern_deliveries_total", "result=\"deferred\"", (double)qp->q.deferred);
+	metrics_add(m, "postern_deliveries_total", "result=\"bounced\"", (double)qp->q.bounced);
+	proto_send_metrics(qp->smtp, m);
+	metrics_free(m);
+}
+
 void
 queue_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user *pu)
 {
@@ -275,6 +296,9 @@ queue_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user
 	qp->smtp = ipc_new(qp->base, fds->peer, "smtp", on_smtp, qp);
 	qp->control = control_new(qp->base, fds->control, &qp->q);
 	queue_start(&qp->q);
+	if (cf->metrics_len > 0)
+		event_add(event_new(qp->base, -1, EV_PERSIST, on_metrics_timer, qp),
+			  &(struct timeval){1, 0});
 	event_base_dispatch(qp->base);
 	log_fatalx("queue: event loop ended");
 }

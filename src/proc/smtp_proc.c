@@ -30,7 +30,9 @@
 
 #include "dns/dns.h"
 #include "lib/ipc.h"
+#include "lib/httpd.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/map.h"
 #include "lib/net.h"
 #include "lib/util.h"
@@ -65,6 +67,9 @@ struct smtp_proc {
 	struct map *rates;    /* "kind:key" -> struct rate */
 	struct map *greeted;  /* ip -> (uintptr_t) end of its pregreet pass */
 	struct event *ev_sweep;
+	struct metrics *metrics;	/* ours; NULL when metrics are off */
+	struct metrics *snap_auth, *snap_queue; /* the others', latest */
+	struct httpd *httpd;
 	size_t nsessions;
 	uint64_t next_sid;
 	bool stopping;
@@ -88,6 +93,25 @@ static uint64_t
 now_s(void)
 {
 	return (uint64_t)time(NULL);
+}
+
+/* count - one event in a counter with one label (metrics on). */
+static void
+count(struct smtp_proc *sp, const char *name, const char *k1, const char *v1, const char *k2,
+      const char *v2)
+{
+	char l[METRICS_LABELS_MAX];
+
+	if (sp->metrics == NULL)
+		return;
+	metrics_labels(l, sizeof(l), k1, v1, k2, v2, (char *)NULL);
+	metrics_add(sp->metrics, name, l, 1);
+}
+
+static void
+connection(struct smtp_proc *sp, const struct listener *l, const char *result)
+{
+	count(sp, "postern_connections_total", "listener", l->conf.spec, "result", result);
 }
 
 /* rate_hit - count one event of kind for key against limit per span;
@@ -226,6 +250,7 @@ ops_abuse(void *arg, const char *ip, const char *check, unsigned weight)
 	struct smtp_proc *sp = arg;
 	struct ipc_out out;
 
+	count(sp, "postern_abuse_total", "check", check, NULL, NULL);
 	ipc_begin(&out, IMSG_GUARD_ABUSE);
 	ipc_add_str(&out, ip);
 	ipc_add_str(&out, check);
@@ -255,14 +280,26 @@ ops_rate(void *arg, enum session_rate kind, const char *key)
 	struct smtp_proc *sp = arg;
 	const struct conf_guard *g = &sp->cf->guard;
 
+	bool ok;
+	const char *why;
+
 	switch (kind) {
 	case RATE_AUTH:
-		return rate_hit(sp, 'a', key, g->auth_rate, 60);
+		ok = rate_hit(sp, 'a', key, g->auth_rate, 60);
+		why = "auth-rate";
+		break;
 	case RATE_MESSAGE:
-		return rate_hit(sp, 'm', key, g->user_messages, 3600);
+		ok = rate_hit(sp, 'm', key, g->user_messages, 3600);
+		why = "user-message-rate";
+		break;
 	default:
-		return rate_hit(sp, 'r', key, g->user_recipients, 3600);
+		ok = rate_hit(sp, 'r', key, g->user_recipients, 3600);
+		why = "user-recipient-rate";
+		break;
 	}
+	if (!ok)
+		count(sp, "postern_rejects_total", "reason", why, NULL, NULL);
+	return ok;
 }
 
 static const struct session_ops sp_ops = {
@@ -347,6 +384,7 @@ refused_by_guard(struct smtp_proc *sp, const struct listener *l, const struct so
 	    (g->allow.n > 0 && !conf_acl_match(&g->allow, sa)) ||
 	    (l->conf.allow.n > 0 && !conf_acl_match(&l->conf.allow, sa))) {
 		log_info("smtp refuse reason=denied ip=%s listener=%s", ip, l->conf.spec);
+		connection(sp, l, "denied");
 		snprintf(line, sizeof(line), "554 5.7.1 %s Access denied\r\n", sp->cf->hostname);
 		refuse(fd, line);
 		return true;
@@ -355,6 +393,7 @@ refused_by_guard(struct smtp_proc *sp, const struct listener *l, const struct so
 	if (until != 0) {
 		log_info("smtp refuse reason=banned ip=%s for=%llus", ip,
 			 (unsigned long long)(until - now_s()));
+		connection(sp, l, "banned");
 		snprintf(line, sizeof(line),
 			 "421 4.7.0 %s Your address is blocked for a while, try later\r\n",
 			 sp->cf->hostname);
@@ -364,6 +403,7 @@ refused_by_guard(struct smtp_proc *sp, const struct listener *l, const struct so
 	if (!conf_is_trusted(sp->cf, sa) && !conf_acl_match(&g->exempt, sa) &&
 	    !rate_hit(sp, 'c', ip, g->conn_rate, 60)) {
 		log_info("smtp refuse reason=connection-rate ip=%s", ip);
+		connection(sp, l, "rate");
 		snprintf(line, sizeof(line),
 			 "421 4.7.0 %s Too many connections from your address, slow down\r\n",
 			 sp->cf->hostname);
@@ -397,6 +437,7 @@ on_accept(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *sa, in
 		return;
 	if (sp->nsessions >= sp->cf->limits.max_connections) {
 		log_info("smtp refuse reason=max-connections ip=%s", ip);
+		connection(sp, l, "busy");
 		snprintf(line, sizeof(line), "421 4.7.0 %s Too many connections, try later\r\n",
 			 sp->cf->hostname);
 		refuse(fd, line);
@@ -404,6 +445,7 @@ on_accept(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *sa, in
 	}
 	if (n >= sp->cf->limits.max_connections_per_ip) {
 		log_info("smtp refuse reason=max-connections-per-ip ip=%s", ip);
+		connection(sp, l, "busy");
 		snprintf(line, sizeof(line),
 			 "421 4.7.0 %s Too many connections from your address\r\n",
 			 sp->cf->hostname);
@@ -415,6 +457,7 @@ on_accept(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *sa, in
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	map_put(sp->per_ip, ip, (void *)(n + 1));
 	sp->nsessions++;
+	connection(sp, l, "accepted");
 	sp->senv.cf = sp->cf;
 	s = session_new(&sp->senv, fd, sa, (socklen_t)salen, &l->conf, sp->next_sid++);
 	sid_key(session_id(s), key);
@@ -589,6 +632,64 @@ session_of(struct smtp_proc *sp, uint64_t sid)
 	return map_get(sp->sessions, key);
 }
 
+/* take_snapshot - the latest registry of a peer (it is ours to trust: a
+ * snapshot that does not decode is a bug there). */
+static void
+take_snapshot(struct smtp_proc *sp, struct metrics **slot, struct ipc_msg *m)
+{
+	const void *p;
+	size_t len;
+	struct metrics *snap;
+
+	p = ipc_get_data(m, &len);
+	snap = metrics_decode(p, len);
+	ipc_end(m);
+	if (snap == NULL)
+		log_bug("smtp: malformed metrics snapshot from %s", m->peer);
+	metrics_free(*slot);
+	*slot = sp->metrics != NULL ? snap : (metrics_free(snap), NULL);
+}
+
+/* render_metrics - GET /metrics: ours and the other processes' latest. */
+static void
+render_metrics(void *arg, struct buf *out)
+{
+	struct smtp_proc *sp = arg;
+	struct metrics *all = metrics_new();
+
+	metrics_set(sp->metrics, "postern_sessions", NULL, (double)sp->nsessions);
+	metrics_set(sp->metrics, "postern_bans_enforced", NULL, (double)banset_count(sp->bans));
+	metrics_merge(all, sp->metrics);
+	metrics_merge(all, sp->snap_auth);
+	metrics_merge(all, sp->snap_queue);
+	metrics_render(all, out);
+	metrics_free(all);
+}
+
+/* metrics_start - the registry and the HTTP endpoint on fd. */
+static void
+metrics_start(struct smtp_proc *sp, int fd)
+{
+	struct metrics *m = metrics_new();
+
+	metrics_describe(m, "postern_connections_total", METRIC_COUNTER,
+			 "connections by listener and what became of them");
+	metrics_describe(m, "postern_sessions", METRIC_GAUGE, "SMTP sessions open");
+	metrics_describe(m, "postern_bans_enforced", METRIC_GAUGE,
+			 "networks the smtp process refuses at accept");
+	metrics_describe(m, "postern_abuse_total", METRIC_COUNTER,
+			 "protocol abuse scored, by check");
+	metrics_describe(m, "postern_rejects_total", METRIC_COUNTER,
+			 "commands refused by a rate limit, by reason");
+	metrics_describe(m, "postern_messages_accepted_total", METRIC_COUNTER,
+			 "messages committed to the queue");
+	metrics_add(m, "postern_messages_accepted_total", NULL, 0);
+	sp->metrics = m;
+	sp->httpd = httpd_new(sp->base, fd, render_metrics, sp);
+	if (sp->httpd == NULL)
+		log_warnx("smtp metrics-unavailable (the HTTP endpoint could not start)");
+}
+
 static void
 on_queue(struct ipc *ipc, struct ipc_msg *m, void *arg)
 {
@@ -601,6 +702,10 @@ on_queue(struct ipc *ipc, struct ipc_msg *m, void *arg)
 	(void)ipc;
 	if (m == NULL)
 		log_fatalx("smtp: queue process went away");
+	if (m->type == IMSG_METRICS) {
+		take_snapshot(sp, &sp->snap_queue, m);
+		return;
+	}
 	sid = ipc_get_u64(m);
 	s = session_of(sp, sid);
 	switch (m->type) {
@@ -628,6 +733,8 @@ on_queue(struct ipc *ipc, struct ipc_msg *m, void *arg)
 		ipc_end(m);
 		if (s != NULL)
 			session_committed(s, m->type == IMSG_MSG_COMMIT_OK, reply);
+		if (m->type == IMSG_MSG_COMMIT_OK && sp->metrics != NULL)
+			metrics_add(sp->metrics, "postern_messages_accepted_total", NULL, 1);
 		break;
 	default:
 		log_bug("smtp: unexpected message %u from queue", m->type);
@@ -674,6 +781,10 @@ on_auth(struct ipc *ipc, struct ipc_msg *m, void *arg)
 		log_fatalx("smtp: auth process went away");
 	if (m->type == IMSG_GUARD_BAN || m->type == IMSG_GUARD_UNBAN) {
 		on_ban(sp, m);
+		return;
+	}
+	if (m->type == IMSG_METRICS) {
+		take_snapshot(sp, &sp->snap_auth, m);
 		return;
 	}
 	if (m->type != IMSG_AUTH_ANSWER)
@@ -748,6 +859,8 @@ smtp_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user 
 	sp->queue = ipc_new(sp->base, fds->peer, "queue", on_queue, sp);
 	sp->auth = ipc_new(sp->base, fds->auth, "auth", on_auth, sp);
 	install_listeners(sp, fds->listeners, cf->nlisteners);
+	if (fds->metrics != -1)
+		metrics_start(sp, fds->metrics);
 	event_base_dispatch(sp->base);
 	log_fatalx("smtp: event loop ended");
 }

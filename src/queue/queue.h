@@ -75,6 +75,7 @@ struct queue {
 	struct tls_client *tlsc; /* outbound TLS context */
 	bool stopping;
 	uint64_t nmsgs;
+	uint64_t sent, deferred, bounced; /* recipient results, for metrics */
 };
 
 typedef void (*queue_commit_cb)(void *arg, const char *id, int err);

@@ -218,7 +218,14 @@ log_result(struct job *j, uint32_t k, const char *relay, const char *tls, const 
 {
 	char esc[LOG_ESCAPE_BUF], esc2[LOG_ESCAPE_BUF];
 	uint64_t now = (uint64_t)time(NULL);
+	struct queue *q = j->m->q;
 
+	if (strcmp(status, "sent") == 0)
+		q->sent++;
+	else if (strcmp(status, "deferred") == 0)
+		q->deferred++;
+	else
+		q->bounced++;
 	log_info("%s relay %s to=<%s> relay=%s delay=%llus tls=\"%s\" reply=\"%s\"", j->m->id,
 		 status, log_escape_str(esc2, j->rcpts[k].addr), relay,
 		 (unsigned long long)(now > j->m->env.arrival ? now - j->m->env.arrival : 0),

@@ -220,8 +220,9 @@ class Access(unittest.TestCase):
                    extra=guard_conf(deny="127.0.7.0/24", greet_delay=0))
         try:
             # the submission listener only for 127.0.0.0/29
-            d.write_conf(open(d.conf).read().replace(
-                "    role submission\n", "    role submission\n    allow 127.0.0.0/29\n", 1))
+            with open(d.conf) as f:
+                d.write_conf(f.read().replace(
+                    "    role submission\n", "    role submission\n    allow 127.0.0.0/29\n", 1))
             d.start()
             self.assertTrue(greeting(d, d.mx_port, "127.0.7.1").startswith("554 5.7.1"))
             self.assertTrue(greeting(d, d.sub_port, "127.0.5.1").startswith("554 5.7.1"))
@@ -616,6 +617,50 @@ class SharedRedis(unittest.TestCase):
             b.cleanup()
             redis.terminate()
             redis.wait(10)
+
+
+class Metrics(unittest.TestCase):
+    def test_prometheus_endpoint(self):
+        import urllib.error
+        import urllib.request
+        from harness import free_port
+        port = free_port()
+        d = Daemon(deliver="smtp://127.0.0.1:9", trusted="",
+                   extra=f"metrics 127.0.0.1:{port}\n" + guard_conf(tarpit=0, greet_delay=0))
+        try:
+            add_user(d, "jo@example.test")
+            d.start()
+            self.assertEqual(login(d, "jo@example.test", PW)[0], 235)
+            for i in range(5):
+                attempt(d, "jo@example.test", f"wrong {i}", "127.0.5.95")
+            greeting(d, d.sub_port, "127.0.5.95")
+
+            def scrape():
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                    self.assertIn("text/plain", r.headers["Content-Type"])
+                    return r.read().decode()
+            want = ['postern_auth_attempts_total{mechanism="PLAIN",result="ok"} 1',
+                    'postern_auth_attempts_total{mechanism="PLAIN",result="failed"} 5',
+                    'postern_auth_failures_total{reason="bad-password"} 5',
+                    'postern_guard_bans_total{reason="auth-failures"} 1',
+                    'postern_guard_bans_active 1',
+                    'result="banned"} 1',
+                    'postern_queue_messages 0',
+                    'postern_sessions ']
+            self.assertTrue(wait_for(lambda: all(w in scrape() for w in want), 5), scrape())
+            with self.assertRaises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/other", timeout=5)
+            self.assertEqual(e.exception.code, 404)
+            # only loopback: the config refuses anything else
+            with open(d.conf) as f:
+                d.write_conf(f.read().replace(f"metrics 127.0.0.1:{port}",
+                                              "metrics 192.0.2.1:9925"))
+            out = subprocess.run([POSTERN, "config", "check", "-c", d.conf],
+                                 capture_output=True, text=True)
+            self.assertNotEqual(out.returncode, 0)
+            self.assertIn("not a loopback address", out.stderr)
+        finally:
+            d.cleanup()
 
 
 class SlowFlood(unittest.TestCase):
