@@ -21,6 +21,9 @@
 #   AUTH_ACCOUNTS=300   first-login accounts (QUICK: 60); AUTH_ATTACKERS=8 attacker connections
 #   AUTH_ATTACK_ACCOUNT=other|same   whose password the attacker guesses
 #   AUTH_CACHE_ROW=0   no rows for Dovecot with its auth cache on
+#   ONLY_GUARD=1  only the guard part (bench/guard.py: banned connections turned away, the
+#                 guard's cost on allowed connections and sessions, guard on vs off)
+#   GUARD=0       skip the guard part (it runs last otherwise; ONLY_TLS/ONLY_AUTH skip it)
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,10 +37,17 @@ fi
 # --- packages (idempotent) ---
 "$top/scripts/deps.sh" build
 only_auth=${ONLY_AUTH:-0}
+only_guard=${ONLY_GUARD:-0}
+do_guard=1
+[ "${GUARD:-1}" = 0 ] && do_guard=0
+[ "${ONLY_TLS:-0}" = 1 ] && do_guard=0
+[ "$only_auth" = 1 ] && do_guard=0
+[ "$only_guard" = 1 ] && do_guard=1
 do_auth=1
 [ "${AUTH:-1}" = 0 ] && do_auth=0
 [ "${ONLY_TLS:-0}" = 1 ] && do_auth=0
 [ "$only_auth" = 1 ] && do_auth=1
+[ "$only_guard" = 1 ] && do_auth=0
 want="postfix python3"
 [ "$do_auth" = 1 ] && want="$want dovecot-core"
 [ "${PROFILE:-0}" = 1 ] && want="$want linux-perf"
@@ -89,7 +99,7 @@ cleanup() {
     fi
     # End whatever bench.py / auth.py started and did not stop (they record
     # "pid starttime name" in their temp dir's pids file).
-    for pids in "$tmp/pids" "$tmp/auth/pids"; do
+    for pids in "$tmp/pids" "$tmp/auth/pids" "$tmp/guard/pids"; do
         [ -f "$pids" ] || continue
         while read -r pid st name; do
             cur=$(cut -d')' -f2- "/proc/$pid/stat" 2>/dev/null | awk '{print $20}') || cur=""
@@ -121,8 +131,13 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- the load generators (bench/tls-source.c, bench/auth-source.c), built fresh every run ---
-if [ "$only_auth" != 1 ] && { [ "${TLS:-1}" != 0 ] || [ "${ONLY_TLS:-0}" = 1 ]; }; then
+if [ "$only_auth" != 1 ] && { [ "${TLS:-1}" != 0 ] || [ "${ONLY_TLS:-0}" = 1 ] ||
+    [ "$do_guard" = 1 ]; }; then
     cc -O2 -Wall -o "$tmp/tls-source" "$top/bench/tls-source.c" "$top/bench/loadgen.c" \
+        -lssl -lcrypto -lpthread
+fi
+if [ "$do_guard" = 1 ]; then
+    cc -O2 -Wall -o "$tmp/conn-source" "$top/bench/conn-source.c" "$top/bench/loadgen.c" \
         -lssl -lcrypto -lpthread
 fi
 if [ "$do_auth" = 1 ]; then
@@ -135,7 +150,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 runs=${RUNS:-}
 rc=0
 # --- the MTA part (bench/bench.py) ---
-if [ "$only_auth" != 1 ]; then
+if [ "$only_auth" != 1 ] && [ "$only_guard" != 1 ]; then
     set -- --tmp "$tmp" --postern "$top/build-bench/postern" --results "$top/bench/results" \
         --idle "${IDLE:-1000}"
     if [ "${QUICK:-0}" = 1 ]; then
@@ -174,6 +189,23 @@ if [ "$do_auth" = 1 ]; then
     [ -n "${AUTH_ATTACK_ACCOUNT:-}" ] && set -- "$@" --attack-account "$AUTH_ATTACK_ACCOUNT"
     [ "${AUTH_CACHE_ROW:-1}" = 0 ] && set -- "$@" --no-cache-row
     /usr/bin/python3 "$top/bench/auth.py" "$@" &
+    pypid=$!
+    wait "$pypid" || rc=$?
+    pypid=""
+fi
+
+# --- the guard part (bench/guard.py), in a temp dir of its own under $tmp ---
+if [ "$do_guard" = 1 ]; then
+    mkdir -m 755 "$tmp/guard"
+    set -- --tmp "$tmp/guard" --postern "$top/build-bench/postern" \
+        --results "$top/bench/results" --conn-source "$tmp/conn-source" \
+        --tls-source "$tmp/tls-source"
+    if [ "${QUICK:-0}" = 1 ]; then
+        set -- "$@" --quick --runs "${runs:-1}"
+    else
+        set -- "$@" --runs "${runs:-3}"
+    fi
+    /usr/bin/python3 "$top/bench/guard.py" "$@" &
     pypid=$!
     wait "$pypid" || rc=$?
     pypid=""
