@@ -205,9 +205,8 @@ class Fail2banFilter(unittest.TestCase):
         self.check(path, "log stderr under systemd")
 
 
-# The lines postern's guard writes. The daemon does not write them yet: these
-# are their exact formats, written by hand. Once it does, this becomes a
-# real-log test like the one above.
+# The lines postern's guard writes, in their exact formats (Fail2banRealGuard
+# below gets the common ones from the daemon itself), with the rarer cases.
 GUARD_LINES = [
     ("2026-11-28T08:00:00.123Z postern/auth[1234]: guard ban ip=127.0.5.20 for=600s "
      "reason=auth-failures count=5", "127.0.5.20"),
@@ -236,6 +235,37 @@ OTHER_LINES = [
     "2026-11-28T08:00:05.400Z postern/auth[1234]: 0123456789abcdef smtp abuse ip=127.0.5.34 "
     "score=12 check=pipelining action=disconnect",
 ]
+
+
+@unittest.skipUnless(os.access(FAIL2BAN_REGEX, os.X_OK),
+                     f"{FAIL2BAN_REGEX} missing (apt-get install fail2ban)")
+class Fail2banRealGuard(unittest.TestCase):
+    """A ban, a tempfail and an abuse score from the daemon's own log."""
+
+    def test_guard_lines_from_the_daemon(self):
+        d = Daemon(deliver="smtp://127.0.0.1:9", trusted="",
+                   extra=AUTH_CONF.replace("ip_failures 100000", "ip_failures 2")
+                   .replace("guard {", "guard {\n    greet_delay 0"))
+        try:
+            add_user(d, "kim@example.test")
+            d.start()
+            for i in range(2):
+                self.assertEqual(login_with(d, "PLAIN", "kim@example.test", f"no {i}",
+                                            "127.0.5.25"), 535)
+            s = socket.create_connection(("127.0.0.1", d.mx_port), timeout=10,
+                                         source_address=("127.0.5.26", 0))
+            s.recv(512)
+            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            s.recv(512)
+            s.close()
+            self.assertTrue(d.wait_log(r"guard ban ip=127\.0\.5\.25 "))
+            self.assertTrue(d.wait_log(r"smtp abuse ip=127\.0\.5\.26 "))
+            matches, _, _ = fail2ban_regex(d.logfile)
+            hosts = [ip for ip, _, _ in matches]
+            self.assertEqual(hosts.count("127.0.5.25"), 3, hosts)  # 2 failed + 1 ban
+            self.assertEqual(hosts.count("127.0.5.26"), 1, hosts)  # the abuse score
+        finally:
+            d.cleanup()
 
 
 @unittest.skipUnless(os.access(FAIL2BAN_REGEX, os.X_OK),
