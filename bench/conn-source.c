@@ -114,7 +114,7 @@ main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "c:d:b:")) != -1) {
 		if (opt == 'c')
-			g_conc = atoi(optarg);
+			g_conc = (int)strtol(optarg, NULL, 10);
 		else if (opt == 'd')
 			g_secs = strtod(optarg, NULL);
 		else if (opt == 'b') {
@@ -132,7 +132,7 @@ main(int argc, char **argv)
 		usage();
 	*colon = '\0';
 	g_addr.sin_family = AF_INET;
-	g_addr.sin_port = htons((uint16_t)atoi(colon + 1));
+	g_addr.sin_port = htons((uint16_t)strtol(colon + 1, NULL, 10));
 	if (inet_pton(AF_INET, host, &g_addr.sin_addr) != 1)
 		usage();
 	g_lat = calloc(MAXLAT, sizeof(*g_lat));
