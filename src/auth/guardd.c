@@ -143,7 +143,7 @@ exempt(struct guardd *gd, const char *ip)
 static void
 ban(struct guardd *gd, const struct guard_alert *al)
 {
-	struct store_ban old;
+	struct store_ban old = {0};
 	char net[NET_ADDRSTRLEN + 8];
 	struct cidr c;
 	uint64_t now = now_s(), secs;
@@ -163,6 +163,9 @@ ban(struct guardd *gd, const struct guard_alert *al)
 	    (uint64_t)old.until + gd->cf->guard.ban_max > now)
 		earlier = old.count > UINT32_MAX ? UINT32_MAX : (uint32_t)old.count;
 	secs = guard_ban_seconds(&gd->cf->guard, earlier);
+	/* A longer ban in force (the operator's, say) is not shortened. */
+	if (old.until > 0 && (uint64_t)old.until > now + secs)
+		secs = (uint64_t)old.until - now;
 	if (banstore_put(gd->bans, net, (int64_t)(now + secs), al->reason, "guard",
 			 (int64_t)earlier + 1, (int64_t)now) == -1)
 		log_warnx("guard store-error error=\"%s\"", banstore_error(gd->bans));
@@ -199,6 +202,7 @@ lock(struct guardd *gd, const struct guard_alert *al)
 	char esc[LOG_ESCAPE_BUF];
 	int64_t until = 0, level = 0;
 	uint64_t now = now_s(), secs;
+	bool known;
 	json_t *f;
 
 	if (store_guard_lock_get(gd->st, al->account, &until, &level) == -1)
@@ -206,8 +210,9 @@ lock(struct guardd *gd, const struct guard_alert *al)
 	if (until > (int64_t)now)
 		return; /* already locked */
 	secs = guard_lock_seconds(&gd->cf->guard, (uint32_t)(level > 0 ? level : 0));
-	/* Unknown accounts are locked in the engine's memory only. */
-	(void)store_guard_lock(gd->st, al->account, (int64_t)(now + secs));
+	/* Unknown accounts are locked in the engine's memory only, and their
+	 * "owner" is never mailed: the name is the attacker's choice. */
+	known = store_guard_lock(gd->st, al->account, (int64_t)(now + secs)) == 0;
 	log_info("guard lock user=\"%s\" ip=%s failures=%u for=%llus", log_escape_str(esc,
 		 al->account), al->ip, al->failures, (unsigned long long)secs);
 	f = json_object();
@@ -245,8 +250,10 @@ lock(struct guardd *gd, const struct guard_alert *al)
 			 "to guess, change it now, and ask about two-factor sign-in.\n\n"
 			 "-- \npostern on %s\n",
 			 esc, al->failures, al->ip, when, until_s, gd->cf->hostname);
-		owner(gd, "lock", al->account, "Your mail account was protected from a "
-						  "password-guessing attack", body);
+		if (known)
+			owner(gd, "lock", al->account,
+			      "Your mail account was protected from a password-guessing attack",
+			      body);
 	}
 }
 

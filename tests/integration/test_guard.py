@@ -405,6 +405,18 @@ class Alerts(unittest.TestCase):
             kinds = [r.get("kind") for r in audit_events(d, "notice")]
             self.assertIn("new-source", kinds)
             self.assertIn("lock", kinds)
+            # an unknown account locks too, but its "owner" is the attacker's
+            # choice of address: nobody is mailed
+            for i in range(6):
+                attempt(d, "stranger@example.test", f"guess {i}", f"127.0.6.{91 + i // 2}")
+            self.assertTrue(d.wait_log(r'guard lock user="stranger@example.test"'))
+            self.assertTrue(d.wait_log(r"guard alert kind=lock .*\n(.*\n)*.*queue notice-sent "
+                                       r"to=<security@example.test> subject=\"\[postern\] "
+                                       r"account stranger"))
+            time.sleep(1)
+            self.assertFalse(any(r == "stranger@example.test" for m in sink.messages
+                                 for r, _ in m.rcpts))
+            self.assertNotIn('guard notice kind=lock user="stranger', d.log())
         finally:
             d.cleanup()
             sink.stop()
