@@ -71,6 +71,12 @@ then submit as it:
         --from you@example.test --to someone@example.test
 The audit log of logins and account changes:
   $top/build/postern audit tail -c $conf
+The guard is on: the MX listener greets a new client after 2 s (once a day),
+and 5 wrong passwords from one address in 10 minutes ban it for 10 minutes
+(an address where an account logged in before is never banned). See and
+lift bans with:
+  $top/build/postern ban list -c $conf
+  $top/build/postern ban del 127.0.0.1 -c $conf
 Look at the queue:
   $top/build/postern queue list -c $conf
 Messages for example.test go to 127.0.0.1:10099; until something listens there
