@@ -143,7 +143,8 @@ set_ip(struct spf_check *c, const char *ip)
 	for (i = 0; i < 32; i++) {
 		unsigned nib = i % 2 == 0 ? c->ip[i / 2] >> 4 : c->ip[i / 2] & 15;
 
-		c->ip_i[o++] = "0123456789abcdef"[nib];
+		/* upper case, as the OpenSPF suite expects in explanations */
+		c->ip_i[o++] = "0123456789ABCDEF"[nib];
 		c->ip_i[o++] = i == 31 ? '\0' : '.';
 	}
 	return 0;
@@ -584,15 +585,16 @@ got_record(struct spf_check *c, enum spf_dns_status st, const struct spf_rr *rr,
 	struct frame *f = cur(c);
 	const char *rec = NULL;
 	char err[128];
-	size_t i, found = 0;
+	size_t i, found = 0, len = 0;
 
 	if (st == SPF_DNS_TEMPFAIL) {
 		finish(c, SPF_TEMPERROR);
 		return;
 	}
 	for (i = 0; st == SPF_DNS_OK && i < n; i++) {
-		if (rr[i].text != NULL && spf_record_is_spf1(rr[i].text, strlen(rr[i].text))) {
+		if (rr[i].text != NULL && spf_record_is_spf1(rr[i].text, rr[i].len)) {
 			rec = rr[i].text;
+			len = rr[i].len;
 			found++;
 		}
 	}
@@ -600,7 +602,7 @@ got_record(struct spf_check *c, enum spf_dns_status st, const struct spf_rr *rr,
 		level_result(c, f->redirected ? SPF_PERMERROR : SPF_NONE);
 		return;
 	}
-	if (found > 1 || spf_record_parse(rec, strlen(rec), &f->rec, err, sizeof(err)) == -1) {
+	if (found > 1 || spf_record_parse(rec, len, &f->rec, err, sizeof(err)) == -1) {
 		finish(c, SPF_PERMERROR); /* 4.5, 4.6 */
 		return;
 	}
@@ -708,7 +710,7 @@ handle(struct spf_check *c, enum spf_dns_status st, const struct spf_rr *rr, siz
 	case P_EXP:
 		c->exp_state = 3;
 		if (ok && n == 1 && rr[0].text != NULL) {
-			buf_adds(&c->exp_text, rr[0].text);
+			buf_add(&c->exp_text, rr[0].text, rr[0].len);
 			c->exp_state = 2;
 		}
 		break;

@@ -54,10 +54,12 @@ enum spf_dns_status { SPF_DNS_OK, SPF_DNS_NXDOMAIN, SPF_DNS_NODATA, SPF_DNS_TEMP
 #define SPF_RR_AAAA 28
 
 /* One answer record: text for TXT (the strings of one record joined,
- * RFC 7208 3.3), MX (the exchange) and PTR (the target); addr for A (4
- * bytes) and AAAA (16 bytes). */
+ * RFC 7208 3.3; len bytes, which may include NUL), MX (the exchange) and
+ * PTR (the target), both NUL-terminated names; addr for A (4 bytes) and
+ * AAAA (16 bytes). */
 struct spf_rr {
 	const char *text;
+	size_t len;
 	uint8_t addr[16];
 };
 
