@@ -45,12 +45,6 @@ run_body(enum dkim_canon c, const char *s, size_t n, size_t step, bool has_l, ui
 	return b.total;
 }
 
-static bool
-is_wsp(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
 static void
 check_relaxed_header(const struct buf *o)
 {
