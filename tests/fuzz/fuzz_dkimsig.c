@@ -62,8 +62,8 @@ check_sig(const char *s, size_t len, const struct dkim_sig *sig)
 		abort();
 	if (sig->bh_len != (sig->alg == DKIM_ALG_RSA_SHA1 ? 20u : 32u) || sig->b_len == 0)
 		abort();
-	if (sig->b_off > sig->b_end || sig->b_end > len || s[sig->b_off - 1] != '=' ||
-	    s[sig->b_off - 2] != 'b')
+	/* FWS may stand between the name and '=' ("b\t=") */
+	if (sig->b_off > sig->b_end || sig->b_end > len || s[sig->b_off - 1] != '=')
 		abort();
 }
 

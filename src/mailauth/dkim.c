@@ -1,0 +1,595 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * dkim - DKIM signing and verification of whole messages. See dkim.h for
+ * the contract, SECURITY and STANDARDS.
+ */
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include "lib/util.h"
+#include "mailauth/dkim.h"
+#include "mailauth/dkim_canon.h"
+
+#define SHA256_LEN 32
+
+struct sigslot {
+	size_t field;	  /* index of the DKIM-Signature field */
+	size_t value_off; /* offset of its value inside the field */
+	int rc;		  /* dkim_sig_parse result */
+	const char *why;
+	struct dkim_sig sig;
+};
+
+struct dkim_verify {
+	const char *msg;
+	size_t len;
+	struct dkim_field *f;
+	size_t nf, body_off, nsig;
+	struct sigslot slot[DKIM_SIGS_MAX];
+};
+
+const char *
+dkim_result_name(enum dkim_result r)
+{
+	static const char *const names[] = {"pass", "fail", "neutral", "temperror", "permerror"};
+
+	return (size_t)r < nitems(names) ? names[r] : "permerror";
+}
+
+static void
+sink_md(void *arg, const void *p, size_t n)
+{
+	if (EVP_DigestUpdate(arg, p, n) != 1)
+		abort(); /* SHA-256 update cannot fail short of a broken library */
+}
+
+/* body_hash - SHA-256 of the canonical body; *total its full length. */
+static int
+body_hash(const char *body, size_t n, enum dkim_canon c, bool has_l, uint64_t l,
+	  unsigned char *out, struct dkim_body *b)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int rc = -1;
+
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+		goto fail;
+	dkim_body_init(b, c, has_l, l, sink_md, md);
+	dkim_body_update(b, body, n);
+	dkim_body_final(b);
+	if (EVP_DigestFinal_ex(md, out, NULL) != 1)
+		goto fail;
+	rc = 0;
+fail:
+	EVP_MD_CTX_free(md);
+	return rc;
+}
+
+static int
+sha256(const void *p, size_t n, unsigned char *out)
+{
+	return EVP_Digest(p, n, out, NULL, EVP_sha256(), NULL) == 1 ? 0 : -1;
+}
+
+/* header_data - the canonical fields named by h= and the signature field
+ * (its b= value removed, no final CRLF), in the order hashed. */
+static void
+header_data(const char *msg, const struct dkim_field *f, size_t nf, size_t self,
+	    const char (*h)[DKIM_HNAME_MAX + 1], size_t nh, enum dkim_canon c, const char *sigf,
+	    size_t siglen, struct buf *out)
+{
+	size_t idx[DKIM_HNAMES_MAX], j;
+
+	dkim_select_verify(msg, f, nf, self, h, nh, idx);
+	for (j = 0; j < nh; j++) {
+		if (idx[j] == DKIM_NO_FIELD)
+			continue;
+		dkim_canon_header(c, msg + f[idx[j]].off, f[idx[j]].len, out);
+		buf_adds(out, "\r\n");
+	}
+	dkim_canon_header(c, sigf, siglen, out);
+}
+
+/* ---- verification ---- */
+
+static bool
+is_sig_field(const char *msg, const struct dkim_field *f)
+{
+	return f->name_len == 14 && strncasecmp(msg + f->off, "DKIM-Signature", 14) == 0;
+}
+
+int
+dkim_verify_begin(const char *msg, size_t len, struct dkim_verify **out, const char **why)
+{
+	struct dkim_verify *v = xcalloc(1, sizeof(*v));
+	size_t k;
+
+	v->msg = msg;
+	v->len = len;
+	v->f = xcalloc(DKIM_FIELDS_MAX, sizeof(*v->f));
+	if (dkim_split_header(msg, len, v->f, DKIM_FIELDS_MAX, &v->nf, &v->body_off, why) != 0) {
+		dkim_verify_free(v);
+		return -1;
+	}
+	for (k = 0; k < v->nf && v->nsig < DKIM_SIGS_MAX; k++) {
+		struct sigslot *s = &v->slot[v->nsig];
+		const char *colon;
+
+		if (!is_sig_field(msg, &v->f[k]))
+			continue;
+		colon = memchr(msg + v->f[k].off, ':', v->f[k].len);
+		s->field = k;
+		s->value_off = (size_t)(colon + 1 - (msg + v->f[k].off));
+		s->rc = dkim_sig_parse(colon + 1, v->f[k].len - s->value_off, &s->sig, &s->why);
+		v->nsig++;
+	}
+	*out = v;
+	return 0;
+}
+
+size_t
+dkim_verify_count(const struct dkim_verify *v)
+{
+	return v->nsig;
+}
+
+int
+dkim_verify_qname(const struct dkim_verify *v, size_t i, char *out, size_t outsz)
+{
+	if (i >= v->nsig || v->slot[i].rc != 0)
+		return -1;
+	return str_fmt(out, outsz, "%s._domainkey.%s", v->slot[i].sig.s, v->slot[i].sig.d);
+}
+
+void
+dkim_verify_free(struct dkim_verify *v)
+{
+	if (v == NULL)
+		return;
+	free(v->f);
+	free(v);
+}
+
+/* load_pubkey - the EVP key of a parsed record (SPKI or PKCS#1 for RSA). */
+static EVP_PKEY *
+load_pubkey(const struct dkim_key *key)
+{
+	const unsigned char *p = key->p;
+
+	if (key->k == DKIM_KEY_ED25519)
+		return EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, key->p, key->p_len);
+	{
+		EVP_PKEY *pk = d2i_PUBKEY(NULL, &p, (long)key->p_len);
+
+		if (pk == NULL || p != key->p + key->p_len) {
+			EVP_PKEY_free(pk);
+			p = key->p;
+			pk = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, (long)key->p_len);
+			if (pk != NULL && p != key->p + key->p_len) {
+				EVP_PKEY_free(pk);
+				pk = NULL;
+			}
+		}
+		if (pk != NULL && EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA) {
+			EVP_PKEY_free(pk);
+			pk = NULL;
+		}
+		return pk;
+	}
+}
+
+/* check_sig - verify sig over the 32-byte hash; 0 when it matches. */
+static int
+check_sig(EVP_PKEY *pk, enum dkim_alg alg, const unsigned char *hash, const unsigned char *sig,
+	  size_t siglen)
+{
+	int ok = 0;
+
+	if (alg == DKIM_ALG_ED25519_SHA256) {
+		EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+		ok = md != NULL && EVP_DigestVerifyInit(md, NULL, NULL, NULL, pk) == 1 &&
+		     EVP_DigestVerify(md, sig, siglen, hash, SHA256_LEN) == 1;
+		EVP_MD_CTX_free(md);
+	} else {
+		EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(pk, NULL);
+
+		ok = ctx != NULL && EVP_PKEY_verify_init(ctx) == 1 &&
+		     EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1 &&
+		     EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) == 1 &&
+		     EVP_PKEY_verify(ctx, sig, siglen, hash, SHA256_LEN) == 1;
+		EVP_PKEY_CTX_free(ctx);
+	}
+	return ok ? 0 : -1;
+}
+
+static enum dkim_result
+set_res(struct dkim_sigres *res, enum dkim_result r, const char *reason)
+{
+	res->result = r;
+	res->reason = reason;
+	return r;
+}
+
+/* check_time - x= and t= against the clock. */
+static int
+check_time(const struct dkim_sig *sig, time_t now, struct dkim_sigres *res)
+{
+	if (sig->has_x && (uint64_t)now > sig->x) {
+		set_res(res, DKIM_FAIL, "signature expired");
+		return -1;
+	}
+	if (sig->has_t && sig->t > (uint64_t)now + DKIM_CLOCK_SKEW) {
+		set_res(res, DKIM_FAIL, "signature timestamp in the future");
+		return -1;
+	}
+	return 0;
+}
+
+/* check_key - the key record against the signature. */
+static int
+check_key(const struct dkim_sig *sig, const struct dkim_keyans *ans, struct dkim_key *key,
+	  struct dkim_sigres *res)
+{
+	const char *why, *at = strrchr(sig->i, '@');
+
+	if (ans == NULL || ans->status == DKIM_DNS_TEMPFAIL)
+		set_res(res, DKIM_TEMPERROR, "key lookup failed");
+	else if (ans->status == DKIM_DNS_NOTFOUND)
+		set_res(res, DKIM_PERMERROR, "no key record");
+	else if (dkim_key_parse(ans->txt, ans->len, key, &why) != 0)
+		set_res(res, DKIM_PERMERROR, why);
+	else if (key->revoked)
+		set_res(res, DKIM_PERMERROR, "key revoked");
+	else if (!key->sha256_ok || !key->email_ok)
+		set_res(res, DKIM_PERMERROR, "key not for this hash or service");
+	else if ((key->k == DKIM_KEY_ED25519) != (sig->alg == DKIM_ALG_ED25519_SHA256))
+		set_res(res, DKIM_PERMERROR, "key type does not match a=");
+	else if (key->strict && (at == NULL || strcasecmp(at + 1, sig->d) != 0))
+		set_res(res, DKIM_PERMERROR, "i= not equal to d= under t=s");
+	else
+		return 0;
+	res->testing = key->testing;
+	return -1;
+}
+
+/* check_body - the body hash and l=. */
+static int
+check_body(const struct dkim_verify *v, const struct dkim_sig *sig, struct dkim_sigres *res)
+{
+	unsigned char bh[SHA256_LEN];
+	struct dkim_body *b = xmalloc(sizeof(*b));
+	int rc = -1;
+
+	if (body_hash(v->msg + v->body_off, v->len - v->body_off, sig->bcanon, sig->has_l, sig->l,
+		      bh, b) != 0)
+		set_res(res, DKIM_TEMPERROR, "hash failed");
+	else if ((res->body_len = b->total, res->body_hashed = b->hashed, false))
+		;
+	else if (sig->has_l && sig->l > b->total)
+		set_res(res, DKIM_FAIL, "l= is longer than the body");
+	else if (memcmp(bh, sig->bh, SHA256_LEN) != 0)
+		set_res(res, DKIM_FAIL, "body hash mismatch");
+	else
+		rc = 0;
+	free(b);
+	return rc;
+}
+
+/* check_headers - the signature over the header data. */
+static int
+check_headers(const struct dkim_verify *v, const struct sigslot *s, EVP_PKEY *pk,
+	      struct dkim_sigres *res)
+{
+	const struct dkim_field *sf = &v->f[s->field];
+	const char *field = v->msg + sf->off;
+	struct buf sigf = BUF_INIT, data = BUF_INIT;
+	unsigned char hash[SHA256_LEN];
+	int rc = -1;
+
+	buf_add(&sigf, field, s->value_off + s->sig.b_off);
+	buf_add(&sigf, field + s->value_off + s->sig.b_end, sf->len - s->value_off - s->sig.b_end);
+	header_data(v->msg, v->f, v->nf, s->field, (const char(*)[DKIM_HNAME_MAX + 1])s->sig.h,
+		    s->sig.nh, s->sig.hcanon, sigf.data, sigf.len, &data);
+	if (sha256(data.data, data.len, hash) != 0)
+		set_res(res, DKIM_TEMPERROR, "hash failed");
+	else if (check_sig(pk, s->sig.alg, hash, s->sig.b, s->sig.b_len) != 0)
+		set_res(res, DKIM_FAIL, "signature did not verify");
+	else
+		rc = 0;
+	buf_free(&sigf);
+	buf_free(&data);
+	return rc;
+}
+
+static void
+copy_ids(const struct dkim_sig *sig, struct dkim_sigres *res)
+{
+	(void)str_copy(res->d, sig->d, sizeof(res->d));
+	(void)str_copy(res->s, sig->s, sizeof(res->s));
+	(void)str_copy(res->i, sig->i, sizeof(res->i));
+	res->alg = sig->alg;
+}
+
+/* verify_slot - every check in order; the first that fails decides. */
+static void
+verify_slot(const struct dkim_verify *v, const struct sigslot *s,
+	    const struct dkim_keyans *ans, time_t now, struct dkim_sigres *res)
+{
+	struct dkim_key *key = xcalloc(1, sizeof(*key));
+	EVP_PKEY *pk = NULL;
+
+	if (check_time(&s->sig, now, res) != 0 || check_key(&s->sig, ans, key, res) != 0)
+		goto done;
+	res->testing = key->testing;
+	pk = load_pubkey(key);
+	if (pk == NULL)
+		set_res(res, DKIM_PERMERROR, "unusable public key");
+	else if (key->k == DKIM_KEY_RSA && EVP_PKEY_get_bits(pk) < DKIM_RSA_MIN_BITS)
+		set_res(res, DKIM_PERMERROR, "RSA key shorter than 1024 bits (RFC 8301)");
+	else if (check_body(v, &s->sig, res) == 0 && check_headers(v, s, pk, res) == 0) {
+		if (res->body_hashed < res->body_len)
+			set_res(res, DKIM_NEUTRAL, "body has unsigned content beyond l=");
+		else
+			set_res(res, DKIM_PASS, "ok");
+	}
+done:
+	if (res->testing && res->result == DKIM_FAIL)
+		set_res(res, DKIM_NEUTRAL, "failed, but the key is in testing mode");
+	EVP_PKEY_free(pk);
+	free(key);
+}
+
+void
+dkim_verify_sig(const struct dkim_verify *v, size_t i, const struct dkim_keyans *ans,
+		time_t now, struct dkim_sigres *res)
+{
+	const struct sigslot *s;
+
+	memset(res, 0, sizeof(*res));
+	if (i >= v->nsig) {
+		set_res(res, DKIM_PERMERROR, "no such signature");
+		return;
+	}
+	s = &v->slot[i];
+	if (s->rc != 0) {
+		set_res(res, DKIM_PERMERROR, s->why);
+		return;
+	}
+	copy_ids(&s->sig, res);
+	if (s->sig.alg == DKIM_ALG_RSA_SHA1) {
+		set_res(res, DKIM_PERMERROR, "rsa-sha1 is not accepted (RFC 8301)");
+		return;
+	}
+	verify_slot(v, s, ans, now, res);
+}
+
+/* ---- signing ---- */
+
+struct fold {
+	struct buf *b;
+	size_t col;
+};
+
+/* fold_put - append n bytes, after a space when sep, on a new line when
+ * they would pass DKIM_FOLD_COLS. */
+static void
+fold_put(struct fold *f, const char *s, size_t n, bool sep)
+{
+	if (f->col > 1 && f->col + (sep ? 1 : 0) + n > DKIM_FOLD_COLS) {
+		buf_adds(f->b, "\r\n\t");
+		f->col = 1;
+	} else if (sep) {
+		buf_addc(f->b, ' ');
+		f->col++;
+	}
+	buf_add(f->b, s, n);
+	f->col += n;
+}
+
+static void
+fold_tag(struct fold *f, const char *fmt, const char *a, const char *b)
+{
+	char tmp[DKIM_IDENTITY_MAX + 32];
+
+	if (str_fmt(tmp, sizeof(tmp), fmt, a, b) != 0)
+		abort(); /* callers pass bounded values */
+	fold_put(f, tmp, strlen(tmp), true);
+}
+
+/* fold_b64 - a base64 value that may break anywhere. */
+static void
+fold_b64(struct fold *f, const char *s, size_t n)
+{
+	while (n > 0) {
+		size_t room = f->col < DKIM_FOLD_COLS ? DKIM_FOLD_COLS - f->col : 0, k;
+
+		if (room == 0) {
+			buf_adds(f->b, "\r\n\t");
+			f->col = 1;
+			continue;
+		}
+		k = n < room ? n : room;
+		buf_add(f->b, s, k);
+		f->col += k;
+		s += k;
+		n -= k;
+	}
+}
+
+/* sig_prefix - the field up to and including "b=". */
+static void
+sig_prefix(const struct dkim_signer *s, char (*h)[DKIM_HNAME_MAX + 1], size_t nh,
+	   const char *bh64, struct buf *out)
+{
+	struct fold f = {out, 15};
+	char num[32];
+	size_t j;
+
+	buf_adds(out, "DKIM-Signature:");
+	fold_tag(&f, "v=1; a=%s;%s", dkim_alg_name(s->alg), "");
+	fold_tag(&f, "c=%s/%s;", dkim_canon_name(s->hcanon), dkim_canon_name(s->bcanon));
+	fold_tag(&f, "d=%s;%s", s->domain, "");
+	fold_tag(&f, "s=%s;%s", s->selector, "");
+	if (s->identity != NULL)
+		fold_tag(&f, "i=%s;%s", s->identity, "");
+	(void)str_fmt(num, sizeof(num), "%llu", (unsigned long long)s->t);
+	fold_tag(&f, "t=%s;%s", num, "");
+	if (s->expire > 0) {
+		(void)str_fmt(num, sizeof(num), "%llu", (unsigned long long)s->t + s->expire);
+		fold_tag(&f, "x=%s;%s", num, "");
+	}
+	for (j = 0; j < nh; j++) {
+		char tmp[DKIM_HNAME_MAX + 8];
+
+		(void)str_fmt(tmp, sizeof(tmp), "%s%s%s", j == 0 ? "h=" : "", h[j],
+			      j + 1 < nh ? ":" : ";");
+		fold_put(&f, tmp, strlen(tmp), j == 0);
+	}
+	fold_tag(&f, "bh=%s;%s", bh64, "");
+	fold_put(&f, "b=", 2, true);
+}
+
+/* load_privkey - the PEM key, checked against the algorithm. */
+static EVP_PKEY *
+load_privkey(const struct dkim_signer *s, const char **why)
+{
+	BIO *bio = BIO_new_mem_buf(s->key_pem, -1);
+	EVP_PKEY *pk = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+	int want = s->alg == DKIM_ALG_ED25519_SHA256 ? EVP_PKEY_ED25519 : EVP_PKEY_RSA;
+
+	BIO_free(bio);
+	if (pk == NULL)
+		*why = "cannot read the private key";
+	else if (s->alg == DKIM_ALG_RSA_SHA1)
+		*why = "rsa-sha1 is not used for signing (RFC 8301)";
+	else if (EVP_PKEY_get_base_id(pk) != want)
+		*why = "private key type does not match the algorithm";
+	else if (want == EVP_PKEY_RSA && EVP_PKEY_get_bits(pk) < DKIM_RSA_MIN_BITS)
+		*why = "RSA key shorter than 1024 bits (RFC 8301)";
+	else
+		return pk;
+	EVP_PKEY_free(pk);
+	return NULL;
+}
+
+/* make_sig - sign the 32-byte hash into sig (room for DKIM_B_MAX bytes). */
+static int
+make_sig(EVP_PKEY *pk, enum dkim_alg alg, const unsigned char *hash, unsigned char *sig,
+	 size_t *siglen)
+{
+	int ok;
+
+	*siglen = DKIM_B_MAX;
+	if (alg == DKIM_ALG_ED25519_SHA256) {
+		EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+		ok = md != NULL && EVP_DigestSignInit(md, NULL, NULL, NULL, pk) == 1 &&
+		     EVP_DigestSign(md, sig, siglen, hash, SHA256_LEN) == 1;
+		EVP_MD_CTX_free(md);
+	} else {
+		EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(pk, NULL);
+
+		ok = ctx != NULL && EVP_PKEY_sign_init(ctx) == 1 &&
+		     EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1 &&
+		     EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) == 1 &&
+		     EVP_PKEY_sign(ctx, NULL, siglen, hash, SHA256_LEN) == 1 &&
+		     *siglen <= DKIM_B_MAX &&
+		     EVP_PKEY_sign(ctx, sig, siglen, hash, SHA256_LEN) == 1;
+		EVP_PKEY_CTX_free(ctx);
+	}
+	return ok ? 0 : -1;
+}
+
+static void
+b64(const unsigned char *p, size_t n, char *out)
+{
+	EVP_EncodeBlock((unsigned char *)out, p, (int)n);
+}
+
+/* sign_fields - hash the selected fields plus the prefix, sign, append. */
+static int
+sign_fields(const char *msg, const struct dkim_field *f, size_t nf,
+	    char (*h)[DKIM_HNAME_MAX + 1], size_t nh, const struct dkim_signer *s,
+	    EVP_PKEY *pk, struct buf *prefix, const char **why)
+{
+	struct buf data = BUF_INIT;
+	unsigned char hash[SHA256_LEN], sig[DKIM_B_MAX];
+	char sig64[DKIM_B_MAX * 4 / 3 + 4];
+	size_t siglen;
+	int rc = -1;
+
+	header_data(msg, f, nf, DKIM_NO_FIELD, (const char(*)[DKIM_HNAME_MAX + 1])h, nh,
+		    s->hcanon, prefix->data, prefix->len, &data);
+	if (sha256(data.data, data.len, hash) != 0 ||
+	    make_sig(pk, s->alg, hash, sig, &siglen) != 0) {
+		*why = "signing failed";
+		goto fail;
+	}
+	b64(sig, siglen, sig64);
+	{
+		const char *nl = strrchr(prefix->data, '\n');
+		struct fold fo = {prefix, nl != NULL ? (size_t)(prefix->data + prefix->len - nl) :
+						      prefix->len};
+
+		fold_b64(&fo, sig64, strlen(sig64));
+	}
+	buf_adds(prefix, "\r\n");
+	rc = 0;
+fail:
+	buf_free(&data);
+	return rc;
+}
+
+static bool
+valid_signer(const struct dkim_signer *s)
+{
+	return s->domain != NULL && s->selector != NULL && s->key_pem != NULL &&
+	       strlen(s->domain) <= DKIM_DOMAIN_MAX && strlen(s->selector) <= DKIM_SELECTOR_MAX &&
+	       (s->identity == NULL || strlen(s->identity) <= DKIM_IDENTITY_MAX);
+}
+
+int
+dkim_sign(const char *msg, size_t len, const struct dkim_signer *s, struct buf *out,
+	  const char **why)
+{
+	struct dkim_field *f = xcalloc(DKIM_FIELDS_MAX, sizeof(*f));
+	char (*h)[DKIM_HNAME_MAX + 1] = xcalloc(DKIM_HNAMES_MAX, sizeof(*h));
+	struct buf prefix = BUF_INIT;
+	struct dkim_body b;
+	unsigned char bh[SHA256_LEN];
+	char bh64[64];
+	size_t nf, body_off, nh;
+	EVP_PKEY *pk = NULL;
+	int rc = -1;
+
+	if (!valid_signer(s)) {
+		*why = "incomplete signer";
+		goto fail;
+	}
+	if ((pk = load_privkey(s, why)) == NULL ||
+	    dkim_split_header(msg, len, f, DKIM_FIELDS_MAX, &nf, &body_off, why) != 0 ||
+	    dkim_select_sign(msg, f, nf, h, &nh, why) != 0)
+		goto fail;
+	if (body_hash(msg + body_off, len - body_off, s->bcanon, false, 0, bh, &b) != 0) {
+		*why = "hash failed";
+		goto fail;
+	}
+	b64(bh, sizeof(bh), bh64);
+	sig_prefix(s, h, nh, bh64, &prefix);
+	if (sign_fields(msg, f, nf, h, nh, s, pk, &prefix, why) != 0)
+		goto fail;
+	buf_add(out, prefix.data, prefix.len);
+	rc = 0;
+fail:
+	EVP_PKEY_free(pk);
+	buf_free(&prefix);
+	free(h);
+	free(f);
+	return rc;
+}

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * dkim - sign and verify whole messages (DKIM, RFC 6376) with RSA-SHA256
+ * and Ed25519-SHA256 on OpenSSL EVP.
+ *
+ * No I/O: the caller hands in the message in wire form (CRLF, dot-stuffing
+ * removed), asks dkim_verify_qname() which key records to look up, does
+ * the DNS itself (asynchronously, as it likes) and hands each answer to
+ * dkim_verify_sig() together with the clock. Signing takes the private key
+ * as PEM text and returns the DKIM-Signature field to prepend.
+ *
+ * SECURITY: verification handles hostile messages and hostile DNS answers:
+ * at most DKIM_SIGS_MAX signatures are examined per message, header fields
+ * are capped at DKIM_FIELDS_MAX, and every parser is bounded. rsa-sha1 and
+ * RSA keys below DKIM_RSA_MIN_BITS never pass (RFC 8301). A signature whose
+ * l= leaves part of the body unsigned never passes either: it is "neutral",
+ * because anything could have been appended. A key in testing mode (t=y)
+ * turns a failure into "neutral" (RFC 6376 3.6.1). Signing runs in the
+ * queue process, the only one that holds the private keys; the key bytes
+ * are not kept after dkim_sign() returns.
+ * STANDARDS: RFC 6376 (3.5 tags, 3.7 hashes, 5 signing, 6 verifying);
+ * RFC 8301 (sha1 and short keys); RFC 8463 (ed25519-sha256: Ed25519 over
+ * the SHA-256 hash of the header data); RFC 8601 2.7.1 (result names).
+ */
+#ifndef POSTERN_DKIM_H
+#define POSTERN_DKIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "lib/buf.h"
+#include "mailauth/dkim_tags.h"
+
+/* Signatures examined per message; further ones are ignored. */
+#define DKIM_SIGS_MAX 8
+/* RFC 8301 3.2: verifiers MUST NOT accept shorter RSA keys. */
+#define DKIM_RSA_MIN_BITS 1024
+/* How far t= may lie in the future before we refuse it (seconds). */
+#define DKIM_CLOCK_SKEW 300
+/* Column at which the DKIM-Signature we write is folded. */
+#define DKIM_FOLD_COLS 78
+/* A key-record query name: selector, "._domainkey.", domain. */
+#define DKIM_QNAME_MAX (DKIM_SELECTOR_MAX + 12 + DKIM_DOMAIN_MAX)
+
+enum dkim_result {
+	DKIM_PASS,
+	DKIM_FAIL,
+	DKIM_NEUTRAL,
+	DKIM_TEMPERROR,
+	DKIM_PERMERROR,
+};
+
+enum dkim_dns {
+	DKIM_DNS_FOUND,	   /* txt holds the key record (TXT strings joined) */
+	DKIM_DNS_NOTFOUND, /* NXDOMAIN or no TXT record */
+	DKIM_DNS_TEMPFAIL, /* timeout, SERVFAIL */
+};
+
+struct dkim_keyans {
+	enum dkim_dns status;
+	const char *txt;
+	size_t len;
+};
+
+struct dkim_sigres {
+	enum dkim_result result;
+	const char *reason; /* static text, "ok" on pass */
+	enum dkim_alg alg;
+	char d[DKIM_DOMAIN_MAX + 1];
+	char s[DKIM_SELECTOR_MAX + 1];
+	char i[DKIM_IDENTITY_MAX + 1];
+	bool testing;	    /* key record had t=y */
+	uint64_t body_len;  /* canonical body length */
+	uint64_t body_hashed; /* of which covered by the signature */
+};
+
+struct dkim_verify;
+
+/* dkim_verify_begin - split msg[0..len) and parse its DKIM-Signature
+ * fields (the first DKIM_SIGS_MAX). msg must outlive the returned object.
+ * Returns 0 and *out (free with dkim_verify_free), or -1 with *why when
+ * the header section is malformed. */
+int dkim_verify_begin(const char *msg, size_t len, struct dkim_verify **out, const char **why);
+/* dkim_verify_count - the number of signatures to report on. */
+size_t dkim_verify_count(const struct dkim_verify *v);
+/* dkim_verify_qname - the TXT name to look up for signature i
+ * ("s._domainkey.d"). Returns -1 when the signature did not parse: then
+ * no lookup is needed and dkim_verify_sig() (ans may be NULL) says why. */
+int dkim_verify_qname(const struct dkim_verify *v, size_t i, char *out, size_t outsz);
+/* dkim_verify_sig - verify signature i with the key answer ans at time
+ * now (seconds since the epoch) and fill *res. */
+void dkim_verify_sig(const struct dkim_verify *v, size_t i, const struct dkim_keyans *ans,
+		     time_t now, struct dkim_sigres *res);
+/* dkim_verify_free - release v; NULL is fine. */
+void dkim_verify_free(struct dkim_verify *v);
+
+/* dkim_result_name - "pass", "fail", ... as in Authentication-Results. */
+const char *dkim_result_name(enum dkim_result r);
+
+struct dkim_signer {
+	const char *domain;
+	const char *selector;
+	const char *identity; /* i=, or NULL */
+	enum dkim_alg alg;    /* DKIM_ALG_RSA_SHA256 or DKIM_ALG_ED25519_SHA256 */
+	enum dkim_canon hcanon, bcanon;
+	const char *key_pem; /* PKCS#8 or PKCS#1 PEM, NUL-terminated */
+	time_t t;	     /* signing time, written as t= */
+	uint64_t expire;     /* seconds after t for x=, 0 for no x= */
+};
+
+/* dkim_sign - sign msg[0..len) (wire form) and append the folded
+ * "DKIM-Signature: ...\r\n" field to out; the caller prepends it to the
+ * message. For dual signing call it once per key on the same message.
+ * Returns 0, or -1 with *why (bad key, wrong key type, no From, ...). */
+int dkim_sign(const char *msg, size_t len, const struct dkim_signer *s, struct buf *out,
+	      const char **why);
+
+#endif

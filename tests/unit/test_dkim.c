@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * test_dkim - whole-message DKIM (src/mailauth/dkim.c): the RFC 8463
+ * Appendix A message verifies with its keys, tampering fails it, our
+ * signatures (RSA-2048, Ed25519, both, each canonicalization) verify, and
+ * the rules: rsa-sha1 and short RSA keys never pass, x= expires, t= in the
+ * future, oversigned From, testing keys, revoked keys, DNS failures.
+ * Data files come from tests/data/dkim (DKIM_DATA is set by meson).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "lib/buf.h"
+#include "mailauth/dkim.h"
+
+#define RFC8463_T 1528637909
+#define NOW 1700000000
+
+/* load - a data file; with crlf, LF line ends become CRLF. */
+static void
+load(const char *name, bool crlf, struct buf *out)
+{
+	char path[512];
+	FILE *fp;
+	int c;
+
+	snprintf(path, sizeof(path), "%s/%s", DKIM_DATA, name);
+	fp = fopen(path, "rb");
+	if (fp == NULL)
+		fail_msg("cannot open %s", path);
+	while ((c = fgetc(fp)) != EOF) {
+		if (c == '\n' && crlf)
+			buf_addc(out, '\r');
+		buf_addc(out, (char)c);
+	}
+	fclose(fp);
+}
+
+/* record - the key record of a "<name> <value>" zone line or a bare file. */
+static void
+record(const char *file, const char *name, struct buf *out)
+{
+	struct buf z = BUF_INIT;
+	const char *p, *e;
+
+	load(file, false, &z);
+	p = name != NULL ? strstr(buf_cstr(&z), name) : buf_cstr(&z);
+	assert_non_null(p);
+	if (name != NULL)
+		p += strlen(name) + 1;
+	e = strchr(p, '\n');
+	buf_add(out, p, e != NULL ? (size_t)(e - p) : strlen(p));
+	buf_free(&z);
+}
+
+/* verify_all - verify every signature of msg with one key answer each. */
+static size_t
+verify_all(const char *msg, size_t len, const struct dkim_keyans *ans, size_t nans, time_t now,
+	   struct dkim_sigres *res, size_t max)
+{
+	struct dkim_verify *v;
+	const char *why;
+	size_t i, n;
+
+	assert_int_equal(dkim_verify_begin(msg, len, &v, &why), 0);
+	n = dkim_verify_count(v);
+	for (i = 0; i < n && i < max; i++)
+		dkim_verify_sig(v, i, &ans[i < nans ? i : nans - 1], now, &res[i]);
+	dkim_verify_free(v);
+	return n;
+}
+
+static void
+test_rfc8463(void **state)
+{
+	struct buf msg = BUF_INIT, ed = BUF_INIT, rsa = BUF_INIT;
+	struct dkim_keyans ans[2];
+	struct dkim_sigres res[2];
+	struct dkim_verify *v;
+	char q[DKIM_QNAME_MAX + 1];
+	const char *why;
+	char *p;
+
+	(void)state;
+	load("rfc6376.signed.msg", true, &msg);
+	record("rfc8463.zone", "brisbane._domainkey.football.example.com", &ed);
+	record("rfc8463.zone", "test._domainkey.football.example.com", &rsa);
+	assert_int_equal(dkim_verify_begin(msg.data, msg.len, &v, &why), 0);
+	assert_int_equal(dkim_verify_qname(v, 0, q, sizeof(q)), 0);
+	assert_string_equal(q, "brisbane._domainkey.football.example.com");
+	dkim_verify_free(v);
+	ans[0] = (struct dkim_keyans){DKIM_DNS_FOUND, ed.data, ed.len};
+	ans[1] = (struct dkim_keyans){DKIM_DNS_FOUND, rsa.data, rsa.len};
+	assert_int_equal(verify_all(msg.data, msg.len, ans, 2, RFC8463_T, res, 2), 2);
+	assert_int_equal(res[0].result, DKIM_PASS);
+	assert_int_equal(res[0].alg, DKIM_ALG_ED25519_SHA256);
+	assert_int_equal(res[1].result, DKIM_PASS);
+	assert_string_equal(res[1].d, "football.example.com");
+	/* a one-word body change fails both */
+	p = strstr(msg.data, "hungry");
+	memcpy(p, "HUNGRY", 6);
+	verify_all(msg.data, msg.len, ans, 2, RFC8463_T, res, 2);
+	assert_int_equal(res[0].result, DKIM_FAIL);
+	assert_string_equal(res[0].reason, "body hash mismatch");
+	assert_int_equal(res[1].result, DKIM_FAIL);
+	/* a header change fails the signature, not the body hash */
+	memcpy(p, "hungry", 6);
+	p = strstr(msg.data, "dinner");
+	memcpy(p, "DINNER", 6);
+	verify_all(msg.data, msg.len, ans, 2, RFC8463_T, res, 2);
+	assert_string_equal(res[0].reason, "signature did not verify");
+	assert_string_equal(res[1].reason, "signature did not verify");
+	/* the keys swapped: wrong type */
+	memcpy(p, "dinner", 6);
+	ans[0].txt = rsa.data;
+	ans[0].len = rsa.len;
+	verify_all(msg.data, msg.len, ans, 1, RFC8463_T, res, 2);
+	assert_int_equal(res[0].result, DKIM_PERMERROR);
+	buf_free(&msg);
+	buf_free(&ed);
+	buf_free(&rsa);
+}
+
+struct signed_msg {
+	struct buf msg;
+};
+
+/* sign_with - prepend a signature made with key file pem to msg. */
+static void
+sign_with(struct buf *msg, const char *pem, enum dkim_alg alg, enum dkim_canon c,
+	  const char *sel, uint64_t expire)
+{
+	struct buf key = BUF_INIT, sig = BUF_INIT, out = BUF_INIT;
+	struct dkim_signer s = {"example.org", sel, NULL, alg, c, c, NULL, NOW, expire};
+	const char *why = NULL;
+	const char *line;
+
+	load(pem, false, &key);
+	s.key_pem = key.data;
+	if (dkim_sign(msg->data, msg->len, &s, &sig, &why) != 0)
+		fail_msg("sign: %s", why);
+	/* folded at 78 columns */
+	for (line = sig.data; line != NULL; line = strstr(line, "\r\n")) {
+		const char *next;
+
+		line += line == sig.data ? 0 : 2;
+		next = strstr(line, "\r\n");
+		if (next != NULL && (size_t)(next - line) > DKIM_FOLD_COLS)
+			fail_msg("line longer than 78: %.*s", (int)(next - line), line);
+		if (next == NULL)
+			break;
+	}
+	buf_add(&out, sig.data, sig.len);
+	buf_add(&out, msg->data, msg->len);
+	buf_free(msg);
+	*msg = out;
+	buf_free(&key);
+	buf_free(&sig);
+}
+
+static void
+test_roundtrip(void **state)
+{
+	static const enum dkim_canon canons[] = {DKIM_CANON_RELAXED, DKIM_CANON_SIMPLE};
+	struct buf rsa = BUF_INIT, ed = BUF_INIT;
+	size_t c;
+
+	(void)state;
+	record("2048_testkey_wo_markers.pub.txt", NULL, &rsa);
+	record("rfc8463.zone", "brisbane._domainkey.football.example.com", &ed);
+	for (c = 0; c < 2; c++) {
+		struct buf msg = BUF_INIT;
+		struct dkim_keyans ans[2] = {{DKIM_DNS_FOUND, ed.data, ed.len},
+					     {DKIM_DNS_FOUND, rsa.data, rsa.len}};
+		struct dkim_sigres res[2];
+
+		load("rfc6376.msg", true, &msg);
+		sign_with(&msg, "2048_testkey.key", DKIM_ALG_RSA_SHA256, canons[c], "rsa", 0);
+		sign_with(&msg, "ed25519-rfc8463.pem", DKIM_ALG_ED25519_SHA256, canons[c], "ed", 0);
+		assert_int_equal(verify_all(msg.data, msg.len, ans, 2, NOW + 10, res, 2), 2);
+		if (res[0].result != DKIM_PASS || res[1].result != DKIM_PASS)
+			fail_msg("canon %zu: %s / %s\n%s", c, res[0].reason, res[1].reason,
+				 msg.data);
+		assert_int_equal(res[0].alg, DKIM_ALG_ED25519_SHA256);
+		assert_int_equal(res[1].alg, DKIM_ALG_RSA_SHA256);
+		/* an added From (oversigned) breaks both */
+		{
+			struct buf m2 = BUF_INIT;
+
+			buf_adds(&m2, "From: mallory@evil.example\r\n");
+			buf_add(&m2, msg.data, msg.len);
+			verify_all(m2.data, m2.len, ans, 2, NOW + 10, res, 2);
+			assert_int_equal(res[0].result, DKIM_FAIL);
+			assert_int_equal(res[1].result, DKIM_FAIL);
+			buf_free(&m2);
+		}
+		buf_free(&msg);
+	}
+	buf_free(&rsa);
+	buf_free(&ed);
+}
+
+static void
+test_times(void **state)
+{
+	struct buf msg = BUF_INIT, ed = BUF_INIT;
+	struct dkim_keyans ans;
+	struct dkim_sigres res;
+
+	(void)state;
+	record("rfc8463.zone", "brisbane._domainkey.football.example.com", &ed);
+	ans = (struct dkim_keyans){DKIM_DNS_FOUND, ed.data, ed.len};
+	load("rfc6376.msg", true, &msg);
+	sign_with(&msg, "ed25519-rfc8463.pem", DKIM_ALG_ED25519_SHA256, DKIM_CANON_RELAXED, "ed",
+		  3600);
+	assert_non_null(strstr(msg.data, "x=1700003600;"));
+	verify_all(msg.data, msg.len, &ans, 1, NOW + 3600, &res, 1);
+	assert_int_equal(res.result, DKIM_PASS);
+	verify_all(msg.data, msg.len, &ans, 1, NOW + 3601, &res, 1);
+	assert_int_equal(res.result, DKIM_FAIL);
+	assert_string_equal(res.reason, "signature expired");
+	verify_all(msg.data, msg.len, &ans, 1, NOW - DKIM_CLOCK_SKEW - 1, &res, 1);
+	assert_string_equal(res.reason, "signature timestamp in the future");
+	buf_free(&msg);
+	buf_free(&ed);
+}
+
+static void
+test_key_answers(void **state)
+{
+	static const struct {
+		enum dkim_dns status;
+		const char *txt;
+		enum dkim_result want;
+	} rows[] = {
+		{DKIM_DNS_TEMPFAIL, "", DKIM_TEMPERROR},
+		{DKIM_DNS_NOTFOUND, "", DKIM_PERMERROR},
+		{DKIM_DNS_FOUND, "v=DKIM1; k=ed25519; p=", DKIM_PERMERROR},
+		{DKIM_DNS_FOUND, "v=DKIM2; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
+		 DKIM_PERMERROR},
+		{DKIM_DNS_FOUND, "v=DKIM1; k=ed25519; h=sha1; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
+		 DKIM_PERMERROR},
+		{DKIM_DNS_FOUND, "v=DKIM1; k=ed25519; s=tlsrpt; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
+		 DKIM_PERMERROR},
+		{DKIM_DNS_FOUND, "v=DKIM1; k=ed25519; t=s; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
+		 DKIM_PASS},
+		{DKIM_DNS_FOUND, "k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=", DKIM_PASS},
+		/* a different (valid) key: fails, or is neutral when testing */
+		{DKIM_DNS_FOUND, "k=ed25519; p=yi50DjK5O9pqbFpNHklsv9lqaS0ArSYu02qp1S0DW1Y=", DKIM_FAIL},
+		{DKIM_DNS_FOUND, "k=ed25519; t=y; p=yi50DjK5O9pqbFpNHklsv9lqaS0ArSYu02qp1S0DW1Y=",
+		 DKIM_NEUTRAL},
+	};
+	struct buf msg = BUF_INIT;
+	size_t i;
+
+	(void)state;
+	load("rfc6376.msg", true, &msg);
+	sign_with(&msg, "ed25519-rfc8463.pem", DKIM_ALG_ED25519_SHA256, DKIM_CANON_RELAXED, "ed", 0);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct dkim_keyans ans = {rows[i].status, rows[i].txt, strlen(rows[i].txt)};
+		struct dkim_sigres res;
+
+		verify_all(msg.data, msg.len, &ans, 1, NOW, &res, 1);
+		if (res.result != rows[i].want)
+			fail_msg("row %zu: %s (%s)", i, dkim_result_name(res.result), res.reason);
+	}
+	buf_free(&msg);
+}
+
+static void
+test_rfc8301(void **state)
+{
+	struct buf msg = BUF_INIT, key = BUF_INIT, rec = BUF_INIT, sig = BUF_INIT;
+	struct dkim_signer s = {"example.org", "short", NULL, DKIM_ALG_RSA_SHA256,
+				DKIM_CANON_RELAXED, DKIM_CANON_RELAXED, NULL, NOW, 0};
+	struct dkim_keyans ans;
+	struct dkim_sigres res;
+	const char *why;
+
+	(void)state;
+	/* we never sign with a short key or with rsa-sha1 */
+	load("rfc6376.msg", true, &msg);
+	load("rsa512.pem", false, &key);
+	s.key_pem = key.data;
+	assert_int_equal(dkim_sign(msg.data, msg.len, &s, &sig, &why), -1);
+	buf_free(&key);
+	load("test.private", false, &key);
+	s.key_pem = key.data;
+	s.alg = DKIM_ALG_RSA_SHA1;
+	assert_int_equal(dkim_sign(msg.data, msg.len, &s, &sig, &why), -1);
+	/* a 1024-bit key passes; the same signature with a 512-bit key record is refused */
+	s.alg = DKIM_ALG_RSA_SHA256;
+	sign_with(&msg, "test.private", DKIM_ALG_RSA_SHA256, DKIM_CANON_RELAXED, "short", 0);
+	record("test.txt", NULL, &rec);
+	ans = (struct dkim_keyans){DKIM_DNS_FOUND, rec.data, rec.len};
+	verify_all(msg.data, msg.len, &ans, 1, NOW, &res, 1);
+	assert_int_equal(res.result, DKIM_PASS);
+	buf_reset(&rec);
+	buf_adds(&rec, "v=DKIM1; k=rsa; p=");
+	record("rsa512.pub.b64", NULL, &rec);
+	ans = (struct dkim_keyans){DKIM_DNS_FOUND, rec.data, rec.len};
+	verify_all(msg.data, msg.len, &ans, 1, NOW, &res, 1);
+	assert_int_equal(res.result, DKIM_PERMERROR);
+	assert_string_equal(res.reason, "RSA key shorter than 1024 bits (RFC 8301)");
+	/* rsa-sha1 never passes, whatever the key */
+	{
+		const char *m = "DKIM-Signature: v=1; a=rsa-sha1; d=example.org; s=short; h=from;"
+				" bh=AAAAAAAAAAAAAAAAAAAAAAAAAAA=; b=dGVzdA==\r\nFrom: a@example.org\r\n"
+				"\r\nbody\r\n";
+
+		verify_all(m, strlen(m), &ans, 1, NOW, &res, 1);
+		assert_int_equal(res.result, DKIM_PERMERROR);
+		assert_string_equal(res.reason, "rsa-sha1 is not accepted (RFC 8301)");
+	}
+	buf_free(&msg);
+	buf_free(&key);
+	buf_free(&rec);
+	buf_free(&sig);
+}
+
+static void
+test_malformed(void **state)
+{
+	static const char *const msgs[] = {
+		"DKIM-Signature: v=1; a=rsa-sha256\r\nFrom: a\r\n\r\n",
+		"DKIM-Signature: v=1; a=rsa-sha256; d=example.org; s=s; h=to; "
+		"bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=; b=dGVzdA==\r\nFrom: a\r\n\r\n",
+	};
+	struct dkim_keyans ans = {DKIM_DNS_FOUND, "p=", 2};
+	struct dkim_verify *v;
+	struct dkim_sigres res;
+	const char *why;
+	char q[DKIM_QNAME_MAX + 1];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
+		assert_int_equal(dkim_verify_begin(msgs[i], strlen(msgs[i]), &v, &why), 0);
+		assert_int_equal(dkim_verify_count(v), 1);
+		assert_int_equal(dkim_verify_qname(v, 0, q, sizeof(q)), -1);
+		dkim_verify_sig(v, 0, NULL, NOW, &res);
+		assert_int_equal(res.result, DKIM_PERMERROR);
+		dkim_verify_sig(v, 0, &ans, NOW, &res);
+		assert_int_equal(res.result, DKIM_PERMERROR);
+		dkim_verify_free(v);
+	}
+	assert_int_equal(dkim_verify_begin(" bad\r\n\r\n", 8, &v, &why), -1);
+}
+
+static void
+test_gmail_folding(void **state)
+{
+	struct buf msg = BUF_INIT;
+	struct dkim_verify *v;
+	const char *why;
+	char q[DKIM_QNAME_MAX + 1];
+
+	(void)state;
+	load("test2.message", true, &msg);
+	assert_int_equal(dkim_verify_begin(msg.data, msg.len, &v, &why), 0);
+	assert_int_equal(dkim_verify_count(v), 1);
+	assert_int_equal(dkim_verify_qname(v, 0, q, sizeof(q)), 0);
+	assert_string_equal(q, "20120113._domainkey.gmail.com");
+	dkim_verify_free(v);
+	buf_free(&msg);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rfc8463),	    cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_times),	    cmocka_unit_test(test_key_answers),
+		cmocka_unit_test(test_rfc8301),	    cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_gmail_folding),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
