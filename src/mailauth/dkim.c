@@ -49,7 +49,7 @@ sink_md(void *arg, const void *p, size_t n)
 		abort(); /* SHA-256 update cannot fail short of a broken library */
 }
 
-/* body_hash - SHA-256 of the canonical body; *total its full length. */
+/* body_hash - SHA-256 of the canonical body; b keeps the lengths. */
 static int
 body_hash(const char *body, size_t n, enum dkim_canon c, bool has_l, uint64_t l,
 	  unsigned char *out, struct dkim_body *b)
@@ -267,16 +267,19 @@ check_body(const struct dkim_verify *v, const struct dkim_sig *sig, struct dkim_
 	int rc = -1;
 
 	if (body_hash(v->msg + v->body_off, v->len - v->body_off, sig->bcanon, sig->has_l, sig->l,
-		      bh, b) != 0)
+		      bh, b) != 0) {
 		set_res(res, DKIM_TEMPERROR, "hash failed");
-	else if ((res->body_len = b->total, res->body_hashed = b->hashed, false))
-		;
-	else if (sig->has_l && sig->l > b->total)
+		goto done;
+	}
+	res->body_len = b->total;
+	res->body_hashed = b->hashed;
+	if (sig->has_l && sig->l > b->total)
 		set_res(res, DKIM_FAIL, "l= is longer than the body");
 	else if (memcmp(bh, sig->bh, SHA256_LEN) != 0)
 		set_res(res, DKIM_FAIL, "body hash mismatch");
 	else
 		rc = 0;
+done:
 	free(b);
 	return rc;
 }
