@@ -383,19 +383,52 @@ sig_s(const struct dkim_tag *t, const char *s, void *arg, const char **why)
 }
 
 static int
+hexval(char c)
+{
+	if (is_digit(c))
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* qp_decode - dkim-quoted-printable (RFC 6376 2.11) into out; FWS is
+ * dropped, "=XX" becomes the byte, NUL and other controls are refused. */
+static int
+qp_decode(const char *v, size_t len, char *out, size_t outsz)
+{
+	size_t k, o = 0;
+
+	for (k = 0; k < len; k++) {
+		char c = v[k];
+
+		if (is_wsp(c) || c == '\r' || c == '\n')
+			continue;
+		if (c == '=') {
+			if (k + 2 >= len || hexval(v[k + 1]) < 0 || hexval(v[k + 2]) < 0)
+				return -1;
+			c = (char)(hexval(v[k + 1]) * 16 + hexval(v[k + 2]));
+			k += 2;
+		}
+		if ((unsigned char)c < 0x21 || c == 0x7f || o + 1 >= outsz)
+			return -1;
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+static int
 sig_i(const struct dkim_tag *t, const char *s, void *arg, const char **why)
 {
 	struct dkim_sig *sig = arg;
-	size_t k;
 
 	(void)s;
-	if (t->value_len >= sizeof(sig->i) || memchr(t->value, '@', t->value_len) == NULL)
+	if (qp_decode(t->value, t->value_len, sig->i, sizeof(sig->i)) != 0 ||
+	    strchr(sig->i, '@') == NULL)
 		goto bad;
-	for (k = 0; k < t->value_len; k++)
-		if (!is_valchar(t->value[k]))
-			goto bad;
-	memcpy(sig->i, t->value, t->value_len);
-	sig->i[t->value_len] = '\0';
 	return 0;
 bad:
 	*why = "bad i= identity";

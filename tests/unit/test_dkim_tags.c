@@ -149,6 +149,14 @@ test_sig_rows(void **state)
 		 "b=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 		 "AAAAAAAAAAAAAAAAAAAAAAAAAA==",
 		 0},
+		{OK_SIG "i=jlong@example=2Ecom", 0},
+		{OK_SIG "i=jlong=40example.com", 0},
+		{OK_SIG "i==6Along@example.com", 0},
+		{OK_SIG "i=a=40evil.com", -1},
+		{OK_SIG "i=a@example.com=", -1},
+		{OK_SIG "i=a@example.com=4", -1},
+		{OK_SIG "i=a@example.com=ZZ", -1},
+		{OK_SIG "i=a=00@example.com", -1},
 		{OK_SIG "i=user@evil.com", -1},
 		{OK_SIG "i=user@notexample.com", -1},
 		{OK_SIG "i=noat", -1},
@@ -215,6 +223,13 @@ test_sig_fields(void **state)
 	assert_string_equal(sig.d, "example.com");
 	assert_string_equal(sig.s, "sel");
 	assert_string_equal(sig.i, "@example.com");
+	{
+		const char *qp = OK_SIG "i=jlong=40example=2Ecom";
+		struct dkim_sig q;
+
+		assert_int_equal(dkim_sig_parse(qp, strlen(qp), &q, &why), 0);
+		assert_string_equal(q.i, "jlong@example.com");
+	}
 	assert_int_equal(sig.nh, 4);
 	assert_string_equal(sig.h[0], "From");
 	assert_string_equal(sig.h[2], "Subject");
