@@ -372,6 +372,41 @@ test_gmail_folding(void **state)
 	buf_free(&msg);
 }
 
+static void
+test_body_length(void **state)
+{
+	/* lengthsig.eml: rfc6376.msg signed by dkimpy with l=54 (the whole body) */
+	struct buf msg = BUF_INIT, ed = BUF_INIT, m2 = BUF_INIT;
+	struct dkim_keyans ans;
+	struct dkim_sigres res;
+	const time_t now = 1795860698 + 10;
+	char *p;
+
+	(void)state;
+	load("lengthsig.eml", false, &msg);
+	record("rfc8463.zone", "brisbane._domainkey.football.example.com", &ed);
+	ans = (struct dkim_keyans){DKIM_DNS_FOUND, ed.data, ed.len};
+	verify_all(msg.data, msg.len, &ans, 1, now, &res, 1);
+	assert_int_equal(res.result, DKIM_PASS);
+	assert_int_equal(res.body_len, 54);
+	/* appended content is not vouched for: neutral, never pass */
+	buf_add(&m2, msg.data, msg.len);
+	buf_adds(&m2, "Click here\r\n");
+	verify_all(m2.data, m2.len, &ans, 1, now, &res, 1);
+	assert_int_equal(res.result, DKIM_NEUTRAL);
+	assert_int_equal(res.body_hashed, 54);
+	/* a body shorter than l= fails */
+	p = strstr(msg.data, "Joe.\r\n");
+	assert_non_null(p);
+	msg.len = (size_t)(p - msg.data);
+	verify_all(msg.data, msg.len, &ans, 1, now, &res, 1);
+	assert_int_equal(res.result, DKIM_FAIL);
+	assert_string_equal(res.reason, "l= is longer than the body");
+	buf_free(&msg);
+	buf_free(&ed);
+	buf_free(&m2);
+}
+
 int
 main(void)
 {
@@ -379,7 +414,7 @@ main(void)
 		cmocka_unit_test(test_rfc8463),	    cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_times),	    cmocka_unit_test(test_key_answers),
 		cmocka_unit_test(test_rfc8301),	    cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_gmail_folding),
+		cmocka_unit_test(test_gmail_folding), cmocka_unit_test(test_body_length),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
