@@ -5,7 +5,7 @@
  *
  * Checked: header fields are in order, inside the header section, never
  * overlap, and have a name; relaxed header output has a lower-case name,
- * no WSP runs, no CR or LF, no WSP around the colon or at the end.
+ * no WSP runs, no CRLF (bare CR or LF stay bytes), no WSP around the colon or at the end.
  * Relaxed body output has no WSP run, no WSP before CRLF, ends in CRLF
  * unless empty, never in CRLF CRLF; simple body output always ends in
  * exactly one CRLF (never CRLF CRLF, unless the whole body is CRLF).
@@ -54,7 +54,8 @@ check_relaxed_header(const struct buf *o)
 	if (colon == NULL || o->len == 0)
 		abort();
 	for (i = 0; i < o->len; i++) {
-		if (s[i] == '\r' || s[i] == '\n' || s[i] == '\t')
+		/* a bare CR or LF is a byte like any other (only CRLF folds) */
+		if ((s[i] == '\r' && i + 1 < o->len && s[i + 1] == '\n') || s[i] == '\t')
 			abort();
 		if (s + i < colon && s[i] >= 'A' && s[i] <= 'Z')
 			abort();
