@@ -5,7 +5,8 @@
  *
  * Checked: header fields are in order, inside the header section, never
  * overlap, and have a name; relaxed header output has a lower-case name,
- * no WSP runs, no CRLF (bare CR or LF stay bytes), no WSP around the colon or at the end.
+ * no WSP runs, no CRLF (a bare CR or LF stays a byte), no WSP around the
+ * colon or at the end.
  * Relaxed body output has no WSP run, no WSP before CRLF, ends in CRLF
  * unless empty, never in CRLF CRLF; simple body output always ends in
  * exactly one CRLF (never CRLF CRLF, unless the whole body is CRLF).
