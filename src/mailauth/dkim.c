@@ -26,12 +26,29 @@ struct sigslot {
 	struct dkim_sig sig;
 };
 
+/* A body hash computed as the body streams past (dkim_verify_body). */
+struct bodyhash {
+	struct dkim_body b;
+	EVP_MD_CTX *md;
+	enum dkim_canon c;
+	bool has_l;
+	uint64_t l;
+	unsigned char bh[SHA256_LEN];
+	int rc; /* 0 once final, -1 on a hash error */
+};
+
 struct dkim_verify {
 	const char *msg;
 	size_t len;
 	struct dkim_field *f;
 	size_t nf, body_off, nsig;
 	struct sigslot slot[DKIM_SIGS_MAX];
+	/* streaming: the body is fed separately, one hash per distinct
+	 * (canonicalization, l=) pair, shared by the signatures using it */
+	bool stream, stream_done;
+	struct bodyhash hash[DKIM_SIGS_MAX];
+	size_t nhash;
+	size_t slot_hash[DKIM_SIGS_MAX];
 };
 
 const char *
@@ -103,6 +120,69 @@ is_sig_field(const char *msg, const struct dkim_field *f)
 	return f->name_len == 14 && strncasecmp(msg + f->off, "DKIM-Signature", 14) == 0;
 }
 
+/* stream_setup - a body hash for each parsed signature, shared when two
+ * hash the body the same way. */
+static void
+stream_setup(struct dkim_verify *v)
+{
+	size_t i, j;
+
+	v->stream = true;
+	for (i = 0; i < v->nsig; i++) {
+		const struct dkim_sig *sig = &v->slot[i].sig;
+		struct bodyhash *h;
+
+		if (v->slot[i].rc != 0)
+			continue;
+		for (j = 0; j < v->nhash; j++)
+			if (v->hash[j].c == sig->bcanon && v->hash[j].has_l == sig->has_l &&
+			    (!sig->has_l || v->hash[j].l == sig->l))
+				break;
+		v->slot_hash[i] = j;
+		if (j < v->nhash)
+			continue;
+		h = &v->hash[v->nhash++];
+		h->c = sig->bcanon;
+		h->has_l = sig->has_l;
+		h->l = sig->l;
+		h->rc = -1;
+		h->md = EVP_MD_CTX_new();
+		if (h->md == NULL || EVP_DigestInit_ex(h->md, EVP_sha256(), NULL) != 1)
+			abort(); /* out of memory in OpenSSL */
+		dkim_body_init(&h->b, h->c, h->has_l, h->l, sink_md, h->md);
+	}
+}
+
+int
+dkim_verify_begin_stream(const char *hdr, size_t len, struct dkim_verify **out, const char **why)
+{
+	if (dkim_verify_begin(hdr, len, out, why) != 0)
+		return -1;
+	stream_setup(*out);
+	return 0;
+}
+
+void
+dkim_verify_body(struct dkim_verify *v, const void *p, size_t n)
+{
+	size_t j;
+
+	for (j = 0; j < v->nhash; j++)
+		dkim_body_update(&v->hash[j].b, p, n);
+}
+
+void
+dkim_verify_body_end(struct dkim_verify *v)
+{
+	size_t j;
+
+	for (j = 0; j < v->nhash && !v->stream_done; j++) {
+		dkim_body_final(&v->hash[j].b);
+		v->hash[j].rc = EVP_DigestFinal_ex(v->hash[j].md, v->hash[j].bh, NULL) == 1 ? 0 : -1;
+	}
+	v->stream_done = true;
+}
+
 int
 dkim_verify_begin(const char *msg, size_t len, struct dkim_verify **out, const char **why)
 {
@@ -149,8 +229,12 @@ dkim_verify_qname(const struct dkim_verify *v, size_t i, char *out, size_t outsz
 void
 dkim_verify_free(struct dkim_verify *v)
 {
+	size_t j;
+
 	if (v == NULL)
 		return;
+	for (j = 0; j < v->nhash; j++)
+		EVP_MD_CTX_free(v->hash[j].md);
 	free(v->f);
 	free(v);
 }
@@ -258,19 +342,11 @@ check_key(const struct dkim_sig *sig, const struct dkim_keyans *ans, struct dkim
 	return -1;
 }
 
-/* check_body - the body hash and l=. */
+/* judge_body - compare a computed body hash with bh= and check l=. */
 static int
-check_body(const struct dkim_verify *v, const struct dkim_sig *sig, struct dkim_sigres *res)
+judge_body(const struct dkim_sig *sig, const unsigned char *bh, const struct dkim_body *b,
+	   struct dkim_sigres *res)
 {
-	unsigned char bh[SHA256_LEN];
-	struct dkim_body *b = xmalloc(sizeof(*b));
-	int rc = -1;
-
-	if (body_hash(v->msg + v->body_off, v->len - v->body_off, sig->bcanon, sig->has_l, sig->l,
-		      bh, b) != 0) {
-		set_res(res, DKIM_TEMPERROR, "hash failed");
-		goto done;
-	}
 	res->body_len = b->total;
 	res->body_hashed = b->hashed;
 	if (sig->has_l && sig->l > b->total)
@@ -278,8 +354,37 @@ check_body(const struct dkim_verify *v, const struct dkim_sig *sig, struct dkim_
 	else if (memcmp(bh, sig->bh, SHA256_LEN) != 0)
 		set_res(res, DKIM_FAIL, "body hash mismatch");
 	else
-		rc = 0;
-done:
+		return 0;
+	return -1;
+}
+
+/* check_body - the body hash and l=: computed now from the whole message,
+ * or taken from the stream. */
+static int
+check_body(const struct dkim_verify *v, size_t slot, const struct dkim_sig *sig,
+	   struct dkim_sigres *res)
+{
+	unsigned char bh[SHA256_LEN];
+	struct dkim_body *b;
+	int rc = -1;
+
+	if (v->stream) {
+		const struct bodyhash *h = &v->hash[v->slot_hash[slot]];
+
+		if (!v->stream_done)
+			abort(); /* the caller's bug: dkim_verify_body_end first */
+		if (h->rc != 0) {
+			set_res(res, DKIM_TEMPERROR, "hash failed");
+			return -1;
+		}
+		return judge_body(sig, h->bh, &h->b, res);
+	}
+	b = xmalloc(sizeof(*b));
+	if (body_hash(v->msg + v->body_off, v->len - v->body_off, sig->bcanon, sig->has_l, sig->l,
+		      bh, b) != 0)
+		set_res(res, DKIM_TEMPERROR, "hash failed");
+	else
+		rc = judge_body(sig, bh, b, res);
 	free(b);
 	return rc;
 }
@@ -335,7 +440,8 @@ verify_slot(const struct dkim_verify *v, const struct sigslot *s,
 		set_res(res, DKIM_PERMERROR, "unusable public key");
 	else if (key->k == DKIM_KEY_RSA && EVP_PKEY_get_bits(pk) < DKIM_RSA_MIN_BITS)
 		set_res(res, DKIM_PERMERROR, "RSA key shorter than 1024 bits (RFC 8301)");
-	else if (check_body(v, &s->sig, res) == 0 && check_headers(v, s, pk, res) == 0) {
+	else if (check_body(v, (size_t)(s - v->slot), &s->sig, res) == 0 &&
+		 check_headers(v, s, pk, res) == 0) {
 		if (res->body_hashed < res->body_len)
 			set_res(res, DKIM_NEUTRAL, "body has unsigned content beyond l=");
 		else

@@ -83,6 +83,18 @@ struct dkim_verify;
  * Returns 0 and *out (free with dkim_verify_free), or -1 with *why when
  * the header section is malformed. */
 int dkim_verify_begin(const char *msg, size_t len, struct dkim_verify **out, const char **why);
+/* dkim_verify_begin_stream - the same for a header section alone (hdr,
+ * ending with the empty line, must outlive the object); the body is then
+ * fed with dkim_verify_body() and ended with dkim_verify_body_end()
+ * before any dkim_verify_sig(). Signatures that hash the body the same
+ * way share one hash. */
+int dkim_verify_begin_stream(const char *hdr, size_t len, struct dkim_verify **out,
+			     const char **why);
+/* dkim_verify_body - n more bytes of the body (CRLF lines, not
+ * dot-stuffed); chunks may split anywhere. */
+void dkim_verify_body(struct dkim_verify *v, const void *p, size_t n);
+/* dkim_verify_body_end - the body is complete. */
+void dkim_verify_body_end(struct dkim_verify *v);
 /* dkim_verify_count - the number of signatures to report on. */
 size_t dkim_verify_count(const struct dkim_verify *v);
 /* dkim_verify_qname - the TXT name to look up for signature i

@@ -28,6 +28,7 @@
 #include "proc/procs.h"
 #include "proc/proto.h"
 #include "queue/queue.h"
+#include "queue/spool.h"
 
 struct queue_proc {
 	struct event_base *base;
@@ -100,15 +101,21 @@ static void
 do_commit(struct queue_proc *qp, struct ipc_msg *m)
 {
 	struct commit_ctx *ctx = xcalloc(1, sizeof(*ctx));
-	char id[QUEUE_ID_LEN + 1];
+	struct queue_commit_opts opts = {0};
+	char id[QUEUE_ID_LEN + 1], reason[SPOOL_REASON_MAX + 1];
 	uint64_t size;
 
 	ctx->qp = qp;
 	ctx->sid = ipc_get_u64(m);
 	ipc_get_strbuf(m, id, sizeof(id));
 	size = ipc_get_u64(m);
+	opts.prepend = ipc_get_data(m, &opts.prepend_len);
+	ipc_get_strbuf(m, reason, sizeof(reason));
 	ipc_end(m);
-	queue_commit(&qp->q, id, size, on_committed, ctx);
+	if (!valid_spool_prepend(opts.prepend, opts.prepend_len))
+		log_bug("queue: header lines from smtp are not wire form");
+	opts.quarantine = reason[0] != '\0' ? reason : NULL;
+	queue_commit(&qp->q, id, size, &opts, on_committed, ctx);
 }
 
 static void

@@ -157,7 +157,8 @@ ops_open(void *arg, uint64_t sid, const struct envelope *env)
 }
 
 static void
-ops_commit(void *arg, uint64_t sid, const char *qid, uint64_t size)
+ops_commit(void *arg, uint64_t sid, const char *qid, uint64_t size, const char *prepend,
+	   size_t prepend_len, const char *quarantine)
 {
 	struct smtp_proc *sp = arg;
 	struct ipc_out out;
@@ -166,6 +167,8 @@ ops_commit(void *arg, uint64_t sid, const char *qid, uint64_t size)
 	ipc_add_u64(&out, sid);
 	ipc_add_str(&out, qid);
 	ipc_add_u64(&out, size);
+	ipc_add_data(&out, prepend != NULL ? prepend : "", prepend_len);
+	ipc_add_str(&out, quarantine != NULL ? quarantine : "");
 	ipc_send(sp->queue, &out);
 }
 

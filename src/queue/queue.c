@@ -41,6 +41,8 @@ struct qincoming {
 	char tmp[PATH_MAX]; /* where the file is while it is received */
 	int fd;
 	uint64_t header_len;
+	uint64_t body_len;	 /* set at commit */
+	struct spool_trailer trailer; /* what the commit appended */
 	struct envelope env;
 	bool committing;
 	struct commit_req req;
@@ -50,6 +52,7 @@ struct qincoming {
 };
 
 static void msg_free(struct queue *q, struct qmsg *m);
+static void write_state(struct queue *q, struct qmsg *m, bool durable);
 static void queue_tls(struct queue *q, const struct conf *cf);
 
 void
@@ -83,7 +86,8 @@ queue_find(struct queue *q, const char *id)
 }
 
 static struct qmsg *
-msg_add(struct queue *q, struct envelope *env, uint64_t body_off, uint64_t body_len)
+msg_add(struct queue *q, struct envelope *env, uint64_t body_off, uint64_t body_len,
+	const struct spool_trailer *t)
 {
 	struct qmsg *m = xcalloc(1, sizeof(*m));
 
@@ -93,6 +97,10 @@ msg_add(struct queue *q, struct envelope *env, uint64_t body_off, uint64_t body_
 	memset(env, 0, sizeof(*env));
 	m->body_off = body_off;
 	m->body_len = body_len;
+	m->prepend_off = t->prepend_off;
+	m->prepend_len = t->prepend_len;
+	if (t->quarantined)
+		m->quarantine = xstrdup(t->reason);
 	m->notice = xcalloc(m->env.nrcpts, 1);
 	spool_state_init(&m->st, m->env.nrcpts);
 	TAILQ_INSERT_TAIL(&q->msgs, m, entry);
@@ -200,9 +208,6 @@ commit_done(struct commit_req *req, void *arg)
 	struct qincoming *in = req->arg;
 	struct queue *q = arg;
 	struct qmsg *m;
-	uint64_t body_len;
-	struct stat st;
-
 	if (req->err != 0) {
 		log_warnx("%s queue commit-failed error=\"%s\"", in->id, strerror(req->err));
 		(void)unlink(req->tmp);
@@ -211,24 +216,34 @@ commit_done(struct commit_req *req, void *arg)
 		incoming_free(q, in, false);
 		return;
 	}
-	if (fstat(in->fd, &st) == -1)
-		log_fatal("%s queue fstat", in->id);
-	body_len = (uint64_t)st.st_size - in->header_len - SPOOL_END_SIZE;
 	in->cb(in->cb_arg, in->id, 0);
-	m = msg_add(q, &in->env, in->header_len, body_len);
+	m = msg_add(q, &in->env, in->header_len, in->body_len, &in->trailer);
 	incoming_free(q, in, false);
 	log_info("%s queue queued from=<%s> nrcpt=%u size=%llu", m->id, m->env.sender,
-		 m->env.nrcpts, (unsigned long long)body_len);
+		 m->env.nrcpts, (unsigned long long)m->body_len);
+	if (m->quarantine != NULL) {
+		char esc[LOG_ESCAPE_BUF];
+
+		m->st.hold = 1;
+		write_state(q, m, true);
+		log_info("%s queue quarantined reason=\"%s\"", m->id,
+			 log_escape_str(esc, m->quarantine));
+		return;
+	}
 	queue_schedule(q, m);
 }
 
-/* start_commit - append END and hand the file to the committer. */
+/* start_commit - append the trailer and END and hand the file to the
+ * committer. */
 static int
-start_commit(struct queue *q, struct qincoming *in, uint64_t expect)
+start_commit(struct queue *q, struct qincoming *in, uint64_t expect,
+	     const struct queue_commit_opts *opts)
 {
 	uint8_t end[SPOOL_END_SIZE];
+	struct buf tail = BUF_INIT;
 	struct stat st;
 	uint64_t body;
+	int rc;
 
 	if (fstat(in->fd, &st) == -1)
 		return errno;
@@ -240,9 +255,19 @@ start_commit(struct queue *q, struct qincoming *in, uint64_t expect)
 			  (unsigned long long)expect, (unsigned long long)body);
 		return EIO;
 	}
+	if (opts != NULL)
+		spool_trailer(opts->prepend, opts->prepend != NULL ? opts->prepend_len : 0,
+			      opts->quarantine, &tail);
 	spool_end(body, end);
-	if (pwrite_all(in->fd, end, sizeof(end), st.st_size) == -1)
+	buf_add(&tail, end, sizeof(end));
+	rc = pwrite_all(in->fd, tail.data, tail.len, st.st_size);
+	if (rc == 0 && spool_parse_trailer((const uint8_t *)tail.data, tail.len - SPOOL_END_SIZE,
+					   (uint64_t)st.st_size, &in->trailer) == -1)
+		log_bug("%s queue: a trailer we wrote does not parse", in->id);
+	buf_free(&tail);
+	if (rc == -1)
 		return errno;
+	in->body_len = body;
 	in->committing = true;
 	in->req.fd = in->fd;
 	str_copy(in->req.tmp, in->tmp, sizeof(in->req.tmp));
@@ -253,7 +278,8 @@ start_commit(struct queue *q, struct qincoming *in, uint64_t expect)
 }
 
 void
-queue_commit(struct queue *q, const char *id, uint64_t size, queue_commit_cb cb, void *arg)
+queue_commit(struct queue *q, const char *id, uint64_t size, const struct queue_commit_opts *opts,
+	     queue_commit_cb cb, void *arg)
 {
 	struct qincoming *in = map_get(q->incoming, id);
 	int err;
@@ -264,7 +290,7 @@ queue_commit(struct queue *q, const char *id, uint64_t size, queue_commit_cb cb,
 	}
 	in->cb = cb;
 	in->cb_arg = arg;
-	err = start_commit(q, in, size);
+	err = start_commit(q, in, size, opts);
 	if (err != 0) {
 		log_warnx("%s queue commit-failed error=\"%s\"", id, strerror(err));
 		cb(arg, id, err);
@@ -299,7 +325,7 @@ queue_inject(struct queue *q, struct envelope *env, const struct buf *content)
 	}
 	close(afd);
 	in = map_get(q->incoming, id);
-	queue_commit(q, in->id, content->len, inject_done, NULL);
+	queue_commit(q, in->id, content->len, NULL, inject_done, NULL);
 	return 0;
 }
 
@@ -343,6 +369,20 @@ load_header(int fd, uint64_t size, struct envelope *env, uint64_t *body_off)
 	return rc == 0 ? 0 : -1;
 }
 
+/* load_trailer - read and parse the tlen trailer bytes at off. */
+static int
+load_trailer(int fd, uint64_t off, uint64_t tlen, struct spool_trailer *t)
+{
+	struct buf b = BUF_INIT;
+	int rc = -1;
+
+	buf_reserve(&b, (size_t)tlen + 1);
+	if (pread_all(fd, b.data, (size_t)tlen, (off_t)off) == 0)
+		rc = spool_parse_trailer((const uint8_t *)b.data, (size_t)tlen, off, t);
+	buf_free(&b);
+	return rc;
+}
+
 static void
 load_state(struct queue *q, struct qmsg *m)
 {
@@ -372,8 +412,9 @@ recover_one(struct queue *q, const char *name)
 {
 	struct envelope env;
 	uint8_t tail[SPOOL_END_SIZE];
+	struct spool_trailer t;
 	char path[PATH_MAX];
-	uint64_t body_off;
+	uint64_t body_off, body_len, tlen;
 	struct stat st;
 	struct qmsg *m;
 	int fd;
@@ -396,15 +437,24 @@ recover_one(struct queue *q, const char *name)
 	}
 	if (strcmp(env.id, name) != 0 ||
 	    pread_all(fd, tail, sizeof(tail), st.st_size - (off_t)sizeof(tail)) == -1 ||
-	    spool_check_end(tail, (uint64_t)st.st_size, body_off) == -1) {
+	    spool_check_end(tail, (uint64_t)st.st_size, body_off, &body_len, &tlen) == -1) {
 		close(fd);
 		envelope_clear(&env);
 		set_aside(q, name, "no END record (incomplete file)");
 		return;
 	}
+	if (load_trailer(fd, body_off + body_len, tlen, &t) == -1) {
+		close(fd);
+		envelope_clear(&env);
+		set_aside(q, name, "bad trailer");
+		return;
+	}
 	close(fd);
-	m = msg_add(q, &env, body_off, (uint64_t)st.st_size - body_off - SPOOL_END_SIZE);
+	m = msg_add(q, &env, body_off, body_len, &t);
 	load_state(q, m);
+	/* without its state file a quarantined message stays held */
+	if (m->quarantine != NULL && !m->has_state_file)
+		m->st.hold = 1;
 }
 
 static int
@@ -638,6 +688,7 @@ msg_free(struct queue *q, struct qmsg *m)
 	envelope_clear(&m->env);
 	spool_state_clear(&m->st);
 	free(m->notice);
+	free(m->quarantine);
 	free(m);
 }
 
@@ -742,7 +793,7 @@ static const char *
 msg_status(const struct qmsg *m)
 {
 	if (m->st.hold)
-		return "held";
+		return m->quarantine != NULL ? "quarantined" : "held";
 	if (m->jobs > 0)
 		return "active";
 	if (m->st.attempts > 0)
@@ -761,17 +812,24 @@ fmt_time(uint64_t t, char *out, size_t outsz)
 }
 
 static void
-ctl_list(struct queue *q, struct buf *out)
+ctl_list(struct queue *q, bool quarantine_only, struct buf *out)
 {
 	static const char *rs[] = {"pending", "done", "failed"};
 	char when[32], esc[LOG_ESCAPE_BUF];
 	struct qmsg *m;
 	uint32_t i;
 
+	uint64_t n = 0;
+
 	TAILQ_FOREACH(m, &q->msgs, entry) {
+		if (quarantine_only && (m->quarantine == NULL || !m->st.hold))
+			continue;
+		n++;
 		fmt_time(m->env.arrival, when, sizeof(when));
 		buf_addf(out, "%s %10llu %s %-8s <%s>\n", m->id, (unsigned long long)m->body_len,
 			 when, msg_status(m), log_escape_str(esc, m->env.sender));
+		if (m->quarantine != NULL)
+			buf_addf(out, "    quarantine: %s\n", log_escape_str(esc, m->quarantine));
 		for (i = 0; i < m->env.nrcpts; i++) {
 			buf_addf(out, "    <%s> %s", log_escape_str(esc, m->env.rcpts[i].addr),
 				 rs[m->st.status[i]]);
@@ -780,7 +838,8 @@ ctl_list(struct queue *q, struct buf *out)
 			buf_adds(out, "\n");
 		}
 	}
-	buf_addf(out, "-- %llu message%s\n", (unsigned long long)q->nmsgs, q->nmsgs == 1 ? "" : "s");
+	buf_addf(out, "-- %llu %smessage%s\n", (unsigned long long)n,
+		 quarantine_only ? "quarantined " : "", n == 1 ? "" : "s");
 }
 
 static void
@@ -802,6 +861,8 @@ ctl_show(struct queue *q, struct qmsg *m, struct buf *out)
 		 m->env.submission ? " submission" : "");
 	if (m->env.envid[0])
 		buf_addf(out, "envid: %s\n", m->env.envid);
+	if (m->quarantine != NULL)
+		buf_addf(out, "quarantine: %s\n", log_escape_str(esc, m->quarantine));
 	if (m->env.ret != RET_UNSET)
 		buf_addf(out, "ret: %s\n", m->env.ret == RET_FULL ? "FULL" : "HDRS");
 	buf_addf(out, "attempts: %u\n", m->st.attempts);
@@ -820,12 +881,17 @@ ctl_show(struct queue *q, struct qmsg *m, struct buf *out)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd == -1)
 		return;
+	buf_adds(out, "\n");
+	if (m->prepend_len > 0 && m->prepend_len <= SPOOL_PREPEND_MAX) {
+		buf_reserve(&content, (size_t)m->prepend_len);
+		if (pread_all(fd, content.data, (size_t)m->prepend_len, (off_t)m->prepend_off) == 0)
+			buf_add(out, content.data, (size_t)m->prepend_len);
+	}
 	n = m->body_len < 65536 ? (size_t)m->body_len : 65536;
 	buf_reserve(&content, n);
 	if (pread_all(fd, content.data, n, (off_t)m->body_off) == 0) {
 		content.len = n;
 		n = dsn_header_end(content.data, n);
-		buf_adds(out, "\n");
 		buf_add(out, content.data, n);
 	}
 	close(fd);
@@ -854,7 +920,11 @@ queue_ctl(struct queue *q, char **argv, int argc, struct buf *out)
 	unsigned n = 0;
 
 	if (argc >= 1 && strcmp(argv[0], "list") == 0 && argc == 1) {
-		ctl_list(q, out);
+		ctl_list(q, false, out);
+		return 0;
+	}
+	if (argc >= 1 && strcmp(argv[0], "quarantine") == 0 && argc == 1) {
+		ctl_list(q, true, out);
 		return 0;
 	}
 	if (argc >= 1 && strcmp(argv[0], "flush") == 0 && argc == 1) {
@@ -872,7 +942,8 @@ queue_ctl(struct queue *q, char **argv, int argc, struct buf *out)
 	}
 	if (argc < 1 || (strcmp(argv[0], "show") != 0 && strcmp(argv[0], "delete") != 0 &&
 			 strcmp(argv[0], "hold") != 0 && strcmp(argv[0], "release") != 0)) {
-		buf_adds(out, "usage: queue list|show ID|flush|delete ID|hold ID|release ID");
+		buf_adds(out,
+			 "usage: queue list|quarantine|show ID|flush|delete ID|hold ID|release ID");
 		return -1;
 	}
 	if (ctl_need_msg(q, argv, argc, out, &m) == -1)

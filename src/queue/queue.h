@@ -45,6 +45,9 @@ struct qmsg {
 	struct spool_state st;
 	uint64_t body_off;
 	uint64_t body_len;
+	uint64_t prepend_off; /* header lines sent before the body (trailer) */
+	uint64_t prepend_len;
+	char *quarantine;  /* why it was quarantined at arrival, or NULL */
 	uint32_t jobs;	   /* deliveries in progress */
 	bool deleted;	   /* remove when the jobs finish */
 	bool state_dirty;  /* st differs from the file */
@@ -89,11 +92,18 @@ void queue_set_conf(struct queue *q, struct conf *cf);
  * content goes (dup'ed for the caller) and the queue id, or -1. */
 int queue_open(struct queue *q, const struct envelope *env, char id[QUEUE_ID_LEN + 1],
 	       int *err);
+/* What the committer adds once the whole message is known. */
+struct queue_commit_opts {
+	const char *prepend; /* header lines to send before the message, or NULL */
+	size_t prepend_len;  /* valid_spool_prepend() holds */
+	const char *quarantine; /* hold it for the operator, with this reason */
+};
+
 /* queue_commit - end and durably commit an opened file; cb is called on the
  * loop with err 0 when the message is safe. size is what the writer says it
- * wrote, checked against the file. */
-void queue_commit(struct queue *q, const char *id, uint64_t size, queue_commit_cb cb,
-		  void *arg);
+ * wrote, checked against the file. opts may be NULL; it is copied. */
+void queue_commit(struct queue *q, const char *id, uint64_t size,
+		  const struct queue_commit_opts *opts, queue_commit_cb cb, void *arg);
 /* queue_abort - discard an opened file. */
 void queue_abort(struct queue *q, const char *id);
 /* queue_inject - enqueue a message we compose (a DSN): env and wire-form

@@ -506,6 +506,8 @@ job_start(struct conn *c, struct job *j)
 	j->tx.body_fd = j->fd;
 	j->tx.body_off = (off_t)m->body_off;
 	j->tx.body_len = m->body_len;
+	j->tx.prepend_off = (off_t)m->prepend_off;
+	j->tx.prepend_len = m->prepend_len;
 	j->started_ms = now_ms();
 	c->job = j;
 	client_start(c->client, &j->tx);

@@ -98,19 +98,6 @@ spool_end(uint64_t body_len, uint8_t out[SPOOL_END_SIZE])
 		out[5 + i] = (uint8_t)(body_len >> (56 - 8 * i));
 }
 
-int
-spool_check_end(const uint8_t *tail, uint64_t file_size, uint64_t body_off)
-{
-	uint8_t want[SPOOL_END_SIZE];
-
-	if (body_off > file_size || file_size - body_off < SPOOL_END_SIZE)
-		return -1; /* not body_off + SPOOL_END_SIZE: that can wrap */
-	spool_end(file_size - SPOOL_END_SIZE - body_off, want);
-	if (memcmp(tail, want, SPOOL_END_SIZE) != 0)
-		return -1;
-	return 0;
-}
-
 /* copy_field - NUL-free data into a fixed buffer; 0 or -1. */
 static int
 copy_field(char *dst, size_t dstsize, const uint8_t *p, size_t n)
@@ -121,6 +108,94 @@ copy_field(char *dst, size_t dstsize, const uint8_t *p, size_t n)
 	dst[n] = '\0';
 	return 0;
 }
+
+int
+spool_check_end(const uint8_t *tail, uint64_t file_size, uint64_t body_off, uint64_t *body_len,
+		uint64_t *trailer_len)
+{
+	uint64_t room, len = 0;
+	int i;
+
+	if (body_off > file_size || file_size - body_off < SPOOL_END_SIZE)
+		return -1; /* not body_off + SPOOL_END_SIZE: that can wrap */
+	if (tail[0] != 'E' || tail[1] != 0 || tail[2] != 0 || tail[3] != 0 || tail[4] != 8)
+		return -1;
+	for (i = 0; i < 8; i++)
+		len = len << 8 | tail[5 + i];
+	room = file_size - SPOOL_END_SIZE - body_off;
+	if (len > room || room - len > SPOOL_TRAILER_MAX)
+		return -1;
+	*body_len = len;
+	*trailer_len = room - len;
+	return 0;
+}
+
+bool
+valid_spool_prepend(const char *p, size_t n)
+{
+	size_t i;
+
+	if (n > SPOOL_PREPEND_MAX || (n > 0 && (n < 2 || p[n - 2] != '\r' || p[n - 1] != '\n')))
+		return false;
+	for (i = 0; i < n; i++) {
+		if (p[i] == '\0')
+			return false;
+		if ((i == 0 || p[i - 1] == '\n') && p[i] == '.')
+			return false;
+		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+			return false;
+		if (p[i] == '\r' && (i + 1 == n || p[i + 1] != '\n'))
+			return false;
+	}
+	return true;
+}
+
+void
+spool_trailer(const char *prepend, size_t plen, const char *reason, struct buf *out)
+{
+	if (plen > 0)
+		rec(out, 'P', prepend, plen);
+	if (reason != NULL)
+		rec(out, 'Q', reason, strnlen(reason, SPOOL_REASON_MAX));
+}
+
+int
+spool_parse_trailer(const uint8_t *p, size_t n, uint64_t off, struct spool_trailer *t)
+{
+	size_t pos = 0;
+	bool seen_p = false;
+
+	memset(t, 0, sizeof(*t));
+	while (pos < n) {
+		uint32_t len;
+		char type;
+
+		if (n - pos < 5)
+			return -1;
+		type = (char)p[pos];
+		len = (uint32_t)p[pos + 1] << 24 | (uint32_t)p[pos + 2] << 16 |
+		      (uint32_t)p[pos + 3] << 8 | p[pos + 4];
+		pos += 5;
+		if (len > n - pos)
+			return -1;
+		if (type == 'P' && !seen_p) {
+			if (len == 0 || !valid_spool_prepend((const char *)p + pos, len))
+				return -1;
+			t->prepend_off = off + pos;
+			t->prepend_len = len;
+			seen_p = true;
+		} else if (type == 'Q' && !t->quarantined) {
+			if (copy_field(t->reason, sizeof(t->reason), p + pos, len) == -1)
+				return -1;
+			t->quarantined = true;
+		} else {
+			return -1;
+		}
+		pos += len;
+	}
+	return 0;
+}
+
 
 static int
 parse_attr(struct envelope *env, const uint8_t *p, size_t n)

@@ -182,7 +182,8 @@ send_mail(struct client *c)
 
 	evbuffer_add_printf(out, "MAIL FROM:<%s>", tx->sender);
 	if (c->ext & EXT_SIZE)
-		evbuffer_add_printf(out, " SIZE=%llu", (unsigned long long)tx->body_len);
+		evbuffer_add_printf(out, " SIZE=%llu",
+				    (unsigned long long)(tx->body_len + tx->prepend_len));
 	if (tx->body8 && (c->ext & EXT_8BITMIME))
 		evbuffer_add_printf(out, " BODY=8BITMIME");
 	if (tx->smtputf8)
@@ -287,30 +288,42 @@ client_start(struct client *c, const struct client_tx *tx)
 	}
 }
 
+/* add_segment - len bytes of the queue file at off to the output. */
+static int
+add_segment(struct client *c, struct evbuffer *out, off_t off, uint64_t len)
+{
+	struct evbuffer_file_segment *seg;
+	int fd;
+
+	if (len == 0)
+		return 0;
+	fd = dup(c->tx->body_fd);
+	if (fd == -1) {
+		client_fail(c, "dup: %s", strerror(errno));
+		return -1;
+	}
+	seg = evbuffer_file_segment_new(fd, off, (ev_off_t)len, EVBUF_FS_CLOSE_ON_FREE);
+	if (seg == NULL) {
+		close(fd);
+		client_fail(c, "cannot read the queue file");
+		return -1;
+	}
+	evbuffer_add_file_segment(out, seg, 0, -1);
+	evbuffer_file_segment_free(seg);
+	return 0;
+}
+
+/* send_body - the header lines added at commit, then the message as
+ * received (both already in wire form), then the final dot. */
 static void
 send_body(struct client *c)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	const struct client_tx *tx = c->tx;
 
-	if (tx->body_len > 0) {
-		struct evbuffer_file_segment *seg;
-		int fd = dup(tx->body_fd);
-
-		if (fd == -1) {
-			client_fail(c, "dup: %s", strerror(errno));
-			return;
-		}
-		seg = evbuffer_file_segment_new(fd, tx->body_off, (ev_off_t)tx->body_len,
-						EVBUF_FS_CLOSE_ON_FREE);
-		if (seg == NULL) {
-			close(fd);
-			client_fail(c, "cannot read the queue file");
-			return;
-		}
-		evbuffer_add_file_segment(out, seg, 0, -1);
-		evbuffer_file_segment_free(seg);
-	}
+	if (add_segment(c, out, tx->prepend_off, tx->prepend_len) == -1 ||
+	    add_segment(c, out, tx->body_off, tx->body_len) == -1)
+		return;
 	evbuffer_add(out, ".\r\n", 3);
 }
 

@@ -43,6 +43,8 @@ struct client_tx {
 	int body_fd; /* borrowed; the client dups it */
 	off_t body_off;
 	uint64_t body_len;
+	off_t prepend_off; /* header lines sent before the body, in the same file */
+	uint64_t prepend_len;
 };
 
 struct client_ops {

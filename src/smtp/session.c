@@ -1170,7 +1170,7 @@ content_done(struct session *s)
 	close(s->fd);
 	s->fd = -1;
 	enter_state(s, ST_WAIT);
-	s->env.ops->commit(s->env.arg, s->id, s->qid, size);
+	s->env.ops->commit(s->env.arg, s->id, s->qid, size, NULL, 0, NULL);
 }
 
 /* bare_in_content - a bare CR or LF in content: refuse and end the session. */

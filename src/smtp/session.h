@@ -43,7 +43,11 @@ enum session_rate { RATE_AUTH, RATE_MESSAGE, RATE_RCPT };
  * asynchronously with session_opened() and session_committed(). */
 struct session_ops {
 	void (*open)(void *arg, uint64_t sid, const struct envelope *env);
-	void (*commit)(void *arg, uint64_t sid, const char *queue_id, uint64_t size);
+	/* commit - prepend: header lines (wire form) the queue writes before
+	 * the message (Authentication-Results), len 0 for none; quarantine:
+	 * hold the message with this reason, or NULL. */
+	void (*commit)(void *arg, uint64_t sid, const char *queue_id, uint64_t size,
+		       const char *prepend, size_t prepend_len, const char *quarantine);
 	void (*abort)(void *arg, const char *queue_id);
 	void (*closed)(void *arg, struct session *s); /* the session is gone */
 	/* AUTH: mechanism 1 PLAIN, 2 LOGIN; data decoded from base64. The

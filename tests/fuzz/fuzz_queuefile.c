@@ -92,17 +92,22 @@ do_header(const uint8_t *data, size_t size)
 	/* the END check as recovery does it: the last 13 bytes of the file */
 	if (size >= SPOOL_END_SIZE) {
 		uint8_t want[SPOOL_END_SIZE];
-		int rc_end = spool_check_end(data + size - SPOOL_END_SIZE, size, off);
+		uint64_t blen, tlen;
+		int rc_end = spool_check_end(data + size - SPOOL_END_SIZE, size, off, &blen, &tlen);
 
 		if (size - off < SPOOL_END_SIZE) {
 			if (rc_end != -1)
 				abort();
-		} else {
-			bool match;
+		} else if (rc_end == 0) {
+			struct spool_trailer t;
 
-			spool_end(size - off - SPOOL_END_SIZE, want);
-			match = memcmp(want, data + size - SPOOL_END_SIZE, sizeof(want)) == 0;
-			if (rc_end != (match ? 0 : -1))
+			spool_end(blen, want);
+			if (memcmp(want, data + size - SPOOL_END_SIZE, sizeof(want)) != 0 ||
+			    off + blen + tlen + SPOOL_END_SIZE != size)
+				abort();
+			if (spool_parse_trailer(data + off + blen, (size_t)tlen, off + blen, &t) == 0 &&
+			    (t.prepend_off + t.prepend_len > size - SPOOL_END_SIZE ||
+			     (t.prepend_len > 0 && t.prepend_off < off + blen)))
 				abort();
 		}
 	}
@@ -134,17 +139,20 @@ do_end(const uint8_t *data, size_t size)
 	memcpy(&body_off, data, 8);
 	body_off %= size + 1;
 	memcpy(tail, data + size - SPOOL_END_SIZE, SPOOL_END_SIZE);
-	if (spool_check_end(tail, size, body_off) == 0) {
+	uint64_t blen, tlen;
+
+	if (spool_check_end(tail, size, body_off, &blen, &tlen) == 0) {
 		uint8_t want[SPOOL_END_SIZE];
 
-		if (body_off + SPOOL_END_SIZE > size)
+		if (body_off + SPOOL_END_SIZE > size || body_off + blen + tlen + SPOOL_END_SIZE != size ||
+		    tlen > SPOOL_TRAILER_MAX)
 			abort();
-		spool_end(size - SPOOL_END_SIZE - body_off, want);
+		spool_end(blen, want);
 		if (memcmp(want, tail, SPOOL_END_SIZE) != 0)
 			abort();
 	}
 	/* huge offsets must not wrap around into a match */
-	if (spool_check_end(tail, size, UINT64_MAX - 5) == 0)
+	if (spool_check_end(tail, size, UINT64_MAX - 5, &blen, &tlen) == 0)
 		abort();
 }
 

@@ -60,7 +60,37 @@ record(const char *file, const char *name, struct buf *out)
 	buf_free(&z);
 }
 
-/* verify_all - verify every signature of msg with one key answer each. */
+/* verify_stream - the same verification with the header section given
+ * first and the body fed in small uneven chunks: it must agree. */
+static void
+verify_stream(const char *msg, size_t len, const struct dkim_keyans *ans, size_t nans, time_t now,
+	      const struct dkim_sigres *want, size_t max)
+{
+	const char *end = NULL, *why;
+	struct dkim_verify *v;
+	struct dkim_sigres res;
+	size_t i, n, hlen, pos, step = 1;
+
+	for (i = 0; i + 4 <= len && end == NULL; i++)
+		if (memcmp(msg + i, "\r\n\r\n", 4) == 0)
+			end = msg + i + 4;
+	hlen = end != NULL ? (size_t)(end - msg) : len;
+	assert_int_equal(dkim_verify_begin_stream(msg, hlen, &v, &why), 0);
+	for (pos = hlen; pos < len; pos += step, step = step * 3 % 17 + 1)
+		dkim_verify_body(v, msg + pos, pos + step <= len ? step : len - pos);
+	dkim_verify_body_end(v);
+	n = dkim_verify_count(v);
+	for (i = 0; i < n && i < max; i++) {
+		dkim_verify_sig(v, i, &ans[i < nans ? i : nans - 1], now, &res);
+		assert_int_equal(res.result, want[i].result);
+		assert_string_equal(res.reason, want[i].reason);
+		assert_true(res.body_len == want[i].body_len);
+	}
+	dkim_verify_free(v);
+}
+
+/* verify_all - verify every signature of msg with one key answer each,
+ * whole and streamed. */
 static size_t
 verify_all(const char *msg, size_t len, const struct dkim_keyans *ans, size_t nans, time_t now,
 	   struct dkim_sigres *res, size_t max)
@@ -74,6 +104,7 @@ verify_all(const char *msg, size_t len, const struct dkim_keyans *ans, size_t na
 	for (i = 0; i < n && i < max; i++)
 		dkim_verify_sig(v, i, &ans[i < nans ? i : nans - 1], now, &res[i]);
 	dkim_verify_free(v);
+	verify_stream(msg, len, ans, nans, now, res, max);
 	return n;
 }
 

@@ -100,9 +100,15 @@ test_round_trip(void **state)
 	assert_int_equal(body_off, off);
 	assert_memory_equal(f.data + body_off, body, sizeof(body) - 1);
 	assert_same_env(&env, &got);
-	assert_int_equal(spool_check_end((const uint8_t *)f.data + f.len - SPOOL_END_SIZE, f.len,
-					 body_off),
-			 0);
+	{
+		uint64_t blen, tlen;
+
+		assert_int_equal(spool_check_end((const uint8_t *)f.data + f.len - SPOOL_END_SIZE,
+						 f.len, body_off, &blen, &tlen),
+				 0);
+		assert_int_equal(blen, sizeof(body) - 1);
+		assert_int_equal(tlen, 0);
+	}
 	envelope_clear(&got);
 	assert_null(got.rcpts);
 	envelope_clear(&env);
@@ -139,8 +145,9 @@ test_truncated_everywhere(void **state)
 		}
 		if (n >= off + SPOOL_END_SIZE) {
 			int want = n == f.len ? 0 : -1;
+			uint64_t blen, tlen;
 
-			if (spool_check_end(cut + n - SPOOL_END_SIZE, n, off) != want)
+			if (spool_check_end(cut + n - SPOOL_END_SIZE, n, off, &blen, &tlen) != want)
 				fail_msg("END check of a file cut at %zu: want %d", n, want);
 		}
 		free(cut);
@@ -314,7 +321,9 @@ test_bad_end(void **state)
 	} rows[] = {
 		{"good", {'E', 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 100}, 213, 100, 0},
 		{"empty body", {'E', 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0}, 113, 100, 0},
-		{"length one short", {'E', 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 99}, 213, 100, -1},
+		/* one byte of trailer: END is fine, spool_parse_trailer refuses it */
+		{"length one short", {'E', 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 99}, 213, 100, 0},
+		{"trailer too long", {'E', 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0}, 113 + SPOOL_TRAILER_MAX + 1, 100, -1},
 		{"length one long", {'E', 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 101}, 213, 100, -1},
 		{"type", {'F', 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 100}, 213, 100, -1},
 		{"record length", {'E', 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 100}, 213, 100, -1},
@@ -333,7 +342,9 @@ test_bad_end(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		int rc = spool_check_end(rows[i].tail, rows[i].file_size, rows[i].body_off);
+		uint64_t blen, tlen;
+		int rc = spool_check_end(rows[i].tail, rows[i].file_size, rows[i].body_off, &blen,
+					 &tlen);
 
 		if (rc != rows[i].want)
 			fail_msg("row %zu (%s): got %d", i, rows[i].what, rc);
@@ -345,6 +356,72 @@ test_bad_end(void **state)
 		assert_memory_equal(end, "E\0\0\0\x08\x01\x02\x03\x04\x05\x06\x07\x08",
 				    SPOOL_END_SIZE);
 	}
+}
+
+/* The trailer: prepended header lines and a quarantine reason, found again
+ * at the offsets the delivery sends from; anything else is refused. */
+static void
+test_trailer(void **state)
+{
+	static const char hdrs[] = "Authentication-Results: mx.test; spf=pass\r\n"
+				   "DKIM-Signature: v=1; a=rsa-sha256;\r\n\tb=abc\r\n";
+	static const struct {
+		const char *what;
+		const char *bytes;
+		size_t n;
+	} bad[] = {
+		{"unknown record", "X\0\0\0\0", 5},
+		{"short header", "P\0\0", 3},
+		{"length past the end", "Q\0\0\0\x09" "abc", 8},
+		{"empty prepend", "P\0\0\0\0", 5},
+		{"no CRLF at the end", "P\0\0\0\x03" "a:b", 8},
+		{"bare LF", "P\0\0\0\x07" "a:b\nc\r\n", 12},
+		{"dot line", "P\0\0\0\x05.a:b\r\n", 10},
+		{"NUL in reason", "Q\0\0\0\x03" "a\0b", 8},
+		{"two reasons", "Q\0\0\0\x01" "aQ\0\0\0\x01" "b", 12},
+	};
+	struct spool_trailer t;
+	struct envelope env, got;
+	struct buf f = BUF_INIT;
+	uint64_t body_off, blen, tlen;
+	size_t off, i, tstart;
+	uint8_t end[SPOOL_END_SIZE];
+
+	(void)state;
+	sample_env(&env);
+	spool_header(&env, &f);
+	off = f.len;
+	buf_add(&f, body, sizeof(body) - 1);
+	tstart = f.len;
+	assert_true(valid_spool_prepend(hdrs, sizeof(hdrs) - 1));
+	spool_trailer(hdrs, sizeof(hdrs) - 1, "dmarc=fail policy=quarantine", &f);
+	spool_end(sizeof(body) - 1, end);
+	buf_add(&f, end, sizeof(end));
+
+	assert_int_equal(spool_parse_header((const uint8_t *)f.data, f.len, &got, &body_off), 0);
+	assert_int_equal(body_off, off);
+	assert_int_equal(spool_check_end((const uint8_t *)f.data + f.len - SPOOL_END_SIZE, f.len,
+					 body_off, &blen, &tlen),
+			 0);
+	assert_int_equal(blen, sizeof(body) - 1);
+	assert_int_equal(body_off + blen, tstart);
+	assert_int_equal(spool_parse_trailer((const uint8_t *)f.data + tstart, (size_t)tlen, tstart,
+					     &t),
+			 0);
+	assert_int_equal(t.prepend_len, sizeof(hdrs) - 1);
+	assert_memory_equal(f.data + t.prepend_off, hdrs, sizeof(hdrs) - 1);
+	assert_true(t.quarantined);
+	assert_string_equal(t.reason, "dmarc=fail policy=quarantine");
+	/* an empty trailer is the common case */
+	assert_int_equal(spool_parse_trailer((const uint8_t *)"", 0, 0, &t), 0);
+	assert_false(t.quarantined);
+	assert_int_equal(t.prepend_len, 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (spool_parse_trailer((const uint8_t *)bad[i].bytes, bad[i].n, 0, &t) != -1)
+			fail_msg("accepted: %s", bad[i].what);
+	envelope_clear(&got);
+	envelope_clear(&env);
+	buf_free(&f);
 }
 
 static void
@@ -472,6 +549,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_truncated_everywhere),
+		cmocka_unit_test(test_trailer),
 		cmocka_unit_test(test_bad_records),
 		cmocka_unit_test(test_recipient_fields),
 		cmocka_unit_test(test_huge_length),
