@@ -36,7 +36,8 @@ static const char usage_text[] =
 	"  queue flush                retry every deferred message now\n"
 	"  queue delete ID            remove a message without a bounce\n"
 	"  queue hold ID              keep a message from being delivered\n"
-	"  queue release ID           deliver a held message again\n"
+	"  queue release ID           deliver a held (or quarantined) message again\n"
+	"  queue quarantine           messages held by a DMARC quarantine policy, with why\n"
 	"  user add NAME              create an account (password prompted, or --password-stdin)\n"
 	"  user list | show NAME      accounts; one account's addresses, networks, app passwords\n"
 	"  user del NAME              delete an account\n"
@@ -53,6 +54,10 @@ static const char usage_text[] =
 	"  ban list                   bans in force: network, until, reason, how many so far\n"
 	"  ban add CIDR [--for 1h] [--reason T]   refuse a network (default: until removed)\n"
 	"  ban del CIDR               lift a ban (and forget the network's earlier bans)\n"
+	"  spf IP MAILFROM HELO       the SPF result for a client, with the reason\n"
+	"  dkim verify < MESSAGE      check every DKIM signature of a message\n"
+	"  dmarc check [--ip IP --mail-from ADDR --helo NAME] < MESSAGE\n"
+	"                             SPF, DKIM and the DMARC verdict and policy for a message\n"
 	"  audit verify               check the audit log's hash chain\n"
 	"  audit tail [-f]            the last audit records (-f: keep following)\n"
 	"  version                    print the version\n"
@@ -111,6 +116,15 @@ parse_args(struct cli *c, int argc, char **argv)
 					    : a[2] == 'e' ? &c->expires
 					    : a[4] == 'r' ? &c->duration
 							  : &c->from;
+
+			if (++i >= argc) {
+				fprintf(stderr, "postern: %s needs a value\n", a);
+				return -1;
+			}
+			*slot = argv[i];
+		} else if (strcmp(a, "--ip") == 0 || strcmp(a, "--mail-from") == 0 ||
+			   strcmp(a, "--helo") == 0) {
+			const char **slot = a[2] == 'i' ? &c->ip : a[2] == 'm' ? &c->mail_from : &c->helo;
 
 			if (++i >= argc) {
 				fprintf(stderr, "postern: %s needs a value\n", a);
@@ -226,6 +240,12 @@ cli_main(int argc, char **argv)
 		return cli_audit(&c);
 	if (strcmp(c.words[0], "ban") == 0)
 		return cli_ban(&c);
+	if (strcmp(c.words[0], "spf") == 0)
+		return cli_spf(&c);
+	if (strcmp(c.words[0], "dmarc") == 0)
+		return cli_dmarc(&c);
+	if (strcmp(c.words[0], "dkim") == 0 && c.nwords >= 2 && strcmp(c.words[1], "verify") == 0)
+		return cli_dkim_verify(&c);
 	fprintf(stderr, "postern: unknown command '%s'\n\n", c.words[0]);
 	return usage(stderr, 2);
 }

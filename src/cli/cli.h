@@ -23,6 +23,9 @@ struct cli {
 	const char *expires; /* --expires DURATION */
 	const char *from;    /* --from CIDR */
 	const char *duration; /* --for DURATION */
+	const char *ip;	      /* --ip ADDRESS (dmarc check) */
+	const char *mail_from; /* --mail-from ADDRESS */
+	const char *helo;      /* --helo NAME */
 	char *words[16];
 	int nwords;
 };
@@ -34,5 +37,8 @@ int cli_user(struct cli *c);
 int cli_audit(struct cli *c);
 /* cli_ban - `postern ban ...`. */
 int cli_ban(struct cli *c);
+int cli_spf(struct cli *c);
+int cli_dkim_verify(struct cli *c);
+int cli_dmarc(struct cli *c);
 
 #endif

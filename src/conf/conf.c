@@ -618,6 +618,7 @@ static const struct directive smtp_tab[] = {
 	{"max_connections_per_ip", 1, 1, 0, set_count, LIM(max_connections_per_ip), 1, NULL},
 	{"shutdown_timeout", 1, 1, 0, set_duration, LIM(shutdown_timeout), 0, NULL},
 	{"tls_handshake_timeout", 1, 1, 0, set_duration, LIM(tls_handshake_timeout), 1, NULL},
+	{"max_header_size", 1, 1, 0, set_size, LIM(max_header_size), 4096, NULL},
 	{"line_endings", 1, 1, 0, sm_line_endings, 0, 0, NULL},
 };
 #undef LIM
@@ -830,6 +831,90 @@ st_guard(struct ctx *c, const struct conf_node *n, void *t)
 	return apply(c, n, guard_tab, nitems(guard_tab), &c->cf->guard);
 }
 
+#define MF(f) offsetof(struct conf_mailauth, f)
+/* ma_action - an SPF result's action; which ones a result may take is in
+ * the table's why field as "accept,reject,...". */
+static const char *const ma_action_names[] = {"accept", "reject", "defer", "dmarc"};
+
+static int
+ma_action(struct ctx *c, const struct conf_node *n, void *t)
+{
+	static const struct {
+		const char *name;
+		const char *allowed;
+	} rows[] = {
+		{"spf_fail", "accept reject dmarc"},
+		{"spf_softfail", "accept reject dmarc"},
+		{"spf_permerror", "accept reject dmarc"},
+		{"spf_temperror", "accept defer dmarc"},
+	};
+	enum mailauth_action *a = t;
+	size_t i, k;
+
+	for (i = 0; i < nitems(rows); i++) {
+		if (strcmp(rows[i].name, n->name) != 0)
+			continue;
+		for (k = 0; k < nitems(ma_action_names); k++) {
+			const char *hit = strstr(rows[i].allowed, ma_action_names[k]);
+
+			if (strcmp(n->args[0], ma_action_names[k]) == 0 && hit != NULL) {
+				*a = (enum mailauth_action)k;
+				return 0;
+			}
+		}
+		return cerr(c, n, "%s: '%s' is not one of %s", n->name, n->args[0],
+			    rows[i].allowed);
+	}
+	return cerr(c, n, "%s: no actions known", n->name);
+}
+
+static int
+ma_authserv_id(struct ctx *c, const struct conf_node *n, void *t)
+{
+	char **field = t;
+
+	if (!valid_hostname(n->args[0]))
+		return cerr(c, n, "authserv_id: '%s' is not a host name", n->args[0]);
+	free(*field);
+	*field = xstrdup(n->args[0]);
+	lower(*field);
+	return 0;
+}
+
+static int
+ma_path(struct ctx *c, const struct conf_node *n, void *t)
+{
+	char **field = t;
+
+	if (n->args[0][0] != '/' || strlen(n->args[0]) >= PATH_MAX)
+		return cerr(c, n, "%s: '%s' must be an absolute path", n->name, n->args[0]);
+	free(*field);
+	*field = xstrdup(n->args[0]);
+	return 0;
+}
+
+static const struct directive mailauth_tab[] = {
+	{"authserv_id", 1, 1, 0, ma_authserv_id, MF(authserv_id), 0, NULL},
+	{"spf", 1, 1, 0, set_bool, MF(spf), 0, NULL},
+	{"spf_fail", 1, 1, 0, ma_action, MF(spf_fail), 0, NULL},
+	{"spf_softfail", 1, 1, 0, ma_action, MF(spf_softfail), 0, NULL},
+	{"spf_permerror", 1, 1, 0, ma_action, MF(spf_permerror), 0, NULL},
+	{"spf_temperror", 1, 1, 0, ma_action, MF(spf_temperror), 0, NULL},
+	{"dkim_verify", 1, 1, 0, set_bool, MF(dkim_verify), 0, NULL},
+	{"dmarc", 1, 1, 0, set_bool, MF(dmarc), 0, NULL},
+	{"dmarc_enforce", 1, 1, 0, set_bool, MF(dmarc_enforce), 0, NULL},
+	{"psl", 1, 1, 0, ma_path, MF(psl), 0, NULL},
+	{"dns_timeout", 1, 1, 0, set_duration, MF(dns_timeout), 1, NULL},
+};
+#undef MF
+
+static int
+st_mailauth(struct ctx *c, const struct conf_node *n, void *t)
+{
+	(void)t;
+	return apply(c, n, mailauth_tab, nitems(mailauth_tab), &c->cf->mailauth);
+}
+
 static int
 st_metrics(struct ctx *c, const struct conf_node *n, void *t)
 {
@@ -862,6 +947,7 @@ static const struct directive top_tab[] = {
 	{"tls", 0, 0, 1, st_tls, 0, 0, NULL},
 	{"auth", 0, 0, 1, st_auth, 0, 0, NULL},
 	{"guard", 0, 0, 1, st_guard, 0, 0, NULL},
+	{"mailauth", 0, 0, 1, st_mailauth, 0, 0, NULL},
 	{"metrics", 1, 1, 0, st_metrics, 0, 0, NULL},
 };
 
@@ -920,6 +1006,16 @@ conf_defaults(struct conf *cf)
 	cf->limits.max_connections_per_ip = 20;
 	cf->limits.shutdown_timeout = 30;
 	cf->limits.tls_handshake_timeout = 30;
+	cf->limits.max_header_size = 1024 * 1024;
+	cf->mailauth.spf = true;
+	cf->mailauth.spf_fail = MA_REJECT;
+	cf->mailauth.spf_softfail = MA_ACCEPT;
+	cf->mailauth.spf_permerror = MA_ACCEPT;
+	cf->mailauth.spf_temperror = MA_DEFER;
+	cf->mailauth.dkim_verify = true;
+	cf->mailauth.dmarc = true;
+	cf->mailauth.dmarc_enforce = true;
+	cf->mailauth.dns_timeout = 20;
 	cf->limits.line_endings = LINE_ENDINGS_STRICT;
 	cf->queue.max_lifetime = 5 * 86400;
 	cf->queue.retry_min = 300;
@@ -1141,6 +1237,8 @@ conf_free(struct conf *cf)
 	free(cf->guard.alert_to);
 	free(cf->guard.nftables_set);
 	free(cf->guard.store);
+	free(cf->mailauth.authserv_id);
+	free(cf->mailauth.psl);
 	memset(cf, 0, sizeof(*cf));
 }
 
@@ -1287,6 +1385,24 @@ dump_guard(const struct conf_guard *g, struct buf *out)
 	buf_adds(out, "}\n");
 }
 
+static void
+dump_mailauth(const struct conf *cf, struct buf *out)
+{
+	const struct conf_mailauth *m = &cf->mailauth;
+
+	buf_addf(out,
+		 "mailauth {\n\tauthserv_id %s\n\tspf %s\n\tspf_fail %s\n\tspf_softfail %s\n"
+		 "\tspf_permerror %s\n\tspf_temperror %s\n\tdkim_verify %s\n\tdmarc %s\n"
+		 "\tdmarc_enforce %s\n\tpsl ",
+		 m->authserv_id != NULL ? m->authserv_id : cf->hostname, m->spf ? "yes" : "no",
+		 ma_action_names[m->spf_fail], ma_action_names[m->spf_softfail],
+		 ma_action_names[m->spf_permerror], ma_action_names[m->spf_temperror],
+		 m->dkim_verify ? "yes" : "no", m->dmarc ? "yes" : "no",
+		 m->dmarc_enforce ? "yes" : "no");
+	dump_word(out, m->psl != NULL ? m->psl : CONF_PSL_DEFAULT, "\n");
+	buf_addf(out, "\tdns_timeout %jus\n}\n", (uintmax_t)m->dns_timeout);
+}
+
 void
 conf_dump(const struct conf *cf, struct buf *out)
 {
@@ -1356,14 +1472,15 @@ conf_dump(const struct conf *cf, struct buf *out)
 		 "\tmax_recipients %ju\n\tmax_message_size %ju\n\tmax_errors %ju\n"
 		 "\tcommand_timeout %jus\n\tdata_timeout %jus\n\tsession_timeout %jus\n"
 		 "\tmax_connections %ju\n\tmax_connections_per_ip %ju\n"
-		 "\tshutdown_timeout %jus\n\ttls_handshake_timeout %jus\n\tline_endings %s\n}\n",
+		 "\tshutdown_timeout %jus\n\ttls_handshake_timeout %jus\n\tmax_header_size %ju\n"
+		 "\tline_endings %s\n}\n",
 		 (uintmax_t)l->max_command_length, (uintmax_t)l->max_data_line_length,
 		 (uintmax_t)l->max_recipients, (uintmax_t)l->max_message_size,
 		 (uintmax_t)l->max_errors, (uintmax_t)l->command_timeout,
 		 (uintmax_t)l->data_timeout, (uintmax_t)l->session_timeout,
 		 (uintmax_t)l->max_connections, (uintmax_t)l->max_connections_per_ip,
 		 (uintmax_t)l->shutdown_timeout, (uintmax_t)l->tls_handshake_timeout,
-		 l->line_endings == LINE_ENDINGS_STRICT ? "strict" : "normalize");
+		 (uintmax_t)l->max_header_size, l->line_endings == LINE_ENDINGS_STRICT ? "strict" : "normalize");
 	buf_addf(out,
 		 "auth {\n\targon2_memory %ju\n\targon2_ops %ju\n\thash_threads %ju\n"
 		 "\thash_queue %ju\n\tcache_ttl %jus\n\tmin_length %ju\n\tmax_length %ju\n"
@@ -1390,6 +1507,7 @@ conf_dump(const struct conf *cf, struct buf *out)
 		 (uintmax_t)q->max_deliveries, (uintmax_t)q->connect_timeout,
 		 (uintmax_t)q->reply_timeout, (uintmax_t)q->idle_reuse);
 	dump_guard(&cf->guard, out);
+	dump_mailauth(cf, out);
 	if (cf->metrics_len > 0) {
 		char m[NET_ADDRSTRLEN + 8];
 

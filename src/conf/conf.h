@@ -95,6 +95,7 @@ struct conf_limits {
 	uint64_t max_connections_per_ip;
 	uint64_t shutdown_timeout; /* seconds sessions get to finish at stop */
 	uint64_t tls_handshake_timeout;
+	uint64_t max_header_size; /* bytes of a message's header section */
 	enum line_endings line_endings;
 };
 
@@ -129,6 +130,28 @@ struct conf_auth {
 };
 
 struct dnsbl_list;
+
+/* What to do with a message given an SPF result. */
+enum mailauth_action {
+	MA_ACCEPT, /* accept and record it */
+	MA_REJECT, /* 550 5.7.23 at MAIL FROM */
+	MA_DEFER,  /* 451 4.7.24 at MAIL FROM */
+	MA_DMARC,  /* accept; DMARC decides at the end of DATA */
+};
+
+/* SPF, DKIM and DMARC on mx listeners (the `mailauth` block). */
+struct conf_mailauth {
+	char *authserv_id; /* NULL: the hostname */
+	bool spf;
+	enum mailauth_action spf_fail, spf_softfail, spf_permerror, spf_temperror;
+	bool dkim_verify;
+	bool dmarc;
+	bool dmarc_enforce; /* reject and quarantine as the policy says */
+	char *psl;	    /* Public Suffix List path */
+	uint64_t dns_timeout; /* seconds for the lookups of one check */
+};
+
+#define CONF_PSL_DEFAULT "/usr/share/publicsuffix/public_suffix_list.dat"
 
 /* Login monitoring and intrusion defense (the guard). Times in seconds. */
 struct conf_guard {
@@ -187,6 +210,7 @@ struct conf {
 	struct conf_tls tls;
 	struct conf_auth auth;
 	struct conf_guard guard;
+	struct conf_mailauth mailauth;
 	/* Prometheus metrics over HTTP; metrics_len 0: off */
 	struct sockaddr_storage metrics;
 	socklen_t metrics_len;

@@ -413,3 +413,64 @@ dns_base(const struct dns *d)
 {
 	return d->base;
 }
+
+/* Raw lookups (SPF, DKIM and DMARC records). */
+
+struct raw_query {
+	dns_raw_cb cb;
+	void *arg;
+	struct event *ev_refused;
+};
+
+static void
+on_raw(void *arg, int err, struct ub_result *res)
+{
+	struct raw_query *q = arg;
+	struct dns_rdata rd[DNS_MAX_RR];
+	enum dns_status st = status_of(err, res);
+	size_t n = 0;
+	int i;
+
+	if (st == DNS_OK) {
+		for (i = 0; res->data[i] != NULL && n < DNS_MAX_RR; i++) {
+			rd[n].p = (const uint8_t *)res->data[i];
+			rd[n].len = res->len[i] > 0 ? (size_t)res->len[i] : 0;
+			n++;
+		}
+		if (n == 0)
+			st = DNS_NODATA;
+	}
+	q->cb(q->arg, st, n > 0 ? rd : NULL, n);
+	if (res != NULL)
+		ub_resolve_free(res);
+	free(q);
+}
+
+static void
+on_raw_refused(evutil_socket_t fd, short what, void *arg)
+{
+	struct raw_query *q = arg;
+
+	(void)fd;
+	(void)what;
+	event_free(q->ev_refused);
+	q->cb(q->arg, DNS_TEMPFAIL, NULL, 0);
+	free(q);
+}
+
+void
+dns_query(struct dns *d, int rrtype, const char *name, dns_raw_cb cb, void *arg)
+{
+	struct raw_query *q = xcalloc(1, sizeof(*q));
+	char esc[LOG_ESCAPE_BUF];
+	int r;
+
+	q->cb = cb;
+	q->arg = arg;
+	r = ub_resolve_async(d->ctx, name, rrtype, 1 /* IN */, q, on_raw, NULL);
+	if (r != 0) {
+		log_warnx("dns: resolve %s: %s", log_escape_str(esc, name), ub_strerror(r));
+		q->ev_refused = evtimer_new(d->base, on_raw_refused, q);
+		event_active(q->ev_refused, EV_TIMEOUT, 0);
+	}
+}

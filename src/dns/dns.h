@@ -70,6 +70,23 @@ void dns_addrs(struct dns *d, const char *host, dns_addr_cb cb, void *arg);
  * (see guard/dnsbl.c). A lookup still pending at dns_free() never calls
  * back. */
 void dns_a(struct dns *d, const char *name, dns_a_cb cb, void *arg);
+/* Raw answers of dns_query(): at most DNS_MAX_RR records passed on. */
+#define DNS_MAX_RR 32
+
+struct dns_rdata {
+	const uint8_t *p;
+	size_t len;
+};
+
+/* rd holds n records (n > 0 exactly when st is DNS_OK); it lives only for
+ * the duration of the call. */
+typedef void (*dns_raw_cb)(void *arg, enum dns_status st, const struct dns_rdata *rd, size_t n);
+
+/* dns_query - the records of type rrtype at name as RDATA, unparsed
+ * (parsing is the caller's, with its own pure parsers). Called back
+ * exactly once, always from the event loop, never before dns_query
+ * returns; same statuses and no-cancel rule as dns_a(). */
+void dns_query(struct dns *d, int rrtype, const char *name, dns_raw_cb cb, void *arg);
 /* dns_base - the event loop the lookups run on (for callers' own timers). */
 struct event_base *dns_base(const struct dns *d);
 

@@ -545,8 +545,10 @@ step(struct msgauth *m)
 			take(m);
 			continue;
 		}
-		if (!advance(m))
-			finish(m);
+		if (!advance(m)) {
+			finish(m); /* its callback may have freed m */
+			return;
+		}
 	}
 }
 

@@ -103,7 +103,7 @@ void msgauth_header(struct msgauth *m, const char *hdr, size_t len);
 /* msgauth_body - more body bytes (CRLF lines, no dot-stuffing). */
 void msgauth_body(struct msgauth *m, const void *p, size_t n);
 /* msgauth_run - the body is complete: look up keys and records; cb runs
- * once, possibly before this returns. */
+ * once, possibly before this returns, and may free m. */
 void msgauth_run(struct msgauth *m, msgauth_done_cb cb, void *arg);
 /* msgauth_deadline - stop waiting: what is unanswered is temperror and cb
  * runs now (if it has not). */

@@ -30,6 +30,7 @@
 
 #include "dns/dns.h"
 #include "lib/ipc.h"
+#include "mailauth/dmarc.h"
 #include "lib/httpd.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
@@ -75,6 +76,7 @@ struct smtp_proc {
 	bool stopping;
 	struct event *ev_stop;
 	struct session_env senv;
+	struct dmarc_psl *psl; /* the Public Suffix List, for DMARC */
 };
 
 static struct smtp_proc sp_global;
@@ -834,7 +836,15 @@ smtp_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user 
 		log_fatalx("smtp: event_base_new failed");
 	sp->senv.dns = dns_new(sp->base, cf, err, sizeof(err));
 	if (sp->senv.dns == NULL)
-		log_warnx("smtp dns-unavailable error=\"%s\" (no DNSBL lookups)", err);
+		log_warnx("smtp dns-unavailable error=\"%s\" (no DNSBL, SPF, DKIM, DMARC)", err);
+	/* The Public Suffix List too (read once: a changed path needs a restart). */
+	if (cf->mailauth.dmarc) {
+		const char *psl = cf->mailauth.psl != NULL ? cf->mailauth.psl : CONF_PSL_DEFAULT;
+
+		sp->senv.psl = sp->psl = dmarc_psl_load(psl, err, sizeof(err));
+		if (sp->psl == NULL)
+			log_warnx("smtp dmarc-unavailable error=\"%s\"", err);
+	}
 	privsep_drop(pu, empty);
 	proc_watch_parent(fds->ppid);
 	signal(SIGPIPE, SIG_IGN);

@@ -41,6 +41,10 @@
 #include "auth/sasl.h"
 #include "mail/addrlist.h"
 #include "guard/dnsbl.h"
+#include "mailauth/authres.h"
+#include "mailauth/msgauth.h"
+#include "mailauth/resolver.h"
+#include "mailauth/spf.h"
 #include <sodium.h>
 
 /* Bytes of content buffered before a write to the spool file. */
@@ -49,6 +53,8 @@
  * read: one that pipelines without reading must not grow our output
  * buffer without bound. */
 #define SESSION_OUTPUT_MAX (64 * 1024)
+/* Bytes of a quarantine reason (the queue's SPOOL_REASON_MAX). */
+#define SESSION_QUARANTINE_MAX 200
 
 enum state {
 	ST_GREET,     /* mx: waiting greet_delay before the greeting */
@@ -126,6 +132,23 @@ struct session {
 	int held_auth;		 /* the AUTH status held by the timer, -1: none */
 	struct dnsbl_check *dnsbl; /* lookups the greeting waits for */
 	bool greet_timer;	 /* the greet delay is still running */
+	/* mail authentication (mx listeners) */
+	struct spf_check *spf;	 /* in flight at MAIL FROM */
+	enum spf_result spf_result;
+	bool spf_checked;
+	char spf_exp[SMTP_REPLY_MAX]; /* the explanation of a fail, made safe */
+	struct msgauth *ma;	 /* DKIM and DMARC of the message */
+	struct event *ev_ma;	 /* the deadline of the lookups */
+	size_t hdr_start;	 /* where the client's header section starts in out */
+	bool hdr_held;		 /* out holds the header section until its end */
+	bool hdr_too_big;
+	size_t body_mark;	 /* bytes of out already past the header section */
+	unsigned ma_skip;	 /* bytes of the empty line still to skip */
+	bool ma_bol;		 /* the body feed is at a line start */
+	bool ma_sync;		 /* inside msgauth_run() */
+	bool ma_decided;	 /* ... and it called back */
+	uint64_t commit_size;	 /* bytes written to the spool file */
+	uint64_t removed;	 /* bytes of forged header fields left out */
 };
 
 struct command {
@@ -256,6 +279,19 @@ tx_reset(struct session *s)
 	s->bdat_left = 0;
 	s->bdat_last = false;
 	s->bdat_fail = NULL;
+	spf_check_free(s->spf);
+	s->spf = NULL;
+	s->spf_checked = false;
+	s->spf_exp[0] = '\0';
+	msgauth_free(s->ma);
+	s->ma = NULL;
+	if (s->ev_ma != NULL)
+		evtimer_del(s->ev_ma);
+	s->hdr_held = false;
+	s->hdr_too_big = false;
+	s->body_mark = 0;
+	s->ma_decided = false;
+	s->removed = 0;
 }
 
 /* Commands. */
@@ -320,6 +356,170 @@ cmd_helo_plain(struct session *s, const char *args, size_t len)
 	cmd_helo(s, args, len, false);
 }
 
+/* Mail authentication: SPF at MAIL FROM. */
+
+/* mailauth_applies - SPF, DKIM and DMARC judge mail from the internet:
+ * untrusted, unauthenticated clients of mx listeners. */
+static bool
+mailauth_applies(const struct session *s)
+{
+	return s->listener.role == ROLE_MX && !s->trusted && s->auth_user[0] == '\0';
+}
+
+static enum mailauth_action
+spf_action(const struct session *s, enum spf_result r)
+{
+	const struct conf_mailauth *m = &s->cf->mailauth;
+
+	switch (r) {
+	case SPF_FAIL:
+		return m->spf_fail;
+	case SPF_SOFTFAIL:
+		return m->spf_softfail;
+	case SPF_PERMERROR:
+		return m->spf_permerror;
+	case SPF_TEMPERROR:
+		return m->spf_temperror;
+	default:
+		return MA_ACCEPT;
+	}
+}
+
+static const char *const ma_action_word[] = {"accept", "reject", "defer", "dmarc"};
+
+/* spf_reply - the refusal for result r under action a, or NULL to go on. */
+static void
+spf_refusal(struct session *s, enum spf_result r, enum mailauth_action a, char *out, size_t outsz)
+{
+	out[0] = '\0';
+	if (a == MA_DEFER)
+		snprintf(out, outsz, "451 4.7.24 SPF check of <%s> failed temporarily, try later",
+			 s->tx.sender);
+	else if (a == MA_REJECT && r == SPF_PERMERROR)
+		snprintf(out, outsz, "550 5.7.24 SPF record for <%s> is broken", s->tx.sender);
+	else if (a == MA_REJECT)
+		snprintf(out, outsz, "550 5.7.23 SPF %s for <%s>%s%s", spf_result_str(r),
+			 s->tx.sender, s->spf_exp[0] ? ": " : "", s->spf_exp);
+}
+
+/* spf_decided - the SPF result is in: give the MAIL reply. resume: called
+ * from the loop, so input processing starts again here. */
+static void
+spf_decided(struct session *s, bool resume)
+{
+	enum mailauth_action a = spf_action(s, s->spf_result);
+	char refusal[SMTP_REPLY_MAX + 64], esc[LOG_ESCAPE_BUF];
+
+	if (s->ev_ma != NULL)
+		evtimer_del(s->ev_ma);
+	s->spf_checked = true;
+	log_info("%s smtp spf ip=%s from=<%s> helo=%s result=%s action=%s", s->sid, s->ip,
+		 log_escape_str(esc, s->tx.sender), s->helo, spf_result_str(s->spf_result),
+		 ma_action_word[a]);
+	if (s->peer_gone) {
+		session_end(s, s->close_reason);
+		return;
+	}
+	spf_refusal(s, s->spf_result, a, refusal, sizeof(refusal));
+	if (refusal[0] != '\0') {
+		tx_reset(s);
+		enter_state(s, ST_IDLE);
+		error_reply(s, "%s", refusal);
+	} else {
+		reply(s, "250 2.1.0 Ok");
+		enter_state(s, ST_MAIL);
+	}
+	if (resume) {
+		bufferevent_enable(s->bev, EV_READ);
+		session_process(s);
+	}
+}
+
+/* safe_text - DNS-supplied text for a reply: printable ASCII, capped. */
+static void
+safe_text(const char *in, char *out, size_t outsz)
+{
+	size_t o = 0;
+
+	for (; *in != '\0' && o + 1 < outsz && o < 200; in++)
+		out[o++] = (*in >= 0x20 && *in < 0x7f) ? *in : '?';
+	out[o] = '\0';
+}
+
+static void
+on_spf(void *arg, enum spf_result r, const char *explanation)
+{
+	struct session *s = arg;
+
+	s->spf_result = r;
+	if (r == SPF_FAIL && explanation != NULL)
+		safe_text(explanation, s->spf_exp, sizeof(s->spf_exp));
+	spf_check_free(s->spf);
+	s->spf = NULL;
+	if (s->state == ST_WAIT)
+		spf_decided(s, true);
+	/* else: answered inside spf_start(), which goes on */
+}
+
+static void
+on_mailauth_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->spf != NULL) {
+		log_info("%s smtp spf-timeout ip=%s", s->sid, s->ip);
+		spf_check_free(s->spf); /* a late answer is dropped */
+		s->spf = NULL;
+		s->spf_result = SPF_TEMPERROR;
+		spf_decided(s, true);
+	} else if (s->ma != NULL) {
+		log_info("%s smtp mailauth-timeout ip=%s id=%s", s->sid, s->ip, s->qid);
+		msgauth_deadline(s->ma);
+	}
+}
+
+static void
+arm_mailauth_timer(struct session *s)
+{
+	struct timeval tv = {(time_t)s->cf->mailauth.dns_timeout, 0};
+
+	if (s->ev_ma == NULL)
+		s->ev_ma = evtimer_new(s->env.base, on_mailauth_timeout, s);
+	evtimer_add(s->ev_ma, &tv);
+}
+
+/* spf_start - check_host() for the sender (or the HELO name for the null
+ * sender); the MAIL reply waits for it. */
+static void
+spf_start(struct session *s)
+{
+	struct spf_resolver res;
+	struct spf_params p = {0};
+
+	resolver_init(&res, s->env.dns);
+	p.ip = s->ip;
+	p.mailfrom = s->tx.sender;
+	p.helo = s->helo;
+	p.receiver = s->cf->hostname;
+	p.now = (long long)time(NULL);
+	s->spf_result = SPF_NONE;
+	s->spf = spf_check_new(&res, &p, on_spf, s);
+	if (s->spf == NULL) {
+		spf_decided(s, false);
+		return;
+	}
+	arm_mailauth_timer(s);
+	spf_check_start(s->spf);
+	if (s->spf == NULL) {
+		spf_decided(s, false); /* answered at once */
+		return;
+	}
+	bufferevent_disable(s->bev, EV_READ);
+	enter_state(s, ST_WAIT);
+}
+
 static void
 cmd_mail(struct session *s, const char *args, size_t len)
 {
@@ -370,6 +570,10 @@ cmd_mail(struct session *s, const char *args, size_t len)
 	s->tx.smtputf8 = mp.smtputf8;
 	s->tx_smtputf8 = mp.smtputf8;
 	s->tx_declared_size = mp.size;
+	if (mailauth_applies(s) && s->cf->mailauth.spf && s->env.dns != NULL) {
+		spf_start(s);
+		return;
+	}
 	reply(s, "250 2.1.0 Ok");
 	enter_state(s, ST_MAIL);
 }
@@ -1071,14 +1275,136 @@ read_line(struct session *s, struct buf *line)
 
 /* Content. */
 
+/* ma_body - body bytes of the spool (wire form) to the DKIM verifier,
+ * without the empty line that ends the header section and without the
+ * dot-stuffing. */
+static void
+ma_body(struct session *s, const char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		const char *nl;
+		size_t end;
+
+		if (s->ma_skip > 0) {
+			size_t k = n - i < s->ma_skip ? n - i : s->ma_skip;
+
+			i += k;
+			s->ma_skip -= (unsigned)k;
+			continue;
+		}
+		if (s->ma_bol && p[i] == '.') {
+			i++;
+			s->ma_bol = false;
+			continue;
+		}
+		nl = memchr(p + i, '\n', n - i);
+		end = nl != NULL ? (size_t)(nl - p) + 1 : n;
+		msgauth_body(s->ma, p + i, end - i);
+		s->ma_bol = nl != NULL;
+		i = end;
+	}
+}
+
+/* flush_content - write what out holds to the spool file; the header
+ * section is held back (up to max_header_size) until it is complete. */
 static void
 flush_content(struct session *s)
 {
 	if (s->out.len == 0)
 		return;
+	if (s->hdr_held) {
+		if (s->out.len - s->hdr_start <= s->cf->limits.max_header_size)
+			return;
+		/* refused at the end of the content: forged fields could hide in
+		 * what can no longer be filtered */
+		s->hdr_too_big = true;
+		s->hdr_held = false;
+		msgauth_free(s->ma);
+		s->ma = NULL;
+	}
+	if (s->ma != NULL && s->body_mark < s->out.len)
+		ma_body(s, s->out.data + s->body_mark, s->out.len - s->body_mark);
+	s->body_mark = 0;
 	if (s->fd != -1 && s->write_errno == 0 && write_all(s->fd, s->out.data, s->out.len) == -1)
 		s->write_errno = errno ? errno : EIO;
 	buf_reset(&s->out);
+}
+
+/* authserv_id - our name in Authentication-Results. */
+static const char *
+authserv_id(const struct session *s)
+{
+	return s->cf->mailauth.authserv_id != NULL ? s->cf->mailauth.authserv_id
+						   : s->cf->hostname;
+}
+
+/* header_field_done - one whole field (wire form) of the held header
+ * section: kept, or dropped when it is an Authentication-Results that
+ * claims to be ours (RFC 8601 5). */
+static void
+header_field_done(struct session *s, const char *f, size_t n, struct buf *keep, struct buf *plain)
+{
+	static const char ar[] = "Authentication-Results";
+	const char *colon = memchr(f, ':', n);
+	size_t name = colon != NULL ? (size_t)(colon - f) : 0, i;
+
+	while (name > 0 && (f[name - 1] == ' ' || f[name - 1] == '\t'))
+		name--;
+	if (name == sizeof(ar) - 1 && strncasecmp(f, ar, name) == 0 &&
+	    authres_is_ours(colon + 1, n - (size_t)(colon + 1 - f), authserv_id(s))) {
+		log_info("%s smtp removed-header name=Authentication-Results ip=%s id=%s", s->sid,
+			 s->ip, s->qid);
+		return;
+	}
+	buf_add(keep, f, n);
+	if (s->ma == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		if (!(f[i] == '.' && (i == 0 || f[i - 1] == '\n')))
+			buf_addc(plain, f[i]);
+}
+
+/* header_done - the header section is complete: filter it and hand it to
+ * the verifier. body: an empty line and a body follow. */
+static void
+header_done(struct session *s, bool body)
+{
+	struct buf keep = BUF_INIT, plain = BUF_INIT;
+	const char *p, *end, *field;
+
+	if (!s->hdr_held)
+		return;
+	s->hdr_held = false;
+	p = field = s->out.data + s->hdr_start;
+	end = s->out.data + s->out.len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *next = nl != NULL ? nl + 1 : end;
+
+		if (p != field && *p != ' ' && *p != '\t') {
+			header_field_done(s, field, (size_t)(p - field), &keep, &plain);
+			field = p;
+		}
+		p = next;
+	}
+	if (field < end)
+		header_field_done(s, field, (size_t)(end - field), &keep, &plain);
+	/* what was removed was counted by the reader: take it off the size */
+	s->removed += (s->out.len - s->hdr_start) - keep.len;
+	s->out.len = s->hdr_start;
+	buf_add(&s->out, keep.data, keep.len);
+	if (s->ma != NULL) {
+		if (body)
+			buf_adds(&plain, "\r\n");
+		msgauth_header(s->ma, plain.data != NULL ? plain.data : "", plain.len);
+		s->ma_skip = body ? 2 : 0;
+		s->ma_bol = true;
+	}
+	s->body_mark = s->out.len;
+	buf_free(&keep);
+	buf_free(&plain);
 }
 
 static void
@@ -1137,17 +1463,121 @@ content_failed(struct session *s)
 		return "452 4.3.1 Error: insufficient system storage";
 	if (s->write_errno != 0)
 		return "451 4.3.0 Error: queue file write error";
+	if (s->hdr_too_big)
+		return "552 5.3.4 Error: message header section too big";
 	return from_not_owned(s);
+}
+
+/* mailauth_headers - Received-SPF and Authentication-Results for the
+ * queue to put above the message. */
+static void
+mailauth_headers(struct session *s, struct buf *out)
+{
+	if (s->spf_checked) {
+		struct received_spf rs = {0};
+
+		rs.result = spf_result_str(s->spf_result);
+		rs.receiver = s->cf->hostname;
+		rs.client_ip = s->ip;
+		rs.envelope_from = s->tx.sender;
+		rs.helo = s->helo;
+		rs.identity = s->tx.sender[0] != '\0' ? "mailfrom" : "helo";
+		if (received_spf_compose(&rs, out) == -1)
+			log_warnx("%s smtp received-spf-unwritable id=%s", s->sid, s->qid);
+	}
+	if (msgauth_authres(s->ma, out) == -1)
+		log_warnx("%s smtp authres-unwritable id=%s authserv_id=%s", s->sid, s->qid,
+			  authserv_id(s));
+}
+
+/* mailauth_verdict - the refusal for the message (into refusal) or the
+ * quarantine reason (into reason); both empty: deliver. */
+static void
+mailauth_verdict(struct session *s, const struct msgauth_result *r, char *refusal, size_t rsz,
+		 char *reason, size_t qsz)
+{
+	const struct conf_mailauth *m = &s->cf->mailauth;
+	bool enforce = m->dmarc_enforce && s->env.psl != NULL && m->dmarc;
+	const char *dom = r->decisive != NULL ? r->decisive->domain : "";
+
+	refusal[0] = reason[0] = '\0';
+	if (enforce && r->action == DMARC_ACT_REJECT)
+		snprintf(refusal, rsz, "550 5.7.1 Message rejected: DMARC policy of %s", dom);
+	else if (enforce && r->dmarc_result == DMARC_TEMPERROR)
+		snprintf(refusal, rsz,
+			 "451 4.4.3 DMARC check of %s failed temporarily (DNS), try again later",
+			 dom);
+	else if (s->spf_checked && spf_action(s, s->spf_result) == MA_DMARC &&
+		 (r->dmarc_result == DMARC_NONE || r->dmarc_result == DMARC_PERMERROR))
+		snprintf(refusal, rsz, "550 5.7.23 SPF %s for <%s> and no DMARC policy to decide",
+			 spf_result_str(s->spf_result), s->tx.sender);
+	else if (enforce && r->action == DMARC_ACT_QUARANTINE)
+		snprintf(reason, qsz, "dmarc=fail policy=quarantine header.from=%s", dom);
+}
+
+/* mailauth_decide - DKIM and DMARC are in: refuse, quarantine or commit. */
+static void
+mailauth_decide(struct session *s, bool resume)
+{
+	const struct msgauth_result *r = msgauth_result(s->ma);
+	char refusal[SMTP_REPLY_MAX + 64], reason[SESSION_QUARANTINE_MAX + 1];
+	struct buf hdrs = BUF_INIT, dk = BUF_INIT;
+	size_t i;
+
+	if (s->ev_ma != NULL)
+		evtimer_del(s->ev_ma);
+	mailauth_verdict(s, r, refusal, sizeof(refusal), reason, sizeof(reason));
+	for (i = 0; i < r->ndkim; i++)
+		buf_addf(&dk, "%s%s", i ? "," : "", dkim_result_name(r->dkim[i].result));
+	log_info("%s smtp mailauth ip=%s id=%s spf=%s dkim=%s dmarc=%s from=%s action=%s", s->sid,
+		 s->ip, s->qid, s->spf_checked ? spf_result_str(s->spf_result) : "off",
+		 dk.len ? buf_cstr(&dk) : "none", dmarc_result_name(r->dmarc_result),
+		 r->decisive != NULL ? r->decisive->domain : "-",
+		 refusal[0] ? (refusal[0] == '4' ? "defer" : "reject")
+		 : reason[0] ? "quarantine"
+			     : "accept");
+	buf_free(&dk);
+	if (s->peer_gone) {
+		tx_reset(s); /* aborts the queue file: the client never saw a 250 */
+		session_end(s, s->close_reason);
+		return;
+	}
+	if (refusal[0] != '\0') {
+		tx_reset(s);
+		enter_state(s, ST_IDLE);
+		set_read_timeout(s, s->cf->limits.command_timeout);
+		bufferevent_enable(s->bev, EV_READ);
+		error_reply(s, "%s", refusal);
+		if (resume)
+			session_process(s);
+		return;
+	}
+	mailauth_headers(s, &hdrs);
+	s->env.ops->commit(s->env.arg, s->id, s->qid, s->commit_size, hdrs.data, hdrs.len,
+			   reason[0] ? reason : NULL);
+	buf_free(&hdrs);
+}
+
+static void
+on_msgauth(void *arg, const struct msgauth_result *r)
+{
+	struct session *s = arg;
+
+	(void)r;
+	if (s->ma_sync) {
+		s->ma_decided = true;
+		return;
+	}
+	mailauth_decide(s, true);
 }
 
 static void
 content_done(struct session *s)
 {
 	const char *fail;
-	uint64_t size;
-
 	if (s->reader.in_header)
 		add_submission_headers(s);
+	header_done(s, false);
 	flush_content(s);
 	fail = content_failed(s);
 	if (fail != NULL) {
@@ -1166,11 +1596,20 @@ content_done(struct session *s)
 		error_reply(s, "%s", fail);
 		return;
 	}
-	size = s->reader.size + s->extra;
+	s->commit_size = s->reader.size + s->extra - s->removed;
 	close(s->fd);
 	s->fd = -1;
 	enter_state(s, ST_WAIT);
-	s->env.ops->commit(s->env.arg, s->id, s->qid, size, NULL, 0, NULL);
+	if (s->ma != NULL) {
+		arm_mailauth_timer(s);
+		s->ma_sync = true;
+		msgauth_run(s->ma, on_msgauth, s);
+		s->ma_sync = false;
+		if (s->ma_decided)
+			mailauth_decide(s, false);
+		return;
+	}
+	s->env.ops->commit(s->env.arg, s->id, s->qid, s->commit_size, NULL, 0, NULL);
 }
 
 /* bare_in_content - a bare CR or LF in content: refuse and end the session. */
@@ -1202,6 +1641,7 @@ feed(struct session *s, const char *p, size_t n, bool *end)
 			break;
 		case DATA_HEADERS_DONE:
 			add_submission_headers(s);
+			header_done(s, true);
 			continue;
 		case DATA_END:
 			*end = true;
@@ -1388,6 +1828,27 @@ session_process(struct session *s)
 
 /* Callbacks from the owner. */
 
+/* mailauth_begin - a DKIM and DMARC evaluation for the message. */
+static void
+mailauth_begin(struct session *s)
+{
+	const struct conf_mailauth *m = &s->cf->mailauth;
+	struct msgauth_params p = {0};
+	struct spf_resolver res;
+
+	resolver_init(&res, s->env.dns);
+	p.authserv_id = authserv_id(s);
+	p.ip = s->ip;
+	p.helo = s->helo;
+	p.mailfrom = s->tx.sender;
+	p.spf = s->spf_result;
+	p.spf_checked = s->spf_checked;
+	p.psl = m->dmarc ? s->env.psl : NULL;
+	p.dkim = m->dkim_verify;
+	p.now = time(NULL);
+	s->ma = msgauth_new(&res, &p);
+}
+
 void
 session_opened(struct session *s, int fd, const char *queue_id, const char *err)
 {
@@ -1431,6 +1892,10 @@ session_opened(struct session *s, int fd, const char *queue_id, const char *err)
 	header_received(&ri, &s->out);
 	/* Ours: written to the file, but not counted against the client's SIZE. */
 	s->extra = s->out.len;
+	s->hdr_start = s->out.len;
+	s->hdr_held = true;
+	if (mailauth_applies(s) && s->env.dns != NULL)
+		mailauth_begin(s);
 	enter_state(s, ST_CONTENT);
 	if (!s->is_bdat) {
 		reply(s, "354 End data with <CR><LF>.<CR><LF>");
@@ -1450,7 +1915,7 @@ session_committed(struct session *s, bool ok, const char *err)
 		s->nmessages++;
 		log_info("%s smtp accepted sid=%s from=<%s> nrcpt=%u size=%llu proto=%s", s->qid,
 			 s->sid, log_escape_str(esc, s->tx.sender), s->tx.nrcpts,
-			 (unsigned long long)(s->reader.size + s->extra), s->tx.proto);
+			 (unsigned long long)(s->reader.size + s->extra - s->removed), s->tx.proto);
 		if (!s->peer_gone)
 			reply(s, "250 2.0.0 Ok: queued as %s", s->qid);
 	} else if (!s->peer_gone) {
@@ -1481,6 +1946,8 @@ session_free(struct session *s)
 		event_free(s->ev_session_timeout);
 	if (s->ev_timer != NULL)
 		event_free(s->ev_timer);
+	if (s->ev_ma != NULL)
+		event_free(s->ev_ma);
 	dnsbl_check_cancel(s->dnsbl);
 	bufferevent_free(s->bev);
 	s->env.ops->closed(s->env.arg, s);

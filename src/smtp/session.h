@@ -16,7 +16,13 @@
  * abuse_disconnect the session ends, and every score goes to the guard,
  * which bans an address past abuse_ban in its window. Log line (stable):
  *   <sid> smtp abuse ip=IP score=N check=NAME action=none|tarpit|disconnect
- * STANDARDS: RFC 5321, RFC 2920 (PIPELINING), RFC 1870 (SIZE), RFC 6152
+ * Mail authentication on mx listeners (untrusted, unauthenticated
+ * clients): SPF at MAIL FROM (the reply waits for it), DKIM and DMARC at
+ * the end of the content, the header section held in memory (at most
+ * max_header_size) so that forged Authentication-Results claiming our
+ * authserv-id are removed on every listener. Log line (stable):
+ *   <sid> smtp mailauth ip=IP spf=R dkim=R[,R] dmarc=R from=DOMAIN action=A
+ * STANDARDS: RFC 5321, RFC 7208, RFC 6376, RFC 7489, RFC 8601, RFC 2920 (PIPELINING), RFC 1870 (SIZE), RFC 6152
  * (8BITMIME), RFC 6531 (SMTPUTF8), RFC 2034 (ENHANCEDSTATUSCODES), RFC 3461
  * (DSN), RFC 3030 (CHUNKING), RFC 6409 section 8 (submission fix-ups),
  * RFC 3207 (STARTTLS), RFC 8314 (implicit TLS), RFC 3848 (ESMTPS), RFC 4954
@@ -69,10 +75,12 @@ struct session_ops {
 
 struct tls_server;
 struct dns;
+struct dmarc_psl;
 
 struct session_env {
 	struct event_base *base;
-	struct dns *dns;	/* for DNSBL lookups; NULL: none */
+	struct dns *dns;	/* DNSBL, SPF, DKIM, DMARC lookups; NULL: none */
+	const struct dmarc_psl *psl; /* for DMARC; NULL: no DMARC */
 	struct conf *cf;	/* shared; each session holds a reference */
 	struct tls_server *tls; /* shared; NULL when no certificate */
 	const struct session_ops *ops;

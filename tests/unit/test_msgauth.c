@@ -467,6 +467,51 @@ test_dkim_keys(void **state)
 	free(z);
 }
 
+static struct msgauth *to_free;
+static int freed_calls;
+static void
+on_done_free(void *arg, const struct msgauth_result *r)
+{
+	(void)arg;
+	(void)r;
+	freed_calls++;
+	msgauth_free(to_free);
+}
+
+/* The callback may free the evaluation (the session does when it refuses
+ * the message), answered at once or later. */
+static void
+test_free_in_callback(void **state)
+{
+	struct spf_resolver res;
+	struct msgauth_params p = {0};
+	struct zone *z = calloc(1, sizeof(*z));
+	struct buf msg = BUF_INIT;
+	int deferred;
+
+	(void)state;
+	zone_add(z, "_dmarc.example.com", "v=DMARC1; p=reject");
+	res.query = zone_query;
+	res.ctx = z;
+	p.authserv_id = "mx.postern.test";
+	p.mailfrom = "";
+	p.psl = psl;
+	p.dkim = true;
+	buf_adds(&msg, spoof);
+	for (deferred = 0; deferred < 2; deferred++) {
+		z->deferred = deferred;
+		freed_calls = 0;
+		to_free = msgauth_new(&res, &p);
+		feed(to_free, &msg);
+		msgauth_run(to_free, on_done_free, NULL);
+		while (pump(z))
+			;
+		assert_int_equal(freed_calls, 1);
+	}
+	buf_free(&msg);
+	free(z);
+}
+
 static int
 setup(void **state)
 {
@@ -492,7 +537,7 @@ main(void)
 		cmocka_unit_test(test_authheaders), cmocka_unit_test(test_authres),
 		cmocka_unit_test(test_spf_alignment), cmocka_unit_test(test_pct),
 		cmocka_unit_test(test_dns_trouble),	cmocka_unit_test(test_bad_from),
-		cmocka_unit_test(test_dkim_keys),
+		cmocka_unit_test(test_dkim_keys),	cmocka_unit_test(test_free_in_callback),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,291 @@
+# SPDX-License-Identifier: ISC
+"""SPF, DKIM and DMARC end to end: the real daemon on an mx listener, its
+resolver pointed at knot serving the sender domains, real clients, a sink
+as the protected mail server. Spoofed mail is refused, aligned mail arrives
+with our Authentication-Results (and a forged one is gone), a quarantined
+message waits in `postern queue quarantine` until released."""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+from harness import Client, Daemon, Sink, smtp_send, wait_for
+from testdns import Knot
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DKIM_DATA = os.path.join(HERE, "..", "data", "dkim")
+PY = "/usr/bin/python3"
+
+
+def txt(value):
+    """A TXT RDATA in zone-file form, split into strings of at most 200 bytes."""
+    return " ".join('"%s"' % value[i:i + 200] for i in range(0, len(value), 200))
+
+
+def dkim_record():
+    with open(os.path.join(DKIM_DATA, "2048_testkey_wo_markers.pub.txt")) as f:
+        return f.read().strip()
+
+
+ZONES = {
+    # the sender of the good mail: SPF allows loopback, s1 signs, p=reject
+    "sender.test": f'@ TXT "v=spf1 ip4:127.0.0.0/8 -all"\n'
+                   f"s1._domainkey TXT {txt(dkim_record())}\n"
+                   f'_dmarc TXT "v=DMARC1; p=reject"\n',
+    # a bank someone pretends to be: its mail never comes from here
+    "bank.test": '@ TXT "v=spf1 ip4:192.0.2.0/24 -all"\n'
+                 '_dmarc TXT "v=DMARC1; p=reject; rua=mailto:dmarc@bank.test"\n',
+    # a domain that asks for quarantine
+    "shop.test": '@ TXT "v=spf1 ip4:192.0.2.0/24 ~all"\n'
+                 '_dmarc TXT "v=DMARC1; p=quarantine"\n',
+    # SPF fail, but no DMARC policy
+    "nodmarc.test": '@ TXT "v=spf1 -all"\n',
+}
+
+
+def message(from_addr, subject="hello", extra=""):
+    return (f"From: Sender <{from_addr}>\r\nTo: <user@example.test>\r\n"
+            f"Subject: {subject}\r\nDate: Sat, 28 Nov 2026 10:00:00 +0000\r\n"
+            f"Message-ID: <{subject.replace(' ', '.')}@{from_addr.split('@')[1]}>\r\n"
+            f"{extra}\r\nHi,\r\n.line with a dot\r\nbye\r\n")
+
+
+def dkim_sign(msg):
+    """msg signed by dkimpy as s1._domainkey.sender.test (relaxed)."""
+    with tempfile.NamedTemporaryFile("wb", delete=False) as f:
+        f.write(msg.encode())
+        path = f.name
+    try:
+        out = subprocess.run([PY, os.path.join(HERE, "dkimpy_helper.py"), "sign", "rsa",
+                              "relaxed", "sender.test", "s1",
+                              os.path.join(DKIM_DATA, "2048_testkey.key"), path],
+                             check=True, capture_output=True).stdout
+    finally:
+        os.unlink(path)
+    return out.decode()
+
+
+def send_raw(port, sender, rcpt, data, src="127.0.0.1"):
+    """One transaction by hand: the replies to MAIL, RCPT and the end of DATA."""
+    c = Client(port, host="127.0.0.1")
+    try:
+        c.reply()
+        c.cmd("EHLO client.sender.test")
+        r_mail = c.cmd(f"MAIL FROM:<{sender}>")
+        if not r_mail.startswith("250"):
+            return r_mail, None, None
+        r_rcpt = c.cmd(f"RCPT TO:<{rcpt}>")
+        r = c.cmd("DATA")
+        if not r.startswith("354"):
+            return r_mail, r_rcpt, r
+        body = data.replace("\r\n.", "\r\n..")
+        c.send(body.encode() + b".\r\n")
+        r_data = c.reply()
+        c.cmd("QUIT")
+        return r_mail, r_rcpt, r_data
+    finally:
+        c.close()
+
+
+class MailAuthTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dns = Knot(ZONES).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dns.stop()
+
+    def start(self, sink, mailauth=""):
+        d = Daemon(deliver=f"smtp://127.0.0.1:{sink.port}", trusted="",
+                   extra=f"resolver 127.0.0.1:{self.dns.port}\n"
+                         "guard {\n    greet_delay 0\n}\n"
+                         "mailauth {\n    dns_timeout 3s\n" + mailauth + "}\n")
+        d.start()
+        self.addCleanup(d.cleanup)
+        return d
+
+    def test_aligned_mail_arrives_with_results(self):
+        with Sink() as sink:
+            d = self.start(sink)
+            # a forged result with our name goes; a foreign one stays
+            msg = dkim_sign(message("alice@sender.test", "aligned")) \
+                .replace("\r\n\r\n", "\r\nAuthentication-Results: mx.example.test; "
+                         "dkim=pass header.d=bank.test\r\n"
+                         "Authentication-Results: other.example; spf=pass\r\n\r\n", 1)
+            r_mail, _, r_data = send_raw(d.mx_port, "bounce@sender.test",
+                                         "user@example.test", msg)
+            self.assertTrue(r_mail.startswith("250"), r_mail)
+            self.assertTrue(r_data.startswith("250"), r_data)
+            self.assertTrue(sink.wait_messages(1))
+            m = sink.messages[0]
+            content = m.content.decode()
+            head = content.split("\r\n\r\n", 1)[0]
+            ar = m.header("Authentication-Results")
+            self.assertIn("mx.example.test;", ar)
+            self.assertIn("spf=pass smtp.mailfrom=bounce@sender.test", ar)
+            self.assertIn("dkim=pass header.d=sender.test header.s=s1", ar)
+            self.assertIn("dmarc=pass", ar)
+            self.assertIn("header.from=sender.test", ar)
+            self.assertEqual(head.count("Authentication-Results: mx.example.test"), 1, head)
+            self.assertIn("Authentication-Results: other.example; spf=pass", head)
+            self.assertNotIn("header.d=bank.test", head)
+            self.assertTrue(m.header("Received-SPF").startswith("pass"), head)
+            # ours come first, above our Received
+            self.assertLess(head.index("Authentication-Results: mx.example.test"),
+                            head.index("Received: from"))
+            # the body arrives as sent, dot line included
+            self.assertIn("\r\n.line with a dot\r\n", content)
+            self.assertIn("removed-header name=Authentication-Results", d.log())
+
+    def test_spf_fail_refused_at_mail(self):
+        with Sink() as sink:
+            d = self.start(sink)
+            r_mail, _, _ = send_raw(d.mx_port, "ceo@bank.test", "user@example.test",
+                                    message("ceo@bank.test"))
+            self.assertTrue(r_mail.startswith("550 5.7.23"), r_mail)
+            self.assertIn("spf ip=127.0.0.1 from=<ceo@bank.test>", d.log())
+            self.assertIn("result=fail action=reject", d.log())
+            time.sleep(0.5)
+            self.assertEqual(sink.messages, [])
+
+    def test_dmarc_reject_at_end_of_data(self):
+        with Sink() as sink:
+            d = self.start(sink)
+            # SPF passes for the envelope, but the From domain is the bank's
+            r_mail, _, r_data = send_raw(d.mx_port, "bounce@sender.test",
+                                         "user@example.test", message("ceo@bank.test"))
+            self.assertTrue(r_mail.startswith("250"), r_mail)
+            self.assertTrue(r_data.startswith("550 5.7.1"), r_data)
+            self.assertIn("DMARC policy of bank.test", r_data)
+            self.assertIn("dmarc=fail from=bank.test action=reject", d.log())
+            # a DKIM signature by another domain does not help
+            r_mail, _, r_data = send_raw(
+                d.mx_port, "bounce@sender.test", "user@example.test",
+                dkim_sign(message("ceo@bank.test", "signed by another")))
+            self.assertTrue(r_data.startswith("550 5.7.1"), r_data)
+            time.sleep(0.5)
+            self.assertEqual(sink.messages, [])
+            self.assertEqual(d.queue_ids(), [])
+
+    def test_quarantine_list_release(self):
+        with Sink() as sink:
+            d = self.start(sink)
+            r_mail, _, r_data = send_raw(d.mx_port, "bounce@sender.test",
+                                         "user@example.test", message("news@shop.test", "sale"))
+            self.assertTrue(r_data.startswith("250"), r_data)
+            qid = r_data.split()[-1]
+            out = d.ctl("queue", "quarantine").stdout
+            self.assertIn(qid, out)
+            self.assertIn("quarantined", out)
+            self.assertIn("dmarc=fail policy=quarantine header.from=shop.test", out)
+            time.sleep(1)
+            self.assertEqual(sink.messages, [])
+            self.assertIn("Authentication-Results: mx.example.test;", d.ctl("queue", "show", qid).stdout)
+            # held across a restart too
+            d.stop()
+            d.start()
+            self.assertIn(qid, d.ctl("queue", "quarantine").stdout)
+            out = d.ctl("queue", "release", qid).stdout
+            self.assertIn("released", out)
+            self.assertTrue(sink.wait_messages(1))
+            ar = sink.messages[0].header("Authentication-Results")
+            self.assertIn("dmarc=fail", ar)
+            self.assertIn("header.from=shop.test", ar)
+            self.assertNotIn(qid, d.ctl("queue", "quarantine").stdout)
+
+    def test_spf_fail_left_to_dmarc(self):
+        with Sink() as sink:
+            d = self.start(sink, "    spf_fail dmarc\n")
+            # SPF fails, the bank's DMARC rejects at the end of DATA
+            r_mail, _, r_data = send_raw(d.mx_port, "ceo@bank.test", "user@example.test",
+                                         message("ceo@bank.test"))
+            self.assertTrue(r_mail.startswith("250"), r_mail)
+            self.assertTrue(r_data.startswith("550 5.7.1"), r_data)
+            # SPF fails and there is no policy to decide: refused as SPF fail
+            r_mail, _, r_data = send_raw(d.mx_port, "x@nodmarc.test", "user@example.test",
+                                         message("x@nodmarc.test"))
+            self.assertTrue(r_mail.startswith("250"), r_mail)
+            self.assertTrue(r_data.startswith("550 5.7.23"), r_data)
+            self.assertEqual(sink.messages, [])
+
+    def test_dns_down_defers(self):
+        with Sink() as sink:
+            dead = Knot({"other.test": ""}).start()
+            port = dead.port
+            dead.stop()  # nothing answers there now
+            d = Daemon(deliver=f"smtp://127.0.0.1:{sink.port}", trusted="",
+                       extra=f"resolver 127.0.0.1:{port}\n"
+                             "guard {\n    greet_delay 0\n}\n"
+                             "mailauth {\n    dns_timeout 2s\n}\n")
+            d.start()
+            self.addCleanup(d.cleanup)
+            t = time.time()
+            r_mail, _, _ = send_raw(d.mx_port, "a@sender.test", "user@example.test",
+                                    message("a@sender.test"))
+            self.assertTrue(r_mail.startswith("451 4.7.24"), r_mail)
+            self.assertLess(time.time() - t, 15)
+            # the daemon still serves others meanwhile: a trusted-free check
+            c = Client(d.mx_port)
+            self.assertTrue(c.reply().startswith("220"))
+            c.close()
+
+    def test_off(self):
+        with Sink() as sink:
+            d = self.start(sink, "    spf no\n    dkim_verify no\n    dmarc no\n")
+            r_mail, _, r_data = send_raw(d.mx_port, "ceo@bank.test", "user@example.test",
+                                         message("ceo@bank.test"))
+            self.assertTrue(r_data.startswith("250"), r_data)
+            self.assertTrue(sink.wait_messages(1))
+            self.assertIsNone(sink.messages[0].header("Received-SPF"))
+
+    def test_operator_tools(self):
+        with Sink() as sink:
+            d = self.start(sink)
+
+            def run(*args, stdin=None):
+                return subprocess.run([os.environ.get("POSTERN_BIN", "postern"), *args, "-c",
+                                       d.conf], input=stdin, capture_output=True, text=True,
+                                      timeout=30)
+            p = run("spf", "127.0.0.1", "bounce@sender.test", "client.sender.test")
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertIn("result: pass", p.stdout)
+            self.assertIn("Received-SPF: pass", p.stdout)
+            p = run("spf", "127.0.0.1", "ceo@bank.test", "client.sender.test")
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("result: fail", p.stdout)
+            self.assertIn("explanation: 127.0.0.1 is not one of bank.test's designated",
+                          p.stdout)
+            p = run("spf", "192.0.2.7", "<>", "bank.test")
+            self.assertIn("identity: helo", p.stdout)
+            self.assertIn("result: pass", p.stdout)
+            # DKIM: our verifier on a dkimpy signature, then a tampered copy
+            signed = dkim_sign(message("alice@sender.test", "tool")).replace("\r\n", "\n")
+            p = run("dkim", "verify", stdin=signed)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertIn("d=sender.test s=s1: pass", p.stdout)
+            p = run("dkim", "verify", stdin=signed.replace("bye", "BYE"))
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("fail (body hash mismatch)", p.stdout)
+            # DMARC: the spoofed bank mail, with and without the envelope
+            p = run("dmarc", "check", "--ip", "127.0.0.1", "--mail-from", "bounce@sender.test",
+                    "--helo", "client.sender.test", stdin=message("ceo@bank.test"))
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("spf: pass", p.stdout)
+            self.assertIn("dmarc bank.test: fail", p.stdout)
+            self.assertIn("record at _dmarc.bank.test: p=reject", p.stdout)
+            self.assertIn("dmarc: fail, action reject", p.stdout)
+            p = run("dmarc", "check", stdin=signed)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertIn("dmarc sender.test: pass (aligned DKIM signature)", p.stdout)
+            self.assertIn("Authentication-Results: mx.example.test;", p.stdout)
+            p = run("spf", "not-an-ip", "a@b.test", "x")
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("is not an IP address", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
