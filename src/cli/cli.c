@@ -58,6 +58,8 @@ static const char usage_text[] =
 	"  dkim verify < MESSAGE      check every DKIM signature of a message\n"
 	"  dmarc check [--ip IP --mail-from ADDR --helo NAME] < MESSAGE\n"
 	"                             SPF, DKIM and the DMARC verdict and policy for a message\n"
+	"  dns check DOMAIN [--ip A]  the domain's SPF, DKIM, DMARC, MTA-STS and TLS-RPT records:\n"
+	"                             present, valid, matching this gateway, what to publish\n"
 	"  audit verify               check the audit log's hash chain\n"
 	"  audit tail [-f]            the last audit records (-f: keep following)\n"
 	"  version                    print the version\n"
@@ -244,6 +246,8 @@ cli_main(int argc, char **argv)
 		return cli_spf(&c);
 	if (strcmp(c.words[0], "dmarc") == 0)
 		return cli_dmarc(&c);
+	if (strcmp(c.words[0], "dns") == 0)
+		return cli_dns_check(&c);
 	if (strcmp(c.words[0], "dkim") == 0 && c.nwords >= 2 && strcmp(c.words[1], "verify") == 0)
 		return cli_dkim_verify(&c);
 	fprintf(stderr, "postern: unknown command '%s'\n\n", c.words[0]);

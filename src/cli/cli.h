@@ -40,5 +40,6 @@ int cli_ban(struct cli *c);
 int cli_spf(struct cli *c);
 int cli_dkim_verify(struct cli *c);
 int cli_dmarc(struct cli *c);
+int cli_dns_check(struct cli *c);
 
 #endif

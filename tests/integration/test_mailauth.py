@@ -34,7 +34,9 @@ ZONES = {
     # the sender of the good mail: SPF allows loopback, s1 signs, p=reject
     "sender.test": f'@ TXT "v=spf1 ip4:127.0.0.0/8 -all"\n'
                    f"s1._domainkey TXT {txt(dkim_record())}\n"
-                   f'_dmarc TXT "v=DMARC1; p=reject"\n',
+                   f'_dmarc TXT "v=DMARC1; p=reject"\n'
+                   f'_mta-sts TXT "v=STSv1; id=20261128"\n'
+                   f'_smtp._tls TXT "v=TLSRPTv1; rua=mailto:tls@sender.test"\n',
     # a bank someone pretends to be: its mail never comes from here
     "bank.test": '@ TXT "v=spf1 ip4:192.0.2.0/24 -all"\n'
                  '_dmarc TXT "v=DMARC1; p=reject; rua=mailto:dmarc@bank.test"\n',
@@ -285,6 +287,37 @@ class MailAuthTest(unittest.TestCase):
             p = run("spf", "not-an-ip", "a@b.test", "x")
             self.assertEqual(p.returncode, 1)
             self.assertIn("is not an IP address", p.stderr)
+
+    def test_dns_check(self):
+        with Sink() as sink:
+            d = self.start(sink)
+
+            def check(domain):
+                return subprocess.run([os.environ.get("POSTERN_BIN", "postern"), "dns", "check",
+                                       domain, "--ip", "127.0.0.1", "-c", d.conf],
+                                      capture_output=True, text=True, timeout=60)
+            p = check("sender.test")
+            self.assertRegex(p.stdout, r"SPF +ok .*authorizes this gateway")
+            self.assertRegex(p.stdout, r"DMARC +ok .*p=reject \(no rua=")
+            self.assertRegex(p.stdout, r"MTA-STS +ok")
+            self.assertRegex(p.stdout, r"TLS-RPT +ok")
+            p = check("bank.test")
+            self.assertEqual(p.returncode, 1)
+            self.assertRegex(p.stdout, r"SPF +mismatch .* gives fail for this gateway's 127.0.0.1")
+            self.assertIn("add the addresses above to it, e.g.: v=spf1 mx ip4:127.0.0.1 -all",
+                          p.stdout)
+            self.assertRegex(p.stdout, r"MTA-STS +missing")
+            self.assertIn("publish: _mta-sts.bank.test. IN TXT \"v=STSv1; id=", p.stdout)
+            self.assertIn("publish: _smtp._tls.bank.test. IN TXT \"v=TLSRPTv1; "
+                          "rua=mailto:tls-reports@bank.test\"", p.stdout)
+            p = check("nodmarc.test")
+            self.assertRegex(p.stdout, r"DMARC +missing")
+            self.assertIn("publish: _dmarc.nodmarc.test. IN TXT \"v=DMARC1; p=quarantine; "
+                          "rua=mailto:dmarc-reports@nodmarc.test\"", p.stdout)
+            p = check("void.shop.test")
+            self.assertRegex(p.stdout, r"SPF +missing")
+            self.assertIn("publish: void.shop.test. IN TXT \"v=spf1 mx ip4:127.0.0.1 -all\"",
+                          p.stdout)
 
 
 if __name__ == "__main__":
