@@ -3,7 +3,8 @@
  * fuzz_authres - the authserv-id of hostile Authentication-Results values
  * (src/mailauth/authres.c): no crash, and an id read is non-empty, at most
  * AUTHRES_ID_MAX bytes, without CR or LF; composing with the input as a
- * property value never lets CR or LF into the header's lines.
+ * property value never lets CR or LF into the header's lines; the same for
+ * Received-SPF with hostile HELO, sender and problem text.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,6 +37,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (i = 0; i < out.len; i++)
 			if ((out.data[i] == '\r') != (i + 1 < out.len && out.data[i + 1] == '\n'))
 				abort();
+	}
+	buf_reset(&out);
+	{
+		/* Received-SPF with hostile envelope values: no line injected,
+		 * every line after the first folded (starts with WSP) */
+		struct received_spf rs = {"fail", "mx.example.test", "192.0.2.1", v, v, "mailfrom",
+					  v};
+
+		if (received_spf_compose(&rs, &out) == 0) {
+			for (i = 0; i < out.len; i++) {
+				if ((out.data[i] == '\r') != (i + 1 < out.len && out.data[i + 1] == '\n'))
+					abort();
+				if (out.data[i] == '\n' && i + 1 < out.len && out.data[i + 1] != ' ' &&
+				    out.data[i + 1] != '\t')
+					abort();
+			}
+		}
 	}
 	buf_free(&out);
 	free(v);
