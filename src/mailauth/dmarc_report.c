@@ -174,8 +174,11 @@ check_published(struct dmarc_published *p, const char **why)
 		return -1;
 	*why = "policy values";
 	if (!valid_policy(p->p) || !valid_policy(p->sp) || (p->has_np && !valid_policy(p->np)) ||
-	    p->pct > 100 || clean(p->fo, sizeof(p->fo), 0) == -1 || p->nrua > DMARC_URIS_MAX)
+	    p->pct > 100 || clean(p->fo, sizeof(p->fo), NAME_EMPTY_OK) == -1 ||
+	    p->nrua > DMARC_URIS_MAX)
 		return -1;
+	if (p->fo[0] == '\0')
+		str_copy(p->fo, "0", sizeof(p->fo)); /* the default (RFC 7489 6.3) */
 	if (!p->has_np)
 		p->np = DMARC_P_NONE;
 	*why = "rua URI";

@@ -790,6 +790,7 @@ test_store_aggregate(void **state)
 	strcpy(e3.policy.domain, "other.example");
 	strcpy(e3.policy.rua[0].uri, "mailto:r@other.example");
 	e3.policy.nrua = 1;
+	e3.policy.fo[0] = '\0'; /* stored as the default */
 	add(st, &e3);
 	e4 = eval(T0 + 40);
 	e4.policy.nrua = 0; /* asks for no reports: not kept */
@@ -847,6 +848,7 @@ test_store_aggregate(void **state)
 	assert_int_equal(d.nrows, 0);
 	assert_int_equal(dmarc_store_aggregate(st, "other.example", T0, T0 + DAY_S, &d), 0);
 	assert_int_equal(d.nrows, 1);
+	assert_string_equal(d.policy.fo, "0");
 	dmarc_report_data_free(&d);
 	assert_int_equal(dmarc_store_aggregate(st, "example.org", T0 + DAY_S, T0 + 2 * DAY_S, &d),
 			 0);
@@ -1013,7 +1015,7 @@ spoil(struct dmarc_eval *e, enum spoil s)
 		e->policy.sp = (enum dmarc_policy)3;
 		break;
 	case SPOIL_FO:
-		e->policy.fo[0] = '\0';
+		strcpy(e->policy.fo, "0 1");
 		break;
 	case SPOIL_NRUA:
 		e->policy.nrua = DMARC_URIS_MAX + 1;
