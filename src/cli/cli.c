@@ -58,6 +58,7 @@ static const char usage_text[] =
 	"  dkim verify < MESSAGE      check every DKIM signature of a message\n"
 	"  dmarc check [--ip IP --mail-from ADDR --helo NAME] < MESSAGE\n"
 	"                             SPF, DKIM and the DMARC verdict and policy for a message\n"
+	"  dmarc report               send the DMARC aggregate reports recorded so far, now\n"
 	"  dns check DOMAIN [--ip A]  the domain's SPF, DKIM, DMARC, MTA-STS and TLS-RPT records:\n"
 	"                             present, valid, matching this gateway, what to publish\n"
 	"  audit verify               check the audit log's hash chain\n"
@@ -244,6 +245,8 @@ cli_main(int argc, char **argv)
 		return cli_ban(&c);
 	if (strcmp(c.words[0], "spf") == 0)
 		return cli_spf(&c);
+	if (strcmp(c.words[0], "dmarc") == 0 && c.nwords == 2 && strcmp(c.words[1], "report") == 0)
+		return cmd_queue(&c); /* a request to the daemon, like the queue's */
 	if (strcmp(c.words[0], "dmarc") == 0)
 		return cli_dmarc(&c);
 	if (strcmp(c.words[0], "dns") == 0)

@@ -706,9 +706,9 @@ gu_alert_to(struct ctx *c, const struct conf_node *n, void *t)
 
 	if (at == NULL || at == n->args[0] || !valid_hostname(at + 1) ||
 	    strlen(n->args[0]) > 254 || strpbrk(n->args[0], " <>\"\\,;") != NULL)
-		return cerr(c, n, "alert_to: '%s' is not a mail address (like "
+		return cerr(c, n, "%s: '%s' is not a mail address (like "
 				  "security@example.org)",
-			    n->args[0]);
+			    n->name, n->args[0]);
 	free(*field);
 	*field = xstrdup(n->args[0]);
 	return 0;
@@ -893,6 +893,24 @@ ma_path(struct ctx *c, const struct conf_node *n, void *t)
 	return 0;
 }
 
+/* ma_text - a short printable text (quoted in the file when it has
+ * spaces). */
+static int
+ma_text(struct ctx *c, const struct conf_node *n, void *t)
+{
+	char **field = t;
+	size_t i, len = strlen(n->args[0]);
+
+	if (len == 0 || len > 200)
+		return cerr(c, n, "%s: give 1 to 200 characters", n->name);
+	for (i = 0; i < len; i++)
+		if ((unsigned char)n->args[0][i] < 0x20 || n->args[0][i] == 0x7f)
+			return cerr(c, n, "%s: control characters are not allowed", n->name);
+	free(*field);
+	*field = xstrdup(n->args[0]);
+	return 0;
+}
+
 static const struct directive mailauth_tab[] = {
 	{"authserv_id", 1, 1, 0, ma_authserv_id, MF(authserv_id), 0, NULL},
 	{"spf", 1, 1, 0, set_bool, MF(spf), 0, NULL},
@@ -905,6 +923,9 @@ static const struct directive mailauth_tab[] = {
 	{"dmarc_enforce", 1, 1, 0, set_bool, MF(dmarc_enforce), 0, NULL},
 	{"psl", 1, 1, 0, ma_path, MF(psl), 0, NULL},
 	{"dns_timeout", 1, 1, 0, set_duration, MF(dns_timeout), 1, NULL},
+	{"dmarc_report_from", 1, 1, 0, gu_alert_to, MF(dmarc_report_from), 0, NULL},
+	{"dmarc_report_org", 1, 1, 0, ma_text, MF(dmarc_report_org), 0, NULL},
+	{"dmarc_report_rows", 1, 1, 0, set_count, MF(dmarc_report_rows), 100, NULL},
 };
 #undef MF
 
@@ -1239,6 +1260,8 @@ conf_free(struct conf *cf)
 	free(cf->guard.store);
 	free(cf->mailauth.authserv_id);
 	free(cf->mailauth.psl);
+	free(cf->mailauth.dmarc_report_from);
+	free(cf->mailauth.dmarc_report_org);
 	memset(cf, 0, sizeof(*cf));
 }
 
@@ -1400,7 +1423,16 @@ dump_mailauth(const struct conf *cf, struct buf *out)
 		 m->dkim_verify ? "yes" : "no", m->dmarc ? "yes" : "no",
 		 m->dmarc_enforce ? "yes" : "no");
 	dump_word(out, m->psl != NULL ? m->psl : CONF_PSL_DEFAULT, "\n");
-	buf_addf(out, "\tdns_timeout %jus\n}\n", (uintmax_t)m->dns_timeout);
+	buf_addf(out, "\tdns_timeout %jus\n", (uintmax_t)m->dns_timeout);
+	if (m->dmarc_report_from != NULL)
+		buf_addf(out, "\tdmarc_report_from %s\n", m->dmarc_report_from);
+	if (m->dmarc_report_org != NULL) {
+		buf_adds(out, "\tdmarc_report_org ");
+		dump_word(out, m->dmarc_report_org, "\n");
+	}
+	if (m->dmarc_report_rows != 0)
+		buf_addf(out, "\tdmarc_report_rows %ju\n", (uintmax_t)m->dmarc_report_rows);
+	buf_adds(out, "}\n");
 }
 
 void

@@ -149,6 +149,9 @@ struct conf_mailauth {
 	bool dmarc_enforce; /* reject and quarantine as the policy says */
 	char *psl;	    /* Public Suffix List path */
 	uint64_t dns_timeout; /* seconds for the lookups of one check */
+	char *dmarc_report_from; /* aggregate reports: From: address; NULL: off */
+	char *dmarc_report_org;	 /* org_name in reports; NULL: the hostname */
+	uint64_t dmarc_report_rows; /* store rows per day (0: the default) */
 };
 
 #define CONF_PSL_DEFAULT "/usr/share/publicsuffix/public_suffix_list.dat"

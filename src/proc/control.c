@@ -21,6 +21,7 @@
 #include "lib/file.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "queue/dmarcrep.h"
 #include "queue/queue.h"
 
 struct control {
@@ -109,6 +110,8 @@ on_ctl_read(struct bufferevent *bev, void *arg)
 		rc = -1;
 	} else if (strcmp(argv[0], "queue") == 0) {
 		rc = queue_ctl(c->q, argv + 1, argc - 1, &body);
+	} else if (strcmp(argv[0], "dmarc") == 0) {
+		rc = dmarcrep_ctl(c->q->reports, argv + 1, argc - 1, &body);
 	} else {
 		buf_addf(&body, "unknown command '%s'", argv[0]);
 		rc = -1;

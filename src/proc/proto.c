@@ -7,6 +7,8 @@
  */
 #include "proc/proto.h"
 
+#include "mailauth/dmarc_report.h"
+
 #include "lib/metrics.h"
 
 #include <stdlib.h>
@@ -158,4 +160,54 @@ proto_send_metrics(struct ipc *ipc, const struct metrics *m)
 	ipc_add_data(&out, snap.data, snap.len);
 	ipc_send(ipc, &out);
 	buf_free(&snap);
+}
+
+void
+proto_add_dmarc_eval(struct ipc_out *out, const struct dmarc_eval *e)
+{
+	ipc_add_data(out, e, sizeof(*e));
+}
+
+/* terminated - the fixed string field f of size n ends inside itself. */
+static void
+terminated(const char *f, size_t n, const char *what)
+{
+	if (memchr(f, '\0', n) == NULL)
+		log_bug("ipc: dmarc evaluation: %s not terminated", what);
+}
+
+void
+proto_get_dmarc_eval(struct ipc_msg *m, struct dmarc_eval *e)
+{
+	const struct dmarc_published *p = &e->policy;
+	const void *d;
+	size_t n, i;
+
+	d = ipc_get_data(m, &n);
+	if (n != sizeof(*e))
+		log_bug("ipc: dmarc evaluation of %zu bytes", n);
+	memcpy(e, d, n);
+	ipc_end(m);
+	terminated(e->source_ip, sizeof(e->source_ip), "source_ip");
+	terminated(e->header_from, sizeof(e->header_from), "header_from");
+	terminated(e->envelope_from, sizeof(e->envelope_from), "envelope_from");
+	terminated(e->envelope_to, sizeof(e->envelope_to), "envelope_to");
+	terminated(e->override_comment, sizeof(e->override_comment), "comment");
+	terminated(p->domain, sizeof(p->domain), "policy domain");
+	terminated(p->fo, sizeof(p->fo), "fo");
+	terminated(e->spf.domain, sizeof(e->spf.domain), "spf domain");
+	if (p->nrua > DMARC_URIS_MAX || e->ndkim > DMARC_REPORT_DKIM_MAX ||
+	    (unsigned)p->p > DMARC_P_REJECT || (unsigned)p->sp > DMARC_P_REJECT ||
+	    (unsigned)p->np > DMARC_P_REJECT || (unsigned)e->disposition > DMARC_P_REJECT ||
+	    (unsigned)e->override > DMARC_OVERRIDE_OTHER || (unsigned)e->spf.scope > DMARC_SPF_HELO ||
+	    (unsigned)e->spf.result > SPF_PERMERROR || p->pct > 100)
+		log_bug("ipc: dmarc evaluation out of range");
+	for (i = 0; i < p->nrua; i++)
+		terminated(p->rua[i].uri, sizeof(p->rua[i].uri), "rua");
+	for (i = 0; i < e->ndkim; i++) {
+		terminated(e->dkim[i].domain, sizeof(e->dkim[i].domain), "dkim domain");
+		terminated(e->dkim[i].selector, sizeof(e->dkim[i].selector), "dkim selector");
+		if ((unsigned)e->dkim[i].result > DMARC_DKIM_PERMERROR)
+			log_bug("ipc: dmarc evaluation: dkim result out of range");
+	}
 }

@@ -51,12 +51,19 @@ enum imsg_type {
 	IMSG_GUARD_ABUSE,
 	IMSG_NOTICE,
 	IMSG_METRICS,
+	IMSG_DMARC_EVAL, /* smtp -> queue: one evaluation for the reports */
 };
 
 void proto_add_envelope(struct ipc_out *out, const struct envelope *env);
 /* proto_get_envelope - read and validate; aborts on a malformed message.
  * Free env->rcpts with envelope_clear(). */
 void proto_get_envelope(struct ipc_msg *m, struct envelope *env, uint32_t max_rcpts);
+
+struct dmarc_eval;
+void proto_add_dmarc_eval(struct ipc_out *out, const struct dmarc_eval *e);
+/* proto_get_dmarc_eval - read and check (strings terminated, enums and
+ * counts in range); aborts on a malformed message. */
+void proto_get_dmarc_eval(struct ipc_msg *m, struct dmarc_eval *e);
 
 struct metrics;
 /* proto_send_metrics - a snapshot of m to the process serving /metrics. */

@@ -27,6 +27,7 @@
 #include "proc/control.h"
 #include "proc/procs.h"
 #include "proc/proto.h"
+#include "queue/dmarcrep.h"
 #include "queue/queue.h"
 #include "queue/spool.h"
 
@@ -144,6 +145,14 @@ on_smtp(struct ipc *ipc, struct ipc_msg *m, void *arg)
 		ipc_end(m);
 		queue_abort(&qp->q, id);
 		break;
+	case IMSG_DMARC_EVAL: {
+		struct dmarc_eval e;
+
+		proto_get_dmarc_eval(m, &e);
+		if (qp->q.reports != NULL)
+			dmarcrep_add(qp->q.reports, &e);
+		break;
+	}
 	default:
 		log_bug("queue: unexpected message %u from smtp", m->type);
 	}
@@ -299,6 +308,7 @@ queue_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user
 	qp->q.dns = dns_new(qp->base, cf, err, sizeof(err));
 	if (qp->q.dns == NULL)
 		log_fatalx("queue: %s", err);
+	qp->q.reports = dmarcrep_new(&qp->q);
 	qp->parent = ipc_new(qp->base, fds->parent, "parent", on_parent, qp);
 	qp->smtp = ipc_new(qp->base, fds->peer, "smtp", on_smtp, qp);
 	qp->control = control_new(qp->base, fds->control, &qp->q);

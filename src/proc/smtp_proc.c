@@ -175,6 +175,17 @@ ops_commit(void *arg, uint64_t sid, const char *qid, uint64_t size, const char *
 }
 
 static void
+ops_dmarc_eval(void *arg, const struct dmarc_eval *e)
+{
+	struct smtp_proc *sp = arg;
+	struct ipc_out out;
+
+	ipc_begin(&out, IMSG_DMARC_EVAL);
+	proto_add_dmarc_eval(&out, e);
+	ipc_send(sp->queue, &out);
+}
+
+static void
 ops_abort(void *arg, const char *qid)
 {
 	struct smtp_proc *sp = arg;
@@ -310,7 +321,7 @@ ops_rate(void *arg, enum session_rate kind, const char *key)
 static const struct session_ops sp_ops = {
 	ops_open,	  ops_commit,	 ops_abort,	  ops_closed,
 	ops_auth_begin, ops_auth_step, ops_auth_cancel, ops_abuse,
-	ops_greet_known, ops_greet_passed, ops_rate,
+	ops_greet_known, ops_greet_passed, ops_rate,	  ops_dmarc_eval,
 };
 
 struct sweep {

@@ -36,6 +36,7 @@ struct committer;
 struct sched;
 struct dns;
 struct tls_client;
+struct dmarcrep;
 
 struct qmsg {
 	TAILQ_ENTRY(qmsg) entry;
@@ -76,6 +77,7 @@ struct queue {
 	struct sched *sched;
 	struct dns *dns;
 	struct tls_client *tlsc; /* outbound TLS context */
+	struct dmarcrep *reports; /* DMARC aggregate reports, or NULL */
 	bool stopping;
 	uint64_t nmsgs;
 	uint64_t sent, deferred, bounced; /* recipient results, for metrics */

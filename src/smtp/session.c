@@ -42,6 +42,7 @@
 #include "mail/addrlist.h"
 #include "guard/dnsbl.h"
 #include "mailauth/authres.h"
+#include "mailauth/dmarc_report.h"
 #include "mailauth/msgauth.h"
 #include "mailauth/resolver.h"
 #include "mailauth/spf.h"
@@ -1515,6 +1516,59 @@ mailauth_verdict(struct session *s, const struct msgauth_result *r, char *refusa
 		snprintf(reason, qsz, "dmarc=fail policy=quarantine header.from=%s", dom);
 }
 
+/* report_evals - what was decided, per From domain whose policy asks for
+ * aggregate reports (rua=), to the queue's report store. applied: the
+ * disposition we gave the message. */
+static void
+report_evals(struct session *s, const struct msgauth_result *r, enum dmarc_policy applied)
+{
+	struct dmarc_eval *e;
+	const char *at;
+	size_t i, k;
+
+	if (s->cf->mailauth.dmarc_report_from == NULL)
+		return;
+	e = xmalloc(sizeof(*e));
+	for (i = 0; i < r->ndmarc; i++) {
+		const struct msgauth_dmarc *d = &r->dmarc[i];
+
+		if (!d->have_record || d->rec.nrua == 0)
+			continue;
+		memset(e, 0, sizeof(*e));
+		e->time = (int64_t)time(NULL);
+		str_copy(e->source_ip, s->ip, sizeof(e->source_ip));
+		str_copy(e->header_from, d->domain, sizeof(e->header_from));
+		at = strrchr(s->tx.sender, '@');
+		str_copy(e->envelope_from, at != NULL ? at + 1 : "", sizeof(e->envelope_from));
+		if (s->tx.nrcpts > 0)
+			str_copy(e->envelope_to, s->tx.rcpts[0].domain, sizeof(e->envelope_to));
+		if (dmarc_eval_set_policy(e, d->policy_domain, &d->rec) == -1)
+			continue;
+		e->disposition = d->result == DMARC_FAIL ? applied : DMARC_P_NONE;
+		e->dkim_pass = d->dkim_aligned;
+		e->spf_pass = d->spf_aligned;
+		if (d->sampled_out)
+			e->override = DMARC_OVERRIDE_SAMPLED_OUT;
+		else if (d->result == DMARC_FAIL && (unsigned)e->disposition < (unsigned)d->action)
+			e->override = DMARC_OVERRIDE_LOCAL_POLICY;
+		for (k = 0; k < r->ndkim && e->ndkim < DMARC_REPORT_DKIM_MAX; k++, e->ndkim++) {
+			str_copy(e->dkim[e->ndkim].domain, r->dkim[k].d, sizeof(e->dkim[0].domain));
+			str_copy(e->dkim[e->ndkim].selector, r->dkim[k].s, sizeof(e->dkim[0].selector));
+			e->dkim[e->ndkim].result = dmarc_dkim_result_of(r->dkim[k].result);
+		}
+		if (s->spf_checked) {
+			e->spf.scope = s->tx.sender[0] != '\0' ? DMARC_SPF_MFROM : DMARC_SPF_HELO;
+			str_copy(e->spf.domain, s->tx.sender[0] != '\0' ? e->envelope_from : s->helo,
+				 sizeof(e->spf.domain));
+			e->spf.result = s->spf_result;
+		} else {
+			e->spf.result = SPF_NONE;
+		}
+		s->env.ops->dmarc_eval(s->env.arg, e);
+	}
+	free(e);
+}
+
 /* mailauth_decide - DKIM and DMARC are in: refuse, quarantine or commit. */
 static void
 mailauth_decide(struct session *s, bool resume)
@@ -1537,6 +1591,10 @@ mailauth_decide(struct session *s, bool resume)
 		 : reason[0] ? "quarantine"
 			     : "accept");
 	buf_free(&dk);
+	if (refusal[0] != '4')
+		report_evals(s, r, refusal[0] == '5' ? DMARC_P_REJECT
+				   : reason[0]	     ? DMARC_P_QUARANTINE
+							     : DMARC_P_NONE);
 	if (s->peer_gone) {
 		tx_reset(s); /* aborts the queue file: the client never saw a 250 */
 		session_end(s, s->close_reason);

@@ -41,6 +41,7 @@
 
 struct event_base;
 struct session;
+struct dmarc_eval;
 
 /* Rate-limited events (struct conf_guard). */
 enum session_rate { RATE_AUTH, RATE_MESSAGE, RATE_RCPT };
@@ -71,6 +72,8 @@ struct session_ops {
 	/* rate - count one event for key (an address or a user); false when
 	 * it is over the configured limit. */
 	bool (*rate)(void *arg, enum session_rate kind, const char *key);
+	/* dmarc_eval - one DMARC evaluation for the aggregate reports. */
+	void (*dmarc_eval)(void *arg, const struct dmarc_eval *e);
 };
 
 struct tls_server;

@@ -36,13 +36,16 @@ ZONES = {
                    f"s1._domainkey TXT {txt(dkim_record())}\n"
                    f'_dmarc TXT "v=DMARC1; p=reject"\n'
                    f'_mta-sts TXT "v=STSv1; id=20261128"\n'
-                   f'_smtp._tls TXT "v=TLSRPTv1; rua=mailto:tls@sender.test"\n',
+                   f'_smtp._tls TXT "v=TLSRPTv1; rua=mailto:tls@sender.test"\n'
+                   # sender.test agrees to get shop.test's reports (RFC 7489 7.1)
+                   f'shop.test._report._dmarc TXT "v=DMARC1"\n',
     # a bank someone pretends to be: its mail never comes from here
     "bank.test": '@ TXT "v=spf1 ip4:192.0.2.0/24 -all"\n'
                  '_dmarc TXT "v=DMARC1; p=reject; rua=mailto:dmarc@bank.test"\n',
     # a domain that asks for quarantine
     "shop.test": '@ TXT "v=spf1 ip4:192.0.2.0/24 ~all"\n'
-                 '_dmarc TXT "v=DMARC1; p=quarantine"\n',
+                 '_dmarc TXT "v=DMARC1; p=quarantine; '
+                 'rua=mailto:reports@sender.test,mailto:nobody@nodmarc.test"\n',
     # SPF fail, but no DMARC policy
     "nodmarc.test": '@ TXT "v=spf1 -all"\n',
 }
@@ -318,6 +321,66 @@ class MailAuthTest(unittest.TestCase):
             self.assertRegex(p.stdout, r"SPF +missing")
             self.assertIn("publish: void.shop.test. IN TXT \"v=spf1 mx ip4:127.0.0.1 -all\"",
                           p.stdout)
+
+    def test_aggregate_reports(self):
+        import gzip
+        import email
+        from email import policy
+        from test_dmarc_report import SCHEMA, qualify_root
+        with Sink() as sink:
+            routes = "".join(f"domain {d} {{\n    deliver smtp://127.0.0.1:{sink.port}\n}}\n"
+                             for d in ("bank.test", "sender.test", "nodmarc.test"))
+            d = Daemon(deliver=f"smtp://127.0.0.1:{sink.port}", trusted="",
+                       extra=f"resolver 127.0.0.1:{self.dns.port}\n" + routes +
+                             "guard {\n    greet_delay 0\n}\n"
+                             "mailauth {\n    dns_timeout 3s\n"
+                             "    dmarc_report_from dmarc-reports@example.test\n"
+                             '    dmarc_report_org "Example Gateway"\n}\n')
+            d.start()
+            self.addCleanup(d.cleanup)
+            for i in range(3):  # refused: p=reject
+                send_raw(d.mx_port, "bounce@sender.test", "user@example.test",
+                         message("ceo@bank.test", f"wire {i}"))
+            r = send_raw(d.mx_port, "bounce@sender.test", "user@example.test",
+                         message("news@shop.test", "sale"))[2]
+            self.assertTrue(r.startswith("250"), r)  # quarantined
+            p = d.ctl("dmarc", "report")
+            self.assertIn("reporting on 2 domains", p.stdout)
+            self.assertTrue(sink.wait_messages(2, timeout=20), d.log())
+            reports = {}
+            for m in sink.messages:
+                for rcpt, _ in m.rcpts:
+                    reports[rcpt] = m
+            self.assertEqual(sorted(reports), ["dmarc@bank.test", "reports@sender.test"])
+            self.assertIn("to=<nobody@nodmarc.test> status=unauthorized", d.log())
+            tmp = tempfile.mkdtemp(prefix="postern-rua-")
+            self.addCleanup(shutil.rmtree, tmp)
+            for rcpt, m in reports.items():
+                self.assertEqual(m.mail_from, "")  # the null sender: no bounce loops
+                msg = email.message_from_bytes(m.content, policy=policy.default)
+                self.assertIn("Report Domain:", msg["Subject"])
+                self.assertEqual(msg["From"], "dmarc-reports@example.test")
+                part = [p for p in msg.iter_attachments()][0]
+                self.assertTrue(part.get_filename().startswith("mx.example.test!"))
+                xml = gzip.decompress(part.get_payload(decode=True))
+                path = os.path.join(tmp, "r.xml")
+                with open(path, "wb") as f:
+                    f.write(qualify_root(xml))
+                v = subprocess.run(["xmllint", "--noout", "--nonet", "--schema", SCHEMA, path],
+                                   capture_output=True, text=True, timeout=60)
+                self.assertEqual(v.returncode, 0, v.stderr + xml.decode())
+                text = xml.decode()
+                self.assertIn("<org_name>Example Gateway</org_name>", text)
+                self.assertIn("<source_ip>127.0.0.1</source_ip>", text)
+                if rcpt == "dmarc@bank.test":
+                    self.assertIn("<domain>bank.test</domain>", text)
+                    self.assertIn("<count>3</count>", text)
+                    self.assertIn("<disposition>reject</disposition>", text)
+                else:
+                    self.assertIn("<domain>shop.test</domain>", text)
+                    self.assertIn("<disposition>quarantine</disposition>", text)
+            # reported once: a second run has nothing
+            self.assertIn("reporting on 0 domains", d.ctl("dmarc", "report").stdout)
 
 
 if __name__ == "__main__":
