@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <event2/event.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +21,47 @@
 #include "lib/net.h"
 #include "lib/util.h"
 
+/* A lookup not yet answered. Each query type begins with one, on the list
+ * of its dns, so that dns_free can answer what libunbound still owes. */
+struct pending {
+	struct pending *next, *prev;
+	struct dns *d;
+	void (*fail)(struct pending *); /* answer DNS_TEMPFAIL, free the query */
+	int id[2];			/* libunbound async ids ... */
+	bool live[2];			/* ... and whether each is still out */
+};
+
 struct dns {
 	struct ub_ctx *ctx;
 	struct event *ev;
 	struct event_base *base;
+	struct pending *pending;
+	bool closing; /* inside dns_free: new lookups are not sent */
 };
+
+static void
+pending_add(struct dns *d, struct pending *p, void (*fail)(struct pending *))
+{
+	p->d = d;
+	p->fail = fail;
+	p->prev = NULL;
+	p->next = d->pending;
+	if (d->pending != NULL)
+		d->pending->prev = p;
+	d->pending = p;
+}
+
+static void
+pending_del(struct pending *p)
+{
+	if (p->prev != NULL)
+		p->prev->next = p->next;
+	else
+		p->d->pending = p->next;
+	if (p->next != NULL)
+		p->next->prev = p->prev;
+	p->next = p->prev = NULL;
+}
 
 int
 dns_parse_name(const uint8_t *p, size_t n, char out[DNS_NAME_MAX + 1])
@@ -118,11 +155,25 @@ dns_new(struct event_base *base, const struct conf *cf, char *err, size_t errsz)
 	return d;
 }
 
+/* libunbound drops the queries of a deleted context without calling back,
+ * so whatever their owners kept for the answer would be lost: answer them
+ * first. */
 void
 dns_free(struct dns *d)
 {
 	if (d == NULL)
 		return;
+	d->closing = true;
+	while (d->pending != NULL) {
+		struct pending *p = d->pending;
+		int k;
+
+		for (k = 0; k < 2; k++)
+			if (p->live[k])
+				(void)ub_cancel(d->ctx, p->id[k]);
+		pending_del(p);
+		p->fail(p);
+	}
 	event_free(d->ev);
 	ub_ctx_delete(d->ctx);
 	free(d);
@@ -145,9 +196,19 @@ status_of(int err, const struct ub_result *res)
 /* MX lookups. */
 
 struct mx_query {
+	struct pending p; /* first: the query is its pending entry */
 	dns_mx_cb cb;
 	void *arg;
 };
+
+static void
+mx_fail(struct pending *p)
+{
+	struct mx_query *q = (struct mx_query *)p;
+
+	q->cb(q->arg, DNS_TEMPFAIL, NULL, 0);
+	free(q);
+}
 
 static int
 mx_cmp(const void *a, const void *b)
@@ -190,6 +251,7 @@ on_mx(void *arg, int err, struct ub_result *res)
 	size_t n = 0;
 	int i;
 
+	pending_del(&q->p);
 	if (st == DNS_OK) {
 		for (i = 0; res->data[i] != NULL && n < DNS_MAX_MX; i++)
 			if (dns_parse_mx((const uint8_t *)res->data[i], (size_t)res->len[i],
@@ -214,17 +276,24 @@ dns_mx(struct dns *d, const char *domain, dns_mx_cb cb, void *arg)
 
 	q->cb = cb;
 	q->arg = arg;
-	r = ub_resolve_async(d->ctx, domain, 15 /* MX */, 1, q, on_mx, NULL);
+	pending_add(d, &q->p, mx_fail);
+	if (d->closing)
+		return;
+	r = ub_resolve_async(d->ctx, domain, 15 /* MX */, 1, q, on_mx, &q->p.id[0]);
 	if (r != 0) {
 		log_warnx("dns: resolve %s: %s", domain, ub_strerror(r));
+		pending_del(&q->p);
 		free(q);
 		cb(arg, DNS_TEMPFAIL, NULL, 0);
+		return;
 	}
+	q->p.live[0] = true;
 }
 
 /* Address lookups: A and AAAA in parallel. */
 
 struct addr_query {
+	struct pending p; /* first: the query is its pending entry */
 	struct dns *d;
 	dns_addr_cb cb;
 	void *arg;
@@ -260,6 +329,19 @@ addr_finish(struct addr_query *q)
 }
 
 static void
+addr_fail(struct pending *p)
+{
+	struct addr_query *q = (struct addr_query *)p;
+	struct dns_addrs none;
+
+	memset(&none, 0, sizeof(none));
+	if (q->ev_now != NULL)
+		event_free(q->ev_now);
+	q->cb(q->arg, DNS_TEMPFAIL, &none);
+	free(q);
+}
+
+static void
 collect_addrs(struct ub_result *res, int family, struct dns_addrs *out)
 {
 	int i;
@@ -285,13 +367,16 @@ on_a(void *arg, int err, struct ub_result *res)
 {
 	struct addr_query *q = arg;
 
+	q->p.live[0] = false;
 	q->st4 = status_of(err, res);
 	if (q->st4 == DNS_OK)
 		collect_addrs(res, AF_INET, &q->v4);
 	if (res != NULL)
 		ub_resolve_free(res);
-	if (--q->outstanding == 0)
+	if (--q->outstanding == 0) {
+		pending_del(&q->p);
 		addr_finish(q);
+	}
 }
 
 static void
@@ -299,13 +384,16 @@ on_aaaa(void *arg, int err, struct ub_result *res)
 {
 	struct addr_query *q = arg;
 
+	q->p.live[1] = false;
 	q->st6 = status_of(err, res);
 	if (q->st6 == DNS_OK)
 		collect_addrs(res, AF_INET6, &q->v6);
 	if (res != NULL)
 		ub_resolve_free(res);
-	if (--q->outstanding == 0)
+	if (--q->outstanding == 0) {
+		pending_del(&q->p);
 		addr_finish(q);
+	}
 }
 
 static void
@@ -315,6 +403,7 @@ on_numeric(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	pending_del(&q->p);
 	event_free(q->ev_now);
 	q->cb(q->arg, DNS_OK, &q->numeric);
 	free(q);
@@ -330,6 +419,9 @@ dns_addrs(struct dns *d, const char *host, dns_addr_cb cb, void *arg)
 	q->d = d;
 	q->cb = cb;
 	q->arg = arg;
+	pending_add(d, &q->p, addr_fail);
+	if (d->closing)
+		return;
 	if (net_parse_ip(host, &q->numeric.addr[0], &len) == 0) {
 		q->numeric.n = 1;
 		q->ev_now = evtimer_new(d->base, on_numeric, q);
@@ -337,20 +429,21 @@ dns_addrs(struct dns *d, const char *host, dns_addr_cb cb, void *arg)
 		return;
 	}
 	q->st4 = q->st6 = DNS_TEMPFAIL;
-	q->outstanding = 2;
-	r = ub_resolve_async(d->ctx, host, 1 /* A */, 1, q, on_a, NULL);
-	if (r != 0)
-		q->outstanding--;
-	r = ub_resolve_async(d->ctx, host, 28 /* AAAA */, 1, q, on_aaaa, NULL);
-	if (r != 0)
-		q->outstanding--;
-	if (q->outstanding == 0)
+	r = ub_resolve_async(d->ctx, host, 1 /* A */, 1, q, on_a, &q->p.id[0]);
+	q->p.live[0] = r == 0;
+	r = ub_resolve_async(d->ctx, host, 28 /* AAAA */, 1, q, on_aaaa, &q->p.id[1]);
+	q->p.live[1] = r == 0;
+	q->outstanding = q->p.live[0] + q->p.live[1];
+	if (q->outstanding == 0) {
+		pending_del(&q->p);
 		addr_finish(q);
+	}
 }
 
 /* Plain A lookups (DNSBL and DNSWL queries). */
 
 struct a_query {
+	struct pending p; /* first: the query is its pending entry */
 	dns_a_cb cb;
 	void *arg;
 	struct event *ev_refused; /* the query was not even sent */
@@ -365,6 +458,7 @@ on_a_only(void *arg, int err, struct ub_result *res)
 	size_t n = 0;
 	int i;
 
+	pending_del(&q->p);
 	if (st == DNS_OK) {
 		for (i = 0; res->data[i] != NULL && n < DNS_MAX_A; i++)
 			if (res->len[i] == 4)
@@ -385,7 +479,19 @@ on_a_refused(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	pending_del(&q->p);
 	event_free(q->ev_refused);
+	q->cb(q->arg, DNS_TEMPFAIL, NULL, 0);
+	free(q);
+}
+
+static void
+a_fail(struct pending *p)
+{
+	struct a_query *q = (struct a_query *)p;
+
+	if (q->ev_refused != NULL)
+		event_free(q->ev_refused);
 	q->cb(q->arg, DNS_TEMPFAIL, NULL, 0);
 	free(q);
 }
@@ -399,7 +505,11 @@ dns_a(struct dns *d, const char *name, dns_a_cb cb, void *arg)
 
 	q->cb = cb;
 	q->arg = arg;
-	r = ub_resolve_async(d->ctx, name, 1 /* A */, 1, q, on_a_only, NULL);
+	pending_add(d, &q->p, a_fail);
+	if (d->closing)
+		return;
+	r = ub_resolve_async(d->ctx, name, 1 /* A */, 1, q, on_a_only, &q->p.id[0]);
+	q->p.live[0] = r == 0;
 	if (r != 0) {
 		/* Answered from the loop, so the caller is never re-entered. */
 		log_warnx("dns: resolve %s: %s", log_escape_str(esc, name), ub_strerror(r));
@@ -417,6 +527,7 @@ dns_base(const struct dns *d)
 /* Raw lookups (SPF, DKIM and DMARC records). */
 
 struct raw_query {
+	struct pending p; /* first: the query is its pending entry */
 	dns_raw_cb cb;
 	void *arg;
 	struct event *ev_refused;
@@ -431,6 +542,7 @@ on_raw(void *arg, int err, struct ub_result *res)
 	size_t n = 0;
 	int i;
 
+	pending_del(&q->p);
 	if (st == DNS_OK) {
 		for (i = 0; res->data[i] != NULL && n < DNS_MAX_RR; i++) {
 			rd[n].p = (const uint8_t *)res->data[i];
@@ -453,7 +565,19 @@ on_raw_refused(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	pending_del(&q->p);
 	event_free(q->ev_refused);
+	q->cb(q->arg, DNS_TEMPFAIL, NULL, 0);
+	free(q);
+}
+
+static void
+raw_fail(struct pending *p)
+{
+	struct raw_query *q = (struct raw_query *)p;
+
+	if (q->ev_refused != NULL)
+		event_free(q->ev_refused);
 	q->cb(q->arg, DNS_TEMPFAIL, NULL, 0);
 	free(q);
 }
@@ -467,7 +591,11 @@ dns_query(struct dns *d, int rrtype, const char *name, dns_raw_cb cb, void *arg)
 
 	q->cb = cb;
 	q->arg = arg;
-	r = ub_resolve_async(d->ctx, name, rrtype, 1 /* IN */, q, on_raw, NULL);
+	pending_add(d, &q->p, raw_fail);
+	if (d->closing)
+		return;
+	r = ub_resolve_async(d->ctx, name, rrtype, 1 /* IN */, q, on_raw, &q->p.id[0]);
+	q->p.live[0] = r == 0;
 	if (r != 0) {
 		log_warnx("dns: resolve %s: %s", log_escape_str(esc, name), ub_strerror(r));
 		q->ev_refused = evtimer_new(d->base, on_raw_refused, q);

@@ -54,6 +54,10 @@ typedef void (*dns_a_cb)(void *arg, enum dns_status st, const struct in_addr *ad
 
 /* dns_new - a resolver per the config; NULL with err set on failure. */
 struct dns *dns_new(struct event_base *base, const struct conf *cf, char *err, size_t errsz);
+/* dns_free - every lookup still pending is cancelled and its callback is
+ * called with DNS_TEMPFAIL from inside dns_free, so owners waiting for an
+ * answer to release themselves do; a lookup started from such a callback
+ * is not sent and is answered the same way. Accepts NULL. */
 void dns_free(struct dns *d);
 /* dns_mx - MX records of domain, sorted by preference (shuffled within
  * one preference). n == 0 with DNS_OK never happens: no MX is NODATA. */
@@ -67,8 +71,8 @@ void dns_addrs(struct dns *d, const char *host, dns_addr_cb cb, void *arg);
  * the addresses, DNS_NXDOMAIN, DNS_NODATA, or DNS_TEMPFAIL (timeout,
  * SERVFAIL, a refused query, records that are not 4 bytes long). There is
  * no cancel: a caller that may go away first keeps arg alive until cb runs
- * (see guard/dnsbl.c). A lookup still pending at dns_free() never calls
- * back. */
+ * (see guard/dnsbl.c). A lookup still pending at dns_free() is answered
+ * DNS_TEMPFAIL from there. */
 void dns_a(struct dns *d, const char *name, dns_a_cb cb, void *arg);
 /* Raw answers of dns_query(): at most DNS_MAX_RR records passed on. */
 #define DNS_MAX_RR 32

@@ -106,8 +106,8 @@ struct dnsbl_check *dnsbl_check_start_timeout(struct dns *d, const struct dnsbl_
 					      unsigned timeout_ms, dnsbl_done_cb cb, void *arg);
 /* dnsbl_check_cancel - the caller is going away: cb is never called after
  * this. The check frees itself when its last outstanding answer comes in,
- * or at once when none is (the same after cb ran on the deadline); one
- * still waiting at dns_free() is never freed (the process is exiting).
+ * or at once when none is (the same after cb ran on the deadline; dns_free()
+ * answers what is still outstanding).
  * Accepts NULL; a no-op when called from cb. */
 void dnsbl_check_cancel(struct dnsbl_check *c);
 
