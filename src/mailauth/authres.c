@@ -39,6 +39,20 @@ is_bare(const char *s)
 	return true;
 }
 
+/* is_ip_text - the characters of a printed IPv4 or IPv6 address. */
+static bool
+is_ip_text(const char *s)
+{
+	size_t i;
+
+	if (*s == '\0')
+		return false;
+	for (i = 0; s[i]; i++)
+		if (!isxdigit((unsigned char)s[i]) && s[i] != '.' && s[i] != ':')
+			return false;
+	return true;
+}
+
 /* safe_char - what goes into a quoted string or a comment: printable
  * ASCII; anything else becomes '?'. */
 static char
@@ -198,7 +212,7 @@ received_spf_compose(const struct received_spf *r, struct buf *out)
 	char text[600];
 
 	if (!is_keyword(r->result) || !is_keyword(r->receiver) || !is_keyword(r->identity) ||
-	    !is_bare(r->client_ip))
+	    !is_ip_text(r->client_ip))
 		return -1;
 	fmt = spf_comment(r->result);
 	if (fmt != NULL) {
@@ -212,7 +226,10 @@ received_spf_compose(const struct received_spf *r, struct buf *out)
 	}
 	buf_addf(out, "Received-SPF: %s", r->result);
 	comment(out, text);
-	buf_addf(out, "\r\n\tclient-ip=%s; envelope-from=", r->client_ip);
+	/* 9.1: the value is a dot-atom or a quoted-string; IPv6 has colons */
+	buf_addf(out, strchr(r->client_ip, ':') ? "\r\n\tclient-ip=\"%s\"; envelope-from="
+						: "\r\n\tclient-ip=%s; envelope-from=",
+		 r->client_ip);
 	quoted(out, r->envelope_from);
 	buf_adds(out, "; helo=");
 	quoted(out, r->helo);

@@ -48,6 +48,8 @@ ZONES = {
                  'rua=mailto:reports@sender.test,mailto:nobody@nodmarc.test"\n',
     # SPF fail, but no DMARC policy
     "nodmarc.test": '@ TXT "v=spf1 -all"\n',
+    # IPv6: only ::1 may send
+    "six.test": '@ TXT "v=spf1 ip6:::1/128 -all"\n',
 }
 
 
@@ -73,9 +75,9 @@ def dkim_sign(msg):
     return out.decode()
 
 
-def send_raw(port, sender, rcpt, data, src="127.0.0.1"):
+def send_raw(port, sender, rcpt, data, host="127.0.0.1"):
     """One transaction by hand: the replies to MAIL, RCPT and the end of DATA."""
-    c = Client(port, host="127.0.0.1")
+    c = Client(port, host=host)
     try:
         c.reply()
         c.cmd("EHLO client.sender.test")
@@ -145,6 +147,7 @@ class MailAuthTest(unittest.TestCase):
             # the body arrives as sent, dot line included
             self.assertIn("\r\n.line with a dot\r\n", content)
             self.assertIn("removed-header name=Authentication-Results", d.log())
+            self.assertNotIn("unwritable", d.log())
 
     def test_spf_fail_refused_at_mail(self):
         with Sink() as sink:
@@ -237,6 +240,23 @@ class MailAuthTest(unittest.TestCase):
             c = Client(d.mx_port)
             self.assertTrue(c.reply().startswith("220"))
             c.close()
+
+    def test_ipv6_client(self):
+        with Sink() as sink:
+            d = Daemon(deliver=f"smtp://127.0.0.1:{sink.port}", trusted="", v6=True,
+                       extra=f"resolver 127.0.0.1:{self.dns.port}\n"
+                             "guard {\n    greet_delay 0\n}\n")
+            d.start()
+            self.addCleanup(d.cleanup)
+            r_mail, _, r_data = send_raw(d.v6_port, "a@six.test", "user@example.test",
+                                         message("a@six.test"), host="::1")
+            self.assertTrue(r_data.startswith("250"), r_data)
+            r_mail, _, _ = send_raw(d.mx_port, "a@six.test", "user@example.test",
+                                    message("a@six.test"))
+            self.assertTrue(r_mail.startswith("550 5.7.23"), r_mail)
+            self.assertTrue(sink.wait_messages(1))
+            self.assertIn("client-ip=\"::1\"", sink.messages[0].header("Received-SPF"))
+            self.assertNotIn("unwritable", d.log())
 
     def test_off(self):
         with Sink() as sink:

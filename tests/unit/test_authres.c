@@ -108,6 +108,14 @@ test_received_spf(void **state)
 	assert_non_null(strstr(buf_cstr(&out), "problem=\"two \\\"v=spf1\\\" records?\";"));
 	r.client_ip = "192.0.2.7\r\nX-Injected: 1";
 	assert_int_equal(received_spf_compose(&r, &out), -1);
+	/* IPv6 has colons, which a dot-atom cannot carry (RFC 7208 9.1) */
+	buf_reset(&out);
+	r.result = "pass";
+	r.problem = NULL;
+	r.client_ip = "2001:db8::7";
+	assert_int_equal(received_spf_compose(&r, &out), 0);
+	assert_non_null(strstr(buf_cstr(&out), "designates 2001:db8::7 as permitted sender"));
+	assert_non_null(strstr(buf_cstr(&out), "\tclient-ip=\"2001:db8::7\"; envelope-from="));
 	buf_free(&out);
 }
 
