@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
@@ -564,17 +565,33 @@ sig_prefix(const struct dkim_signer *s, char (*h)[DKIM_HNAME_MAX + 1], size_t nh
 	fold_put(&f, "b=", 2, true);
 }
 
+/* no_passphrase - the PEM password callback. OpenSSL's default one asks
+ * on the terminal, which a daemon must never do: an encrypted key fails,
+ * and says so. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	*(bool *)u = true;
+	return -1;
+}
+
 /* load_privkey - the PEM key, checked against the algorithm. */
 static EVP_PKEY *
 load_privkey(const struct dkim_signer *s, const char **why)
 {
 	BIO *bio = BIO_new_mem_buf(s->key_pem, -1);
-	EVP_PKEY *pk = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+	bool asked = false;
+	EVP_PKEY *pk = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, &asked)
+				   : NULL;
 	int want = s->alg == DKIM_ALG_ED25519_SHA256 ? EVP_PKEY_ED25519 : EVP_PKEY_RSA;
 
 	BIO_free(bio);
+	ERR_clear_error();
 	if (pk == NULL)
-		*why = "cannot read the private key";
+		*why = asked ? "the private key is encrypted" : "cannot read the private key";
 	else if (s->alg == DKIM_ALG_RSA_SHA1)
 		*why = "rsa-sha1 is not used for signing (RFC 8301)";
 	else if (EVP_PKEY_get_base_id(pk) != want)

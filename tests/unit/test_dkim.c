@@ -16,6 +16,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "lib/buf.h"
 #include "mailauth/dkim.h"
@@ -385,6 +388,36 @@ test_malformed(void **state)
 	assert_int_equal(dkim_verify_begin(" bad\r\n\r\n", 8, &v, &why), -1);
 }
 
+/* An encrypted key fails with its reason; OpenSSL's default would have
+ * asked for a passphrase on the terminal, which a daemon cannot answer. */
+static void
+test_encrypted_key(void **state)
+{
+	struct dkim_signer s = {"example.org", "enc", NULL, DKIM_ALG_ED25519_SHA256,
+				DKIM_CANON_RELAXED, DKIM_CANON_RELAXED, NULL, NOW, 0};
+	struct buf msg = BUF_INIT, sig = BUF_INIT;
+	EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	BIO *bio = BIO_new(BIO_s_mem());
+	const char *why = NULL, *m = "From: a@example.org\r\n\r\nhi\r\n";
+	char *pem;
+	long n;
+
+	(void)state;
+	assert_non_null(pk);
+	assert_int_equal(PEM_write_bio_PrivateKey(bio, pk, EVP_aes_256_cbc(), NULL, 0, NULL,
+						  (void *)"secret"),
+			 1);
+	n = BIO_get_mem_data(bio, &pem);
+	buf_add(&msg, pem, (size_t)n); /* NUL-terminated by buf */
+	s.key_pem = msg.data;
+	assert_int_equal(dkim_sign(m, strlen(m), &s, &sig, &why), -1);
+	assert_string_equal(why, "the private key is encrypted");
+	assert_int_equal(sig.len, 0);
+	BIO_free(bio);
+	EVP_PKEY_free(pk);
+	buf_free(&msg);
+}
+
 static void
 test_gmail_folding(void **state)
 {
@@ -446,6 +479,7 @@ main(void)
 		cmocka_unit_test(test_times),	    cmocka_unit_test(test_key_answers),
 		cmocka_unit_test(test_rfc8301),	    cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_gmail_folding), cmocka_unit_test(test_body_length),
+		cmocka_unit_test(test_encrypted_key),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
