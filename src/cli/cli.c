@@ -18,7 +18,9 @@
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "mailauth/dkimkey.h"
 #include "proc/control.h"
+#include "proc/privsep.h"
 #include "proc/procs.h"
 #include "tls/tls.h"
 
@@ -151,12 +153,37 @@ parse_args(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
+/* config_check - what the daemon checks beyond the syntax: certificates
+ * and keys, and every configured DKIM selector's key; 0 or 1. */
+static int
+config_check(const char *path, const struct conf *cf)
+{
+	struct privsep_user pu;
+	struct tls_certs certs;
+	char err[CONF_ERR_MAX + 1024];
+
+	if (tls_certs_load(cf, &certs, err, sizeof(err)) == -1) {
+		fprintf(stderr, "postern: %s\n", err);
+		return 1;
+	}
+	tls_certs_free(&certs);
+	if (privsep_lookup(cf->user, &pu, err, sizeof(err)) == -1 ||
+	    dkimkey_check_conf(cf, pu.drop ? pu.uid : (uid_t)-1, err, sizeof(err)) == -1) {
+		fprintf(stderr, "postern: %s\n", err);
+		return 1;
+	}
+	printf("%s: ok (%zu listener%s, %zu domain%s)\n", path, cf->nlisteners,
+	       cf->nlisteners == 1 ? "" : "s", cf->ndomains, cf->ndomains == 1 ? "" : "s");
+	return 0;
+}
+
 static int
 cmd_config(struct cli *c)
 {
 	char err[CONF_ERR_MAX + 64];
 	struct conf cf;
 	struct buf out = BUF_INIT;
+	int rc = 0;
 
 	if (c->nwords != 2 || (strcmp(c->words[1], "check") != 0 &&
 			       strcmp(c->words[1], "dump") != 0))
@@ -166,24 +193,14 @@ cmd_config(struct cli *c)
 		return 1;
 	}
 	if (strcmp(c->words[1], "check") == 0) {
-		struct tls_certs certs;
-		char terr[1024];
-
-		if (tls_certs_load(&cf, &certs, terr, sizeof(terr)) == -1) {
-			fprintf(stderr, "postern: %s\n", terr);
-			conf_free(&cf);
-			return 1;
-		}
-		tls_certs_free(&certs);
-		printf("%s: ok (%zu listener%s, %zu domain%s)\n", c->config, cf.nlisteners,
-		       cf.nlisteners == 1 ? "" : "s", cf.ndomains, cf.ndomains == 1 ? "" : "s");
+		rc = config_check(c->config, &cf);
 	} else {
 		conf_dump(&cf, &out);
 		fputs(buf_cstr(&out), stdout);
 		buf_free(&out);
 	}
 	conf_free(&cf);
-	return 0;
+	return rc;
 }
 
 static int

@@ -377,9 +377,46 @@ do_deliver(struct ctx *c, const struct conf_node *n, void *t)
 	return 0;
 }
 
+/* do_dkim - `dkim selector NAME...`; the line may repeat, every selector
+ * signs. Whether each has a key is checked by the daemon, not here. */
+static int
+do_dkim(struct ctx *c, const struct conf_node *n, void *t)
+{
+	struct conf_domain *d = t;
+	size_t i, j;
+
+	if (n->nargs == 0 || strcmp(n->args[0], "selector") != 0)
+		return cerr(c, n, "dkim: write it as 'dkim selector NAME...'");
+	if (n->nargs < 2)
+		return cerr(c, n, "dkim selector: name a selector (like dkim selector s2026)");
+	for (i = 1; i < n->nargs; i++) {
+		struct conf_dkim_selector *s;
+
+		if (!valid_hostname(n->args[i]) || strlen(n->args[i]) > CONF_SELECTOR_MAX)
+			return cerr(c, n,
+				    "dkim selector: '%s' is not a selector (letters, digits and "
+				    "hyphens between dots, like s2026)",
+				    n->args[i]);
+		if (d->ndkim == CONF_DKIM_SELECTORS_MAX)
+			return cerr(c, n, "dkim selector: more than %d selectors for %s",
+				    CONF_DKIM_SELECTORS_MAX, d->name);
+		s = &d->dkim[d->ndkim];
+		str_copy(s->name, n->args[i], sizeof(s->name));
+		lower(s->name);
+		for (j = 0; j < d->ndkim; j++)
+			if (strcmp(d->dkim[j].name, s->name) == 0)
+				return cerr(c, n, "dkim selector: '%s' is listed twice for %s",
+					    s->name, d->name);
+		s->line = n->line;
+		d->ndkim++;
+	}
+	return 0;
+}
+
 static const struct directive domain_tab[] = {
 	{"deliver", 1, 1, 0, do_deliver, 0, 0, NULL},
 	{"tls", 1, 1, 0, set_policy, offsetof(struct conf_domain, deliver.tls), 0, NULL},
+	{"dkim", 0, CONF_MAX_ARGS, 0, do_dkim, 0, 0, NULL},
 };
 
 static int
@@ -1435,6 +1472,23 @@ dump_mailauth(const struct conf *cf, struct buf *out)
 	buf_adds(out, "}\n");
 }
 
+static void
+dump_domain(const struct conf_domain *d, struct buf *out)
+{
+	size_t j;
+
+	buf_addf(out, "domain %s {\n\tdeliver ", d->name);
+	dump_word(out, d->deliver.spec, "\n");
+	buf_addf(out, "\ttls %s\n", tls_policy_names[d->deliver.tls]);
+	if (d->ndkim > 0) {
+		buf_adds(out, "\tdkim selector");
+		for (j = 0; j < d->ndkim; j++)
+			buf_addf(out, " %s", d->dkim[j].name);
+		buf_adds(out, "\n");
+	}
+	buf_adds(out, "}\n");
+}
+
 void
 conf_dump(const struct conf *cf, struct buf *out)
 {
@@ -1473,11 +1527,8 @@ conf_dump(const struct conf *cf, struct buf *out)
 		dump_nets(out, "\t", "deny", li->deny.net, li->deny.n);
 		buf_adds(out, "}\n");
 	}
-	for (i = 0; i < cf->ndomains; i++) {
-		buf_addf(out, "domain %s {\n\tdeliver ", cf->domains[i].name);
-		dump_word(out, cf->domains[i].deliver.spec, "\n");
-		buf_addf(out, "\ttls %s\n}\n", tls_policy_names[cf->domains[i].deliver.tls]);
-	}
+	for (i = 0; i < cf->ndomains; i++)
+		dump_domain(&cf->domains[i], out);
 	buf_adds(out, "relay {\n");
 	if (cf->has_smarthost) {
 		buf_adds(out, "\tsmarthost ");

@@ -77,9 +77,22 @@ struct conf_tls {
 	enum tls_policy relay_policy; /* smarthost and MX delivery */
 };
 
+/* DKIM selectors that sign one domain's mail: each signs, so two give a
+ * rotation (old and new key) or dual signing (RSA and Ed25519). */
+#define CONF_DKIM_SELECTORS_MAX 4
+/* A selector is a DNS name (RFC 6376 3.1). */
+#define CONF_SELECTOR_MAX 253
+
+struct conf_dkim_selector {
+	char name[CONF_SELECTOR_MAX + 1]; /* lower case */
+	int line;			  /* of its `dkim selector`, for errors about its key */
+};
+
 struct conf_domain {
 	char name[CONF_HOSTNAME_MAX + 1]; /* lower case */
 	struct route deliver;		  /* deliver.tls: the domain's `tls` */
+	struct conf_dkim_selector dkim[CONF_DKIM_SELECTORS_MAX];
+	size_t ndkim; /* 0: mail from this domain is not signed */
 };
 
 struct conf_limits {

@@ -22,6 +22,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "conf/conf.h"
 #include "lib/file.h"
 #include "lib/util.h"
 #include "mailauth/dkim.h"
@@ -411,6 +412,57 @@ dkimkey_load(const char *state_dir, const char *domain, const char *selector,
 	close(fd);
 	wipe_free(text, DKIMKEY_FILE_MAX + 1);
 	return rc;
+}
+
+/* check_owner - the key at path belongs to owner; err otherwise. */
+static int
+check_owner(const char *path, uid_t owner, const char *user, char *err, size_t errsz)
+{
+	struct stat st;
+
+	if (owner == (uid_t)-1)
+		return 0;
+	if (lstat(path, &st) == -1) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (st.st_uid != owner) {
+		snprintf(err, errsz,
+			 "%s: owned by uid %u, but the queue process signs as %s (uid %u): chown "
+			 "%s %s",
+			 path, (unsigned)st.st_uid, user, (unsigned)owner, user, path);
+		return -1;
+	}
+	return 0;
+}
+
+int
+dkimkey_check_conf(const struct conf *cf, uid_t owner, char *err, size_t errsz)
+{
+	char why[PATH_MAX + 512], path[PATH_MAX];
+	struct dkimkey k;
+	size_t i, j;
+
+	for (i = 0; i < cf->ndomains; i++) {
+		const struct conf_domain *d = &cf->domains[i];
+
+		for (j = 0; j < d->ndkim; j++) {
+			int rc = dkimkey_load(cf->state_dir, d->name, d->dkim[j].name, &k, why,
+					      sizeof(why));
+
+			dkimkey_clear(&k);
+			if (rc == 0 &&
+			    dkimkey_path(cf->state_dir, d->name, d->dkim[j].name, path,
+					 sizeof(path)) == 0)
+				rc = check_owner(path, owner, cf->user, why, sizeof(why));
+			if (rc == -1) {
+				snprintf(err, errsz, "%s:%d: domain %s: dkim selector %s: %s",
+					 cf->path, d->dkim[j].line, d->name, d->dkim[j].name, why);
+				return -1;
+			}
+		}
+	}
+	return 0;
 }
 
 void

@@ -8,7 +8,7 @@
  *
  * Pure: the name checks, dkimkey_path(), dkimkey_parse(), dkimkey_txt()
  * and dkimkey_zone_line(). dkimkey_generate() uses only the CSPRNG;
- * dkimkey_save() and dkimkey_load() do the file I/O.
+ * dkimkey_save(), dkimkey_load() and dkimkey_check_conf() do the file I/O.
  *
  * SECURITY: private keys are held only by the queue process (which signs)
  * and by the `postern dkim` commands; the smtp process never sees them. A
@@ -32,6 +32,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "lib/buf.h"
 #include "mailauth/dkim_tags.h"
@@ -105,6 +106,15 @@ int dkimkey_save(const char *state_dir, const char *domain, const char *selector
  * the file and the reason (errno ENOENT when there is no key file). */
 int dkimkey_load(const char *state_dir, const char *domain, const char *selector,
 		 struct dkimkey *out, char *err, size_t errsz);
+
+struct conf;
+
+/* dkimkey_check_conf - every `dkim selector` of every domain in cf has a
+ * key under cf->state_dir that loads, owned by owner (the user the queue
+ * process signs as) unless owner is (uid_t)-1. The daemon calls it at
+ * start and on reload, `config check` too. Returns 0, or -1 with err as
+ * "FILE:LINE: domain D: dkim selector S: FILE: reason". */
+int dkimkey_check_conf(const struct conf *cf, uid_t owner, char *err, size_t errsz);
 
 /* dkimkey_txt - append the key record to publish, "v=DKIM1; k=rsa;
  * p=BASE64" (or k=ed25519), one line without a newline. */

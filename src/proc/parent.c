@@ -30,6 +30,7 @@
 #include "lib/log.h"
 #include "lib/net.h"
 #include "lib/util.h"
+#include "mailauth/dkimkey.h"
 #include "proc/nft.h"
 #include "proc/procs.h"
 #include "proc/proto.h"
@@ -250,7 +251,7 @@ on_expiry_timer(evutil_socket_t fd, short what, void *arg)
 static void
 reload(struct parent *p)
 {
-	char err[CONF_ERR_MAX + 512];
+	char err[CONF_ERR_MAX + 1024];
 	struct buf text = BUF_INIT;
 	struct tls_certs certs;
 	struct conf *cf;
@@ -272,7 +273,8 @@ reload(struct parent *p)
 		buf_free(&text);
 		return;
 	}
-	if (tls_certs_load(cf, &certs, err, sizeof(err)) == -1) {
+	if (dkimkey_check_conf(cf, p->pu.drop ? p->pu.uid : (uid_t)-1, err, sizeof(err)) == -1 ||
+	    tls_certs_load(cf, &certs, err, sizeof(err)) == -1) {
 		log_warnx("parent reload-refused reason=\"%s\" (keeping the running config)", err);
 		conf_unref(cf);
 		buf_free(&text);
@@ -529,7 +531,7 @@ start_child(struct parent *p, enum child_kind kind, int child_end, int peer_end,
 static int
 setup(struct parent *p, const char *path)
 {
-	char err[CONF_ERR_MAX + 64];
+	char err[CONF_ERR_MAX + 1024];
 
 	memset(p, 0, sizeof(*p));
 	p->control_fd = -1;
@@ -551,6 +553,13 @@ setup(struct parent *p, const char *path)
 		return -1;
 	}
 	if (tls_certs_load(p->cf, &p->certs, err, sizeof(err)) == -1) {
+		fprintf(stderr, "postern: %s\n", err);
+		return -1;
+	}
+	/* The queue process signs; a selector without a usable key is a
+	 * config error now rather than unsigned mail later. */
+	if (dkimkey_check_conf(p->cf, p->pu.drop ? p->pu.uid : (uid_t)-1, err, sizeof(err)) ==
+	    -1) {
 		fprintf(stderr, "postern: %s\n", err);
 		return -1;
 	}

@@ -300,6 +300,29 @@ test_errors(void **state)
 		 "lmtp:unix:/path"},
 		{BASE "domain A.test { deliver smtp://h }\ndomain a.TEST { deliver smtp://h }\n",
 		 "t.conf:4: domain a.test: defined twice"},
+		{BASE "domain x.test {\n deliver smtp://h\n dkim s1\n}\n",
+		 "t.conf:5: dkim: write it as 'dkim selector NAME...'"},
+		{BASE "domain x.test {\n deliver smtp://h\n dkim\n}\n",
+		 "t.conf:5: dkim: write it as 'dkim selector NAME...'"},
+		{BASE "domain x.test {\n deliver smtp://h\n dkim selector\n}\n",
+		 "t.conf:5: dkim selector: name a selector (like dkim selector s2026)"},
+		{BASE "domain x.test {\n deliver smtp://h\n dkim selector s_1\n}\n",
+		 "t.conf:5: dkim selector: 's_1' is not a selector (letters, digits and hyphens "
+		 "between dots, like s2026)"},
+		{BASE "domain x.test {\n deliver smtp://h\n dkim selector ../s1\n}\n",
+		 "t.conf:5: dkim selector: '../s1' is not a selector (letters, digits and hyphens "
+		 "between dots, like s2026)"},
+		{BASE "domain x.test {\n deliver smtp://h\n dkim selector s1 S1\n}\n",
+		 "t.conf:5: dkim selector: 's1' is listed twice for x.test"},
+		{BASE "domain x.test {\n dkim selector s1\n deliver smtp://h\n dkim selector s1\n}\n",
+		 "t.conf:6: dkim selector: 's1' is listed twice for x.test"},
+		{BASE "domain x.test {\n deliver smtp://h\n dkim selector a b c\n dkim selector d e\n}\n",
+		 "t.conf:6: dkim selector: more than 4 selectors for x.test"},
+		{BASE "domain x.test {\n dkim selector s1 { }\n deliver smtp://h\n}\n",
+		 "t.conf:4: dkim takes no block"},
+		{BASE "dkim selector s1\n", "t.conf:3: unknown directive 'dkim'"},
+		{BASE "domain x.test {\n dkim selector s1\n}\n",
+		 "t.conf:3: domain x.test: missing 'deliver' (where its mail goes)"},
 		{BASE "relay { smarthost lmtp:unix:/run/lmtp }\n",
 		 "t.conf:3: smarthost: 'lmtp:unix:/run/lmtp' is not smtp://host:port or "
 		 "lmtp://host:port"},
@@ -405,6 +428,8 @@ static const char full[] =
 	"domain other.test { deliver \"lmtp:unix:/run/with space\" }\n"
 	"domain third.test { tls encrypt; deliver smtp://[::1]:2525 }\n"
 	"domain fourth.test { deliver lmtp://Mail.Example.TEST }\n"
+	"domain signed.test {\n\tdeliver smtp://127.0.0.1:2526\n\tdkim selector S2026 ed2026\n"
+	"\tdkim selector s2027.rotation\n}\n"
 	"relay { smarthost smtp://smart.example.test:587; tls verify; ca_file /etc/ca.pem }\n"
 	"trusted_networks 10.0.0.0/8 192.168.1.7 fd00::/8\n"
 	"resolver 127.0.0.1:5353 ::1 [::1]:5300\n"
@@ -484,7 +509,7 @@ test_values(void **state)
 	assert_int_equal(cf.listeners[1].line, 7);
 	assert_string_equal(cf.listeners[2].spec, "[::]:587");
 	assert_int_equal(cf.listeners[2].role, ROLE_SUBMISSION);
-	assert_int_equal(cf.ndomains, 4);
+	assert_int_equal(cf.ndomains, 5);
 	d = conf_find_domain(&cf, "EXAMPLE.test");
 	assert_non_null(d);
 	assert_string_equal(d->name, "example.test");
@@ -500,6 +525,15 @@ test_values(void **state)
 	assert_int_equal(d->deliver.kind, ROUTE_LMTP);
 	assert_string_equal(d->deliver.host, "mail.example.test");
 	assert_int_equal(d->deliver.port, 24);
+	assert_int_equal(d->ndkim, 0);
+	/* several selectors on a line, several lines: all of them sign */
+	d = conf_find_domain(&cf, "signed.test");
+	assert_int_equal(d->ndkim, 3);
+	assert_string_equal(d->dkim[0].name, "s2026");
+	assert_string_equal(d->dkim[1].name, "ed2026");
+	assert_string_equal(d->dkim[2].name, "s2027.rotation");
+	assert_int_equal(d->dkim[0].line, 23);
+	assert_int_equal(d->dkim[2].line, 24);
 	assert_null(conf_find_domain(&cf, "example.org"));
 	assert_true(cf.has_smarthost);
 	assert_string_equal(cf.smarthost.host, "smart.example.test");
@@ -581,6 +615,11 @@ test_dump_round_trip(void **state)
 	assert_non_null(strstr(buf_cstr(&d1), "user \"_post\\\"ern\"\n"));
 	assert_non_null(strstr(buf_cstr(&d1), "\tdeliver \"lmtp:unix:/run/with space\"\n"));
 	assert_non_null(strstr(buf_cstr(&d1), "\tline_endings normalize\n"));
+	assert_non_null(strstr(buf_cstr(&d1), "domain signed.test {\n\tdeliver "
+					      "smtp://127.0.0.1:2526\n\ttls may\n\tdkim selector "
+					      "s2026 ed2026 s2027.rotation\n}\n"));
+	assert_non_null(strstr(buf_cstr(&d1), "domain other.test {\n\tdeliver \"lmtp:unix:/run/"
+					      "with space\"\n\ttls may\n}\n"));
 	assert_non_null(strstr(buf_cstr(&d1), "\tmax_message_size 26214400\n"));
 	assert_non_null(strstr(buf_cstr(&d1), "resolver 127.0.0.1:5353\nresolver [::1]:53\n"));
 	if (parse(buf_cstr(&d1), &again, err, sizeof(err)) != 0)

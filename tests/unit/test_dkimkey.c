@@ -27,6 +27,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "conf/conf.h"
 #include "lib/buf.h"
 #include "lib/file.h"
 #include "mailauth/dkim.h"
@@ -519,6 +520,51 @@ test_load_refused(void **state)
 	rm_rf(sd);
 }
 
+/* What the daemon checks at start and on reload: each configured
+ * selector's key, named by the config line that asks for it. */
+static void
+test_check_conf(void **state)
+{
+	char sd[64], text[1024], err[2048], want[1024];
+	struct dkimkey k;
+	struct conf cf;
+	const char *why;
+
+	(void)state;
+	new_state_dir(sd);
+	snprintf(text, sizeof(text),
+		 "state_dir %s\nlisten 127.0.0.1:25 { role mx }\n"
+		 "domain example.test {\n deliver smtp://127.0.0.1:2525\n dkim selector s1\n"
+		 " dkim selector s2\n}\ndomain plain.test { deliver smtp://127.0.0.1:2525 }\n",
+		 sd);
+	if (conf_parse("k.conf", text, strlen(text), &cf, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(dkimkey_check_conf(&cf, (uid_t)-1, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want),
+		 "k.conf:5: domain example.test: dkim selector s1: %s/dkim/example.test/s1.key: "
+		 "no key file (`postern dkim keygen example.test s1` makes one)",
+		 sd);
+	assert_string_equal(err, want);
+	assert_int_equal(dkimkey_generate(DKIMKEY_ED25519, &k, &why), 0);
+	assert_int_equal(dkimkey_save(sd, "example.test", "s1", &k, false, err, sizeof(err)), 0);
+	assert_int_equal(dkimkey_check_conf(&cf, (uid_t)-1, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "k.conf:6: domain example.test: dkim selector s2: "));
+	assert_int_equal(dkimkey_save(sd, "example.test", "s2", &k, false, err, sizeof(err)), 0);
+	if (dkimkey_check_conf(&cf, (uid_t)-1, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(dkimkey_check_conf(&cf, getuid(), err, sizeof(err)), 0);
+	/* a key the queue's user does not own would not be readable by it */
+	snprintf(want, sizeof(want), "owned by uid %u, but the queue process signs as postern "
+				     "(uid %u): chown postern %s/dkim/example.test/s1.key",
+		 (unsigned)getuid(), (unsigned)getuid() + 1, sd);
+	assert_int_equal(dkimkey_check_conf(&cf, getuid() + 1, err, sizeof(err)), -1);
+	if (strstr(err, want) == NULL)
+		fail_msg("got \"%s\", want \"%s\"", err, want);
+	dkimkey_clear(&k);
+	conf_free(&cf);
+	rm_rf(sd);
+}
+
 int
 main(void)
 {
@@ -527,6 +573,7 @@ main(void)
 		cmocka_unit_test(test_known_records), cmocka_unit_test(test_zone_line),
 		cmocka_unit_test(test_generate),      cmocka_unit_test(test_refused_keys),
 		cmocka_unit_test(test_save_load),     cmocka_unit_test(test_load_refused),
+		cmocka_unit_test(test_check_conf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
