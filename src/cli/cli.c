@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,11 @@ static const char usage_text[] =
 	"  ban del CIDR               lift a ban (and forget the network's earlier bans)\n"
 	"  spf IP MAILFROM HELO       the SPF result for a client, with the reason\n"
 	"  dkim verify < MESSAGE      check every DKIM signature of a message\n"
+	"  dkim keygen DOMAIN SELECTOR [--algo rsa2048|ed25519] [--force]\n"
+	"                             a signing key in STATE_DIR/dkim; prints its DNS record\n"
+	"  dkim list                  configured selectors, their keys and DNS records\n"
+	"  dkim sign --domain D [--selector S]... < MESSAGE\n"
+	"                             print MESSAGE with DKIM-Signature(s) (default: D's selectors)\n"
 	"  dmarc check [--ip IP --mail-from ADDR --helo NAME] < MESSAGE\n"
 	"                             SPF, DKIM and the DMARC verdict and policy for a message\n"
 	"  dmarc report               send the DMARC aggregate reports recorded so far, now\n"
@@ -72,9 +78,9 @@ static const char usage_text[] =
 	"  -c, --config FILE          config file (default " CONF_DEFAULT_PATH ")\n"
 	"  -h, --help                 this text\n"
 	"\n"
-	"Queue commands talk to the running daemon over STATE_DIR/control.sock; user, ban and\n"
-	"audit commands work on STATE_DIR directly, whether the daemon runs or not (a running\n"
-	"daemon applies a ban within a second).\n"
+	"Queue commands talk to the running daemon over STATE_DIR/control.sock; user, ban, dkim\n"
+	"and audit commands work on STATE_DIR directly, whether the daemon runs or not (a\n"
+	"running daemon applies a ban within a second, and reads DKIM keys at start and reload).\n"
 	"Documentation: docs/ in the source tree (configuration, operations, queue).\n";
 
 static int
@@ -82,6 +88,33 @@ usage(FILE *f, int status)
 {
 	fputs(usage_text, f);
 	return status;
+}
+
+/* Options that take a value, and the field of struct cli it goes to. */
+static const struct {
+	const char *name;
+	size_t off;
+} value_opts[] = {
+	{"--reason", offsetof(struct cli, reason)}, {"--label", offsetof(struct cli, label)},
+	{"--expires", offsetof(struct cli, expires)}, {"--from", offsetof(struct cli, from)},
+	{"--for", offsetof(struct cli, duration)},    {"--algo", offsetof(struct cli, algo)},
+	{"--domain", offsetof(struct cli, domain)},   {"--ip", offsetof(struct cli, ip)},
+	{"--mail-from", offsetof(struct cli, mail_from)}, {"--helo", offsetof(struct cli, helo)},
+};
+
+/* value_slot - where the value of option a goes (--selector: the next
+ * free one; the caller checks there is room), or NULL when a takes none. */
+static const char **
+value_slot(struct cli *c, const char *a)
+{
+	size_t i;
+
+	if (strcmp(a, "--selector") == 0)
+		return &c->selectors[c->nselectors < CLI_SELECTORS_MAX ? c->nselectors : 0];
+	for (i = 0; i < nitems(value_opts); i++)
+		if (strcmp(a, value_opts[i].name) == 0)
+			return (const char **)(void *)((char *)c + value_opts[i].off);
+	return NULL;
 }
 
 /* parse_args - options anywhere, the rest are words. */
@@ -113,29 +146,21 @@ parse_args(struct cli *c, int argc, char **argv)
 			c->remove = true;
 		} else if (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0) {
 			c->follow = true;
-		} else if (strcmp(a, "--reason") == 0 || strcmp(a, "--label") == 0 ||
-			   strcmp(a, "--expires") == 0 || strcmp(a, "--from") == 0 ||
-			   strcmp(a, "--for") == 0) {
-			const char **slot = a[2] == 'r' ? &c->reason
-					    : a[2] == 'l' ? &c->label
-					    : a[2] == 'e' ? &c->expires
-					    : a[4] == 'r' ? &c->duration
-							  : &c->from;
-
+		} else if (strcmp(a, "--force") == 0) {
+			c->force = true;
+		} else if (value_slot(c, a) != NULL) {
 			if (++i >= argc) {
 				fprintf(stderr, "postern: %s needs a value\n", a);
 				return -1;
 			}
-			*slot = argv[i];
-		} else if (strcmp(a, "--ip") == 0 || strcmp(a, "--mail-from") == 0 ||
-			   strcmp(a, "--helo") == 0) {
-			const char **slot = a[2] == 'i' ? &c->ip : a[2] == 'm' ? &c->mail_from : &c->helo;
-
-			if (++i >= argc) {
-				fprintf(stderr, "postern: %s needs a value\n", a);
+			if (strcmp(a, "--selector") == 0 && c->nselectors == CLI_SELECTORS_MAX) {
+				fprintf(stderr, "postern: more than %d --selector options\n",
+					CLI_SELECTORS_MAX);
 				return -1;
 			}
-			*slot = argv[i];
+			*value_slot(c, a) = argv[i];
+			if (strcmp(a, "--selector") == 0)
+				c->nselectors++;
 		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			c->words[0] = "help";
 			c->nwords = 1;
@@ -270,6 +295,8 @@ cli_main(int argc, char **argv)
 		return cli_dns_check(&c);
 	if (strcmp(c.words[0], "dkim") == 0 && c.nwords >= 2 && strcmp(c.words[1], "verify") == 0)
 		return cli_dkim_verify(&c);
+	if (strcmp(c.words[0], "dkim") == 0)
+		return cli_dkim(&c);
 	fprintf(stderr, "postern: unknown command '%s'\n\n", c.words[0]);
 	return usage(stderr, 2);
 }

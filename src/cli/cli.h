@@ -10,6 +10,9 @@
 
 #include <stdbool.h>
 
+/* --selector may repeat (dual signing) this many times. */
+#define CLI_SELECTORS_MAX 8
+
 /* The parsed command line: words and options, options anywhere. */
 struct cli {
 	const char *config;
@@ -26,6 +29,11 @@ struct cli {
 	const char *ip;	      /* --ip ADDRESS (dmarc check) */
 	const char *mail_from; /* --mail-from ADDRESS */
 	const char *helo;      /* --helo NAME */
+	bool force;	      /* --force */
+	const char *algo;     /* --algo rsa2048|ed25519 */
+	const char *domain;   /* --domain NAME */
+	const char *selectors[CLI_SELECTORS_MAX]; /* --selector NAME, repeatable */
+	int nselectors;
 	char *words[16];
 	int nwords;
 };
@@ -41,5 +49,7 @@ int cli_spf(struct cli *c);
 int cli_dkim_verify(struct cli *c);
 int cli_dmarc(struct cli *c);
 int cli_dns_check(struct cli *c);
+/* cli_dkim - `postern dkim keygen|sign|list`. */
+int cli_dkim(struct cli *c);
 
 #endif
