@@ -268,8 +268,9 @@ signing_keys(struct cli_ctx *x, const char *domain, char (*sel)[CONF_SELECTOR_MA
 
 	for (i = 0; i < (size_t)x->c->nselectors; i++)
 		names[nn++] = x->c->selectors[i];
-	for (i = 0; nn == 0 && d != NULL && i < d->ndkim; i++)
-		names[nn++] = d->dkim[i].name;
+	if (nn == 0 && d != NULL)
+		for (i = 0; i < d->ndkim; i++)
+			names[nn++] = d->dkim[i].name;
 	if (nn == 0)
 		return cli_say("no --selector, and domain %s has no dkim selector in %s", domain,
 			       x->c->config);
