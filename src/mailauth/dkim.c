@@ -680,42 +680,111 @@ valid_signer(const struct dkim_signer *s)
 	       (s->identity == NULL || strlen(s->identity) <= DKIM_IDENTITY_MAX);
 }
 
+struct dkim_signing {
+	const char *hdr;
+	struct dkim_field *f;
+	size_t nf;
+	char (*h)[DKIM_HNAME_MAX + 1]; /* the fields to sign, From oversigned */
+	size_t nh;
+	struct bodyhash body; /* c is the body canonicalization */
+	bool body_done;
+};
+
 int
-dkim_sign(const char *msg, size_t len, const struct dkim_signer *s, struct buf *out,
-	  const char **why)
+dkim_sign_begin(const char *hdr, size_t len, enum dkim_canon bcanon, struct dkim_signing **out,
+		const char **why)
 {
-	struct dkim_field *f = xcalloc(DKIM_FIELDS_MAX, sizeof(*f));
-	char (*h)[DKIM_HNAME_MAX + 1] = xcalloc(DKIM_HNAMES_MAX, sizeof(*h));
+	struct dkim_signing *g = xcalloc(1, sizeof(*g));
+	size_t body_off;
+
+	*out = NULL;
+	g->hdr = hdr;
+	g->f = xcalloc(DKIM_FIELDS_MAX, sizeof(*g->f));
+	g->h = xcalloc(DKIM_HNAMES_MAX, sizeof(*g->h));
+	if (dkim_split_header(hdr, len, g->f, DKIM_FIELDS_MAX, &g->nf, &body_off, why) != 0 ||
+	    dkim_select_sign(hdr, g->f, g->nf, g->h, &g->nh, why) != 0) {
+		dkim_sign_free(g);
+		return -1;
+	}
+	g->body.c = bcanon;
+	g->body.rc = -1;
+	g->body.md = EVP_MD_CTX_new();
+	if (g->body.md == NULL || EVP_DigestInit_ex(g->body.md, EVP_sha256(), NULL) != 1)
+		abort(); /* out of memory in OpenSSL */
+	dkim_body_init(&g->body.b, bcanon, false, 0, sink_md, g->body.md);
+	dkim_body_update(&g->body.b, hdr + body_off, len - body_off);
+	*out = g;
+	return 0;
+}
+
+void
+dkim_sign_body(struct dkim_signing *g, const void *p, size_t n)
+{
+	if (!g->body_done)
+		dkim_body_update(&g->body.b, p, n);
+}
+
+int
+dkim_sign_add(struct dkim_signing *g, const struct dkim_signer *s, struct buf *out,
+	      const char **why)
+{
 	struct buf prefix = BUF_INIT;
-	struct dkim_body b;
-	unsigned char bh[SHA256_LEN];
 	char bh64[64];
-	size_t nf, body_off, nh;
 	EVP_PKEY *pk = NULL;
 	int rc = -1;
 
-	if (!valid_signer(s)) {
+	if (!g->body_done) {
+		dkim_body_final(&g->body.b);
+		g->body.rc = EVP_DigestFinal_ex(g->body.md, g->body.bh, NULL) == 1 ? 0 : -1;
+		g->body_done = true;
+	}
+	if (!valid_signer(s) || s->bcanon != g->body.c) {
 		*why = "incomplete signer";
 		goto fail;
 	}
-	if ((pk = load_privkey(s, why)) == NULL ||
-	    dkim_split_header(msg, len, f, DKIM_FIELDS_MAX, &nf, &body_off, why) != 0 ||
-	    dkim_select_sign(msg, f, nf, h, &nh, why) != 0)
-		goto fail;
-	if (body_hash(msg + body_off, len - body_off, s->bcanon, false, 0, bh, &b) != 0) {
+	if (g->body.rc != 0) {
 		*why = "hash failed";
 		goto fail;
 	}
-	b64(bh, sizeof(bh), bh64);
-	sig_prefix(s, h, nh, bh64, &prefix);
-	if (sign_fields(msg, f, nf, h, nh, s, pk, &prefix, why) != 0)
+	if ((pk = load_privkey(s, why)) == NULL)
+		goto fail;
+	b64(g->body.bh, sizeof(g->body.bh), bh64);
+	sig_prefix(s, g->h, g->nh, bh64, &prefix);
+	if (sign_fields(g->hdr, g->f, g->nf, g->h, g->nh, s, pk, &prefix, why) != 0)
 		goto fail;
 	buf_add(out, prefix.data, prefix.len);
 	rc = 0;
 fail:
 	EVP_PKEY_free(pk);
 	buf_free(&prefix);
-	free(h);
-	free(f);
+	return rc;
+}
+
+void
+dkim_sign_free(struct dkim_signing *g)
+{
+	if (g == NULL)
+		return;
+	EVP_MD_CTX_free(g->body.md);
+	free(g->h);
+	free(g->f);
+	free(g);
+}
+
+int
+dkim_sign(const char *msg, size_t len, const struct dkim_signer *s, struct buf *out,
+	  const char **why)
+{
+	struct dkim_signing *g;
+	int rc;
+
+	if (!valid_signer(s)) {
+		*why = "incomplete signer";
+		return -1;
+	}
+	if (dkim_sign_begin(msg, len, s->bcanon, &g, why) != 0)
+		return -1;
+	rc = dkim_sign_add(g, s, out, why);
+	dkim_sign_free(g);
 	return rc;
 }

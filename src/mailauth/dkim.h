@@ -7,7 +7,9 @@
  * removed), asks dkim_verify_qname() which key records to look up, does
  * the DNS itself (asynchronously, as it likes) and hands each answer to
  * dkim_verify_sig() together with the clock. Signing takes the private key
- * as PEM text and returns the DKIM-Signature field to prepend.
+ * as PEM text and returns the DKIM-Signature field to prepend; like
+ * verification it can take the header section first and stream the body,
+ * hashing it once for several keys (dkim_sign_begin).
  *
  * SECURITY: verification handles hostile messages and hostile DNS answers:
  * at most DKIM_SIGS_MAX signatures are examined per message, header fields
@@ -128,5 +130,27 @@ struct dkim_signer {
  * Returns 0, or -1 with *why (bad key, wrong key type, no From, ...). */
 int dkim_sign(const char *msg, size_t len, const struct dkim_signer *s, struct buf *out,
 	      const char **why);
+
+struct dkim_signing;
+
+/* dkim_sign_begin - signing that streams the body, for messages that are
+ * not held in memory: hdr[0..len) is the header section up to and
+ * including the empty line (bytes after it count as body); it must outlive
+ * the object. The body is hashed once, canonicalized with bcanon, for
+ * every signature. Returns 0 and *out (free with dkim_sign_free), or -1
+ * with *why when the header section is malformed or has no From. */
+int dkim_sign_begin(const char *hdr, size_t len, enum dkim_canon bcanon,
+		    struct dkim_signing **out, const char **why);
+/* dkim_sign_body - n more body bytes (CRLF lines, not dot-stuffed);
+ * chunks may split anywhere. */
+void dkim_sign_body(struct dkim_signing *g, const void *p, size_t n);
+/* dkim_sign_add - after the whole body: append the signature of s (its
+ * bcanon must be the one given to dkim_sign_begin) to out, as dkim_sign()
+ * does. Call it once per key; the same signer gives the same field as
+ * dkim_sign() on the whole message. Returns 0, or -1 with *why. */
+int dkim_sign_add(struct dkim_signing *g, const struct dkim_signer *s, struct buf *out,
+		  const char **why);
+/* dkim_sign_free - release g; NULL is fine. */
+void dkim_sign_free(struct dkim_signing *g);
 
 #endif

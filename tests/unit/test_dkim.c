@@ -388,6 +388,76 @@ test_malformed(void **state)
 	assert_int_equal(dkim_verify_begin(" bad\r\n\r\n", 8, &v, &why), -1);
 }
 
+/* Streaming signing gives byte for byte what dkim_sign() gives on the whole
+ * message (RSA PKCS#1 v1.5 and Ed25519 are deterministic), however the
+ * body is cut, and one stream serves several keys. */
+static void
+test_sign_stream(void **state)
+{
+	static const size_t chunks[] = {1, 7, 4096, 1 << 20};
+	struct buf msg = BUF_INIT, rsa = BUF_INIT, ed = BUF_INIT, whole = BUF_INIT;
+	struct dkim_signer s[2] = {
+		{"example.org", "rsa", NULL, DKIM_ALG_RSA_SHA256, DKIM_CANON_RELAXED,
+		 DKIM_CANON_RELAXED, NULL, NOW, 0},
+		{"example.org", "ed", NULL, DKIM_ALG_ED25519_SHA256, DKIM_CANON_RELAXED,
+		 DKIM_CANON_RELAXED, NULL, NOW, 3600},
+	};
+	struct dkim_signing *g;
+	const char *why = NULL, *body;
+	size_t c, k, hlen, off;
+
+	(void)state;
+	load("rfc6376.msg", true, &msg);
+	load("2048_testkey.key", false, &rsa);
+	load("ed25519-rfc8463.pem", false, &ed);
+	s[0].key_pem = rsa.data;
+	s[1].key_pem = ed.data;
+	for (k = 0; k < 2; k++)
+		assert_int_equal(dkim_sign(msg.data, msg.len, &s[k], &whole, &why), 0);
+	body = strstr(msg.data, "\r\n\r\n") + 4;
+	hlen = (size_t)(body - msg.data);
+	for (c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+		struct buf out = BUF_INIT;
+
+		assert_int_equal(dkim_sign_begin(msg.data, hlen, DKIM_CANON_RELAXED, &g, &why), 0);
+		for (off = hlen; off < msg.len; off += chunks[c])
+			dkim_sign_body(g, msg.data + off,
+				       msg.len - off < chunks[c] ? msg.len - off : chunks[c]);
+		for (k = 0; k < 2; k++)
+			assert_int_equal(dkim_sign_add(g, &s[k], &out, &why), 0);
+		if (strcmp(buf_cstr(&out), buf_cstr(&whole)) != 0)
+			fail_msg("chunk %zu:\n%s\nwant\n%s", chunks[c], out.data, whole.data);
+		dkim_sign_free(g);
+		buf_free(&out);
+	}
+	/* a header section with part of the body after it: the rest follows */
+	{
+		struct buf out = BUF_INIT;
+
+		assert_int_equal(dkim_sign_begin(msg.data, hlen + 10, DKIM_CANON_RELAXED, &g, &why),
+				 0);
+		dkim_sign_body(g, msg.data + hlen + 10, msg.len - hlen - 10);
+		assert_int_equal(dkim_sign_add(g, &s[0], &out, &why), 0);
+		assert_int_equal(dkim_sign_add(g, &s[1], &out, &why), 0);
+		assert_string_equal(buf_cstr(&out), buf_cstr(&whole));
+		/* another body canonicalization than the stream hashed is refused */
+		s[0].bcanon = DKIM_CANON_SIMPLE;
+		assert_int_equal(dkim_sign_add(g, &s[0], &out, &why), -1);
+		s[0].bcanon = DKIM_CANON_RELAXED;
+		dkim_sign_free(g);
+		buf_free(&out);
+	}
+	/* no From: refused before any body is read */
+	body = "To: a@example.org\r\n\r\n";
+	assert_int_equal(dkim_sign_begin(body, strlen(body), DKIM_CANON_RELAXED, &g, &why), -1);
+	assert_null(g);
+	dkim_sign_free(NULL);
+	buf_free(&msg);
+	buf_free(&rsa);
+	buf_free(&ed);
+	buf_free(&whole);
+}
+
 /* An encrypted key fails with its reason; OpenSSL's default would have
  * asked for a passphrase on the terminal, which a daemon cannot answer. */
 static void
@@ -479,7 +549,7 @@ main(void)
 		cmocka_unit_test(test_times),	    cmocka_unit_test(test_key_answers),
 		cmocka_unit_test(test_rfc8301),	    cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_gmail_folding), cmocka_unit_test(test_body_length),
-		cmocka_unit_test(test_encrypted_key),
+		cmocka_unit_test(test_encrypted_key), cmocka_unit_test(test_sign_stream),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
