@@ -250,3 +250,26 @@ data_finish_bdat(struct data_reader *r, struct buf *out)
 	r->state = S_BOL;
 	return DATA_END;
 }
+
+void
+data_unstuff_init(struct data_unstuff *u)
+{
+	u->bol = true;
+	u->cr = false;
+}
+
+void
+data_unstuff(struct data_unstuff *u, const char *in, size_t n, struct buf *out)
+{
+	size_t i, start = 0;
+
+	for (i = 0; i < n; i++) {
+		if (u->bol && in[i] == '.') {
+			buf_add(out, in + start, i - start);
+			start = i + 1;
+		}
+		u->bol = u->cr && in[i] == '\n';
+		u->cr = in[i] == '\r';
+	}
+	buf_add(out, in + start, n - start);
+}

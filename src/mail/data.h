@@ -86,4 +86,18 @@ enum data_status data_feed(struct data_reader *r, const char *in, size_t n, stru
  * Returns DATA_END, or DATA_BARE_CR if the content ended in a lone CR. */
 enum data_status data_finish_bdat(struct data_reader *r, struct buf *out);
 
+/* Reading stored content back as the message it carries: the dot that
+ * stuffs a line beginning with '.' is dropped (RFC 5321 4.5.2), as a
+ * receiver of the wire form would. For the queue's DKIM signer. */
+struct data_unstuff {
+	bool bol; /* the next byte starts a line */
+	bool cr;  /* the last byte was CR */
+};
+
+/* data_unstuff_init - at the start of the content. */
+void data_unstuff_init(struct data_unstuff *u);
+/* data_unstuff - append in[0..n) without stuffing dots to out; chunks may
+ * split anywhere, even inside CRLF. */
+void data_unstuff(struct data_unstuff *u, const char *in, size_t n, struct buf *out);
+
 #endif

@@ -37,6 +37,8 @@ struct envelope {
 	char helo[ENV_HELO_MAX + 1];
 	char proto[16]; /* SMTP, ESMTP, ... (RFC 3848) */
 	bool submission; /* came in on a submission listener */
+	bool originated; /* sent by an authenticated user or a trusted network:
+			  * our own mail, DKIM-signed for our domains */
 	struct env_rcpt *rcpts;
 	uint32_t nrcpts;
 };

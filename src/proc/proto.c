@@ -35,6 +35,7 @@ proto_add_envelope(struct ipc_out *out, const struct envelope *env)
 	ipc_add_str(out, env->helo);
 	ipc_add_str(out, env->proto);
 	ipc_add_u8(out, env->submission);
+	ipc_add_u8(out, env->originated);
 	ipc_add_u32(out, env->nrcpts);
 	for (i = 0; i < env->nrcpts; i++) {
 		ipc_add_str(out, env->rcpts[i].addr);
@@ -78,6 +79,7 @@ proto_get_envelope(struct ipc_msg *m, struct envelope *env, uint32_t max_rcpts)
 	ipc_get_strbuf(m, env->helo, sizeof(env->helo));
 	ipc_get_strbuf(m, env->proto, sizeof(env->proto));
 	env->submission = ipc_get_u8(m) != 0;
+	env->originated = ipc_get_u8(m) != 0;
 	n = ipc_get_u32(m);
 	if (n == 0 || n > max_rcpts || n > SPOOL_MAX_RCPTS)
 		log_bug("ipc %s: %u recipients", m->peer, n);

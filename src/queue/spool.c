@@ -66,6 +66,8 @@ spool_header(const struct envelope *env, struct buf *out)
 		rec_attr(out, "smtputf8", "1");
 	if (env->submission)
 		rec_attr(out, "submission", "1");
+	if (env->originated)
+		rec_attr(out, "originated", "1");
 	rec_attr(out, "client", env->client_ip);
 	rec_attr(out, "helo", env->helo);
 	rec_attr(out, "proto", env->proto);
@@ -222,6 +224,8 @@ parse_attr(struct envelope *env, const uint8_t *p, size_t n)
 		env->smtputf8 = true;
 	else if (strcmp(key, "submission") == 0)
 		env->submission = true;
+	else if (strcmp(key, "originated") == 0)
+		env->originated = true;
 	else if (strcmp(key, "client") == 0)
 		return str_copy(env->client_ip, val, sizeof(env->client_ip));
 	else if (strcmp(key, "helo") == 0)

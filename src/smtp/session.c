@@ -669,6 +669,7 @@ start_content(struct session *s, bool bdat)
 	str_copy(s->tx.helo, s->helo, sizeof(s->tx.helo));
 	str_copy(s->tx.proto, proto_name(s), sizeof(s->tx.proto));
 	s->tx.submission = s->listener.role == ROLE_SUBMISSION;
+	s->tx.originated = s->trusted || s->auth_user[0] != '\0';
 	data_init(&s->reader, bdat ? DATA_MODE_BDAT : DATA_MODE_DOT,
 		  s->cf->limits.line_endings == LINE_ENDINGS_NORMALIZE,
 		  s->cf->limits.max_data_line_length, s->cf->limits.max_message_size);

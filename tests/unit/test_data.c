@@ -295,6 +295,59 @@ test_dot_lines_table(void **state)
 	}
 }
 
+/* Stored content read back: one stuffing dot per line goes, at any chunk
+ * boundary; and what the reader stored unstuffs to what the client meant. */
+static void
+test_unstuff(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} rows[] = {
+		{"", ""},
+		{"..x\r\n", ".x\r\n"},
+		{"a\r\n..\r\nb\r\n", "a\r\n.\r\nb\r\n"},
+		{".a.b\r\n...\r\n", "a.b\r\n..\r\n"},
+		{"x.\r\n. .\r\n", "x.\r\n .\r\n"},
+		{"no\ndot\r\n.x", "no\ndot\r\nx"}, /* only CRLF starts a line */
+		{"a\r.b", "a\r.b"},
+	};
+	static const char client[] = "Subject: dots\r\n\r\n.hidden\r\n..two\r\nend.\r\n";
+	static const char wire[] = "Subject: dots\r\n\r\n..hidden\r\n...two\r\nend.\r\n.\r\n";
+	size_t i, step, off;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		size_t n = strlen(rows[i].in);
+
+		for (step = 1; step <= (n ? n : 1); step++) {
+			struct data_unstuff u;
+			struct buf out = BUF_INIT;
+
+			data_unstuff_init(&u);
+			for (off = 0; off < n; off += step)
+				data_unstuff(&u, rows[i].in + off, n - off < step ? n - off : step,
+					     &out);
+			if (strcmp(buf_cstr(&out), rows[i].out) != 0)
+				fail_msg("row %zu step %zu: \"%s\"", i, step, buf_cstr(&out));
+			buf_free(&out);
+		}
+	}
+	/* the reader keeps the client's stuffing; unstuffing gives the message */
+	{
+		struct run run;
+		struct data_unstuff u;
+		struct buf msg = BUF_INIT;
+
+		FEED(&run, DATA_MODE_DOT, false, wire, 4096);
+		assert_int_equal(run.st, DATA_END);
+		data_unstuff_init(&u);
+		data_unstuff(&u, run.out.data, run.out.len, &msg);
+		assert_string_equal(buf_cstr(&msg), client);
+		buf_free(&msg);
+		buf_free(&run.out);
+	}
+}
+
 int
 main(void)
 {
@@ -311,6 +364,7 @@ main(void)
 		cmocka_unit_test(test_headers_done_stops_before_blank_line),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_dot_lines_table),
+		cmocka_unit_test(test_unstuff),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,6 +32,7 @@ sample_env(struct envelope *env)
 	env->body = BODY_8BITMIME;
 	env->smtputf8 = true;
 	env->submission = true;
+	env->originated = true;
 	snprintf(env->client_ip, sizeof(env->client_ip), "%s", "2001:db8::1");
 	snprintf(env->helo, sizeof(env->helo), "%s", "client.example");
 	snprintf(env->proto, sizeof(env->proto), "%s", "ESMTPSA");
@@ -72,6 +73,7 @@ assert_same_env(const struct envelope *a, const struct envelope *b)
 	assert_int_equal(a->body, b->body);
 	assert_int_equal(a->smtputf8, b->smtputf8);
 	assert_int_equal(a->submission, b->submission);
+	assert_int_equal(a->originated, b->originated);
 	assert_string_equal(a->client_ip, b->client_ip);
 	assert_string_equal(a->helo, b->helo);
 	assert_string_equal(a->proto, b->proto);
