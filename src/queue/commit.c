@@ -45,7 +45,8 @@ struct committer {
 	int nsyncers;
 };
 
-/* sync_one - take the next file of the group and fsync it; false if none. */
+/* sync_one - take the next file of the group, prepare and fsync it; false
+ * if none. */
 static bool
 sync_one(struct committer *c)
 {
@@ -55,7 +56,9 @@ sync_one(struct committer *c)
 		return false;
 	r = c->group[c->next_in_group++];
 	pthread_mutex_unlock(&c->mu);
-	if (fdatasync(r->fd) == -1)
+	if (r->prepare != NULL)
+		r->err = r->prepare(r);
+	if (r->err == 0 && fdatasync(r->fd) == -1)
 		r->err = errno;
 	pthread_mutex_lock(&c->mu);
 	if (++c->synced == c->ngroup)

@@ -7,7 +7,8 @@
  * Concurrent sessions' messages that arrive while a group is being synced
  * form the next group, so one directory fsync (and overlapping file
  * fsyncs) serve many messages; each message is still individually durable
- * before its 250.
+ * before its 250. A request may carry work to do on the file before its
+ * fsync (DKIM signing), which the sync threads then share.
  *
  * SECURITY: runs in the queue process; worker threads touch only the file
  * descriptors and paths in the requests, never the event loop.
@@ -27,6 +28,11 @@ struct commit_req {
 	char dst[PATH_MAX];  /* where it goes once durable */
 	int err;	     /* 0, or the errno of the step that failed */
 	void *arg;	     /* the caller's */
+	/* prepare - NULL, or called in a committer thread before the fsync to
+	 * finish the file (the queue signs the message and writes its
+	 * trailer there, off the event loop); returns 0 or an errno, which
+	 * fails the commit. It may use only the request and what arg owns. */
+	int (*prepare)(struct commit_req *req);
 };
 
 typedef void (*commit_done_fn)(struct commit_req *req, void *arg);

@@ -28,6 +28,7 @@
 #include "lib/util.h"
 #include "queue/bounce.h"
 #include "queue/commit.h"
+#include "queue/dkimsign.h"
 #include "queue/filepool.h"
 #include "queue/sched.h"
 #include "mail/dsn.h"
@@ -49,11 +50,20 @@ struct qincoming {
 	queue_commit_cb cb;
 	void *cb_arg;
 	struct queue *q;
+	/* DKIM signing, done in a committer thread (sign_and_finish) */
+	struct dkimsign *keys; /* a reference, or NULL: not ours to sign */
+	char *prepend;	       /* the smtp process's header lines, copied */
+	size_t prepend_len;
+	char *quarantine;      /* copied */
+	enum dkimsign_result signing;
+	struct dkimsign_outcome sign;
 };
 
 static void msg_free(struct queue *q, struct qmsg *m);
+static void log_signing(const struct qincoming *in);
 static void write_state(struct queue *q, struct qmsg *m, bool durable);
 static void queue_tls(struct queue *q, const struct conf *cf);
+static void queue_keys(struct queue *q, const struct conf *cf);
 
 void
 queue_msg_path(const struct queue *q, const char *id, char *out, size_t outsz)
@@ -183,6 +193,9 @@ static void
 incoming_free(struct queue *q, struct qincoming *in, bool unlink_it)
 {
 	map_del(q->incoming, in->id);
+	dkimsign_unref(in->keys);
+	free(in->prepend);
+	free(in->quarantine);
 	if (in->fd != -1)
 		close(in->fd);
 	if (unlink_it)
@@ -209,6 +222,13 @@ commit_done(struct commit_req *req, void *arg)
 	struct queue *q = arg;
 	struct qmsg *m;
 	if (req->err != 0) {
+		if (in->keys != NULL && in->signing == DKIMSIGN_ERROR) {
+			char esc[LOG_ESCAPE_BUF];
+
+			log_warnx("%s queue dkim-failed domain=%s reason=\"%s\"", in->id,
+				  log_escape_str(esc, in->sign.domain),
+				  in->sign.reason ? in->sign.reason : "?");
+		}
 		log_warnx("%s queue commit-failed error=\"%s\"", in->id, strerror(req->err));
 		(void)unlink(req->tmp);
 		(void)unlink(req->dst);
@@ -216,6 +236,7 @@ commit_done(struct commit_req *req, void *arg)
 		incoming_free(q, in, false);
 		return;
 	}
+	log_signing(in);
 	in->cb(in->cb_arg, in->id, 0);
 	m = msg_add(q, &in->env, in->header_len, in->body_len, &in->trailer);
 	incoming_free(q, in, false);
@@ -233,17 +254,97 @@ commit_done(struct commit_req *req, void *arg)
 	queue_schedule(q, m);
 }
 
-/* start_commit - append the trailer and END and hand the file to the
+/* finish_file - append the trailer (header lines to send first, the
+ * quarantine reason) and END after the body bytes of message; in->trailer
+ * then describes it. 0 or an errno. On the loop, or in a committer thread
+ * for a message being signed (the loop leaves in alone meanwhile). */
+static int
+finish_file(struct qincoming *in, uint64_t body, const char *prepend, size_t plen,
+	    const char *reason)
+{
+	uint8_t end[SPOOL_END_SIZE];
+	struct buf tail = BUF_INIT;
+	uint64_t at = in->header_len + body;
+	int rc, saved;
+
+	spool_trailer(prepend, plen, reason, &tail);
+	spool_end(body, end);
+	buf_add(&tail, end, sizeof(end));
+	rc = pwrite_all(in->fd, tail.data, tail.len, (off_t)at);
+	saved = errno;
+	if (rc == 0 && spool_parse_trailer((const uint8_t *)tail.data, tail.len - SPOOL_END_SIZE,
+					   at, &in->trailer) == -1)
+		log_bug("%s queue: a trailer we wrote does not parse", in->id);
+	buf_free(&tail);
+	if (rc == -1)
+		return saved;
+	in->body_len = body;
+	return 0;
+}
+
+/* sign_and_finish - the committer's prepare step for a message of ours:
+ * its DKIM signatures go first in the header lines, before the smtp
+ * process's, then the trailer is written; all before the fsync, so the
+ * 250 is given for the signed file. Runs in a committer thread. */
+static int
+sign_and_finish(struct commit_req *req)
+{
+	struct qincoming *in = req->arg;
+	struct buf lines = BUF_INIT;
+	int err;
+
+	in->signing = dkimsign_spool(in->keys, in->fd, in->header_len, in->body_len, time(NULL),
+				     &lines, &in->sign);
+	if (in->signing == DKIMSIGN_ERROR) {
+		buf_free(&lines);
+		return in->sign.err != 0 ? in->sign.err : EIO;
+	}
+	if (in->prepend_len > 0)
+		buf_add(&lines, in->prepend, in->prepend_len);
+	if (!valid_spool_prepend(buf_cstr(&lines), lines.len)) {
+		/* only a prepend from smtp near SPOOL_PREPEND_MAX gets here */
+		in->signing = DKIMSIGN_ERROR;
+		in->sign.reason = "header lines longer than SPOOL_PREPEND_MAX";
+		buf_free(&lines);
+		return EMSGSIZE;
+	}
+	err = finish_file(in, in->body_len, lines.data, lines.len, in->quarantine);
+	buf_free(&lines);
+	return err;
+}
+
+/* log_signing - on the loop, once the file is safe: what signing did.
+ * The domain comes from the message's From: and is escaped. */
+static void
+log_signing(const struct qincoming *in)
+{
+	char esc[LOG_ESCAPE_BUF];
+
+	if (in->keys == NULL)
+		return;
+	log_escape_str(esc, in->sign.domain);
+	if (in->signing == DKIMSIGN_SIGNED)
+		log_info("%s queue dkim-signed domain=%s selectors=%s", in->id, esc,
+			 in->sign.selectors);
+	else
+		log_info("%s queue dkim-unsigned%s%s reason=\"%s\"", in->id,
+			 in->sign.domain[0] ? " domain=" : "", esc,
+			 in->sign.reason ? in->sign.reason : "?");
+}
+
+/* start_commit - write the trailer and END (or, for a message we sign,
+ * leave that to the committer's thread) and hand the file to the
  * committer. */
 static int
 start_commit(struct queue *q, struct qincoming *in, uint64_t expect,
 	     const struct queue_commit_opts *opts)
 {
-	uint8_t end[SPOOL_END_SIZE];
-	struct buf tail = BUF_INIT;
+	const char *prepend = opts != NULL ? opts->prepend : NULL;
+	size_t plen = prepend != NULL ? opts->prepend_len : 0;
+	const char *reason = opts != NULL ? opts->quarantine : NULL;
 	struct stat st;
 	uint64_t body;
-	int rc;
+	int err;
 
 	if (fstat(in->fd, &st) == -1)
 		return errno;
@@ -255,19 +356,17 @@ start_commit(struct queue *q, struct qincoming *in, uint64_t expect,
 			  (unsigned long long)expect, (unsigned long long)body);
 		return EIO;
 	}
-	if (opts != NULL)
-		spool_trailer(opts->prepend, opts->prepend != NULL ? opts->prepend_len : 0,
-			      opts->quarantine, &tail);
-	spool_end(body, end);
-	buf_add(&tail, end, sizeof(end));
-	rc = pwrite_all(in->fd, tail.data, tail.len, st.st_size);
-	if (rc == 0 && spool_parse_trailer((const uint8_t *)tail.data, tail.len - SPOOL_END_SIZE,
-					   (uint64_t)st.st_size, &in->trailer) == -1)
-		log_bug("%s queue: a trailer we wrote does not parse", in->id);
-	buf_free(&tail);
-	if (rc == -1)
-		return errno;
-	in->body_len = body;
+	if (in->env.originated && q->keys != NULL && dkimsign_count(q->keys) > 0) {
+		/* opts is the caller's: keep what the thread needs */
+		in->keys = dkimsign_ref(q->keys);
+		in->prepend = plen > 0 ? xstrndup(prepend, plen) : NULL;
+		in->prepend_len = plen;
+		in->quarantine = reason != NULL ? xstrdup(reason) : NULL;
+		in->body_len = body;
+		in->req.prepare = sign_and_finish;
+	} else if ((err = finish_file(in, body, prepend, plen, reason)) != 0) {
+		return err;
+	}
 	in->committing = true;
 	in->req.fd = in->fd;
 	str_copy(in->req.tmp, in->tmp, sizeof(in->req.tmp));
@@ -721,6 +820,7 @@ queue_init(struct queue *q, struct event_base *base, struct conf *cf)
 	if (make_dirs(q) == -1 || recover(q) == -1)
 		return -1;
 	queue_tls(q, cf);
+	queue_keys(q, cf);
 	q->pool = filepool_new(q->dir_incoming, QUEUE_POOL_FILES);
 	q->committer = committer_new(base, q->dir_queue, 4, commit_done, q);
 	q->sched = sched_new(q);
@@ -754,12 +854,35 @@ queue_tls(struct queue *q, const struct conf *cf)
 	q->tlsc = tc;
 }
 
+/* queue_keys - (re)load the DKIM signing keys for cf. Commits in progress
+ * keep the set they started with. At start a key that does not load is
+ * fatal (the parent checked them: it was removed since); on reload the
+ * previous keys stay. */
+static void
+queue_keys(struct queue *q, const struct conf *cf)
+{
+	char err[PATH_MAX + 1024];
+	struct dkimsign *ks = dkimsign_load(cf, err, sizeof(err));
+
+	if (ks == NULL && q->keys == NULL)
+		log_fatalx("queue: DKIM signing keys: %s", err);
+	if (ks == NULL) {
+		log_warnx("queue dkim-keys-failed reason=\"%s\" (keeping the previous keys)", err);
+		return;
+	}
+	dkimsign_unref(q->keys);
+	q->keys = ks;
+	if (dkimsign_count(ks) > 0)
+		log_info("queue dkim-keys loaded=%zu", dkimsign_count(ks));
+}
+
 void
 queue_set_conf(struct queue *q, struct conf *cf)
 {
 	conf_unref(q->cf);
 	q->cf = conf_ref(cf);
 	queue_tls(q, cf);
+	queue_keys(q, cf);
 	sched_set_conf(q->sched);
 }
 
@@ -776,6 +899,7 @@ queue_free(struct queue *q)
 	struct qmsg *m;
 
 	committer_free(q->committer);
+	dkimsign_unref(q->keys);
 	sched_free(q->sched);
 	filepool_free(q->pool);
 	tls_client_free(q->tlsc);
@@ -856,9 +980,9 @@ ctl_show(struct queue *q, struct qmsg *m, struct buf *out)
 	buf_addf(out, "id: %s\nstatus: %s\narrival: %s\nsize: %llu\nsender: <%s>\n", m->id,
 		 msg_status(m), when, (unsigned long long)m->body_len,
 		 log_escape_str(esc, m->env.sender));
-	buf_addf(out, "client: %s helo=%s proto=%s%s\n", m->env.client_ip,
+	buf_addf(out, "client: %s helo=%s proto=%s%s%s\n", m->env.client_ip,
 		 log_escape_str(esc, m->env.helo), m->env.proto,
-		 m->env.submission ? " submission" : "");
+		 m->env.submission ? " submission" : "", m->env.originated ? " originated" : "");
 	if (m->env.envid[0])
 		buf_addf(out, "envid: %s\n", m->env.envid);
 	if (m->quarantine != NULL)

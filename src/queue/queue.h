@@ -37,6 +37,7 @@ struct sched;
 struct dns;
 struct tls_client;
 struct dmarcrep;
+struct dkimsign;
 
 struct qmsg {
 	TAILQ_ENTRY(qmsg) entry;
@@ -78,6 +79,7 @@ struct queue {
 	struct dns *dns;
 	struct tls_client *tlsc; /* outbound TLS context */
 	struct dmarcrep *reports; /* DMARC aggregate reports, or NULL */
+	struct dkimsign *keys;	 /* DKIM signing keys (shared with commits in progress) */
 	bool stopping;
 	uint64_t nmsgs;
 	uint64_t sent, deferred, bounced; /* recipient results, for metrics */

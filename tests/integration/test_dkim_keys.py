@@ -320,6 +320,8 @@ class ListAndCheck(KeyTest):
         self.keygen("rsa")
         self.keygen("ed", "ed25519")
         self.d.start()
+        # the queue process has read the keys (it starts after the parent)
+        self.assertTrue(self.d.wait_log(r"queue dkim-keys loaded=2"), self.d.log())
         os.rename(os.path.join(self.keydir, "ed.key"), os.path.join(self.keydir, "old.bak"))
         self.d.signal(signal.SIGHUP)
         self.assertTrue(self.d.wait_log(r"parent reload-refused reason=.*dkim selector ed: "
@@ -333,6 +335,157 @@ class ListAndCheck(KeyTest):
                 if text in line:
                     return n
         raise AssertionError(text)
+
+
+PW = "correct horse battery staple 42"
+# Small Argon2 parameters keep the test quick; no greeting delay on mx.
+SIGN_CONF = ("auth {\n    argon2_memory 8M\n    argon2_ops 1\n}\n"
+             "guard {\n    greet_delay 0\n}\n")
+# Dot-stuffed on the wire and in the spool: the signature covers the
+# unstuffed lines.
+BODY = (b"Subject: Is dinner ready?\r\nTo: Suzie Q <suzie@example.test>\r\n"
+        b"Date: Fri, 11 Jul 2003 21:00:37 -0700 (PDT)\r\n"
+        b"Message-ID: <20030712040037.46341.5F8J@example.test>\r\n\r\n"
+        b"Hi.\r\n.leading dot\r\n..two dots\r\n\r\nJoe.\r\n")
+
+
+@unittest.skipUnless(have_dkimpy(), "python3-dkim and python3-nacl are not installed")
+class QueueSigning(unittest.TestCase):
+    """The queue signs mail of authenticated users and trusted networks
+    (127.0.0.2 here) whose From: domain has selectors; nothing else."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sink = harness.Sink().start()
+        deliver = f"smtp://127.0.0.1:{cls.sink.port}"
+        cls.d = harness.Daemon(domains=(), trusted="127.0.0.2/32", extra=(
+            SIGN_CONF +
+            f"domain example.test {{\n    deliver {deliver}\n    dkim selector rsa ed\n}}\n"
+            f"domain plain.test {{\n    deliver {deliver}\n}}\n"))
+        cls.records = {}
+        for sel, algo in (("rsa", "rsa2048"), ("ed", "ed25519")):
+            cls.records[sel] = KeyTest.record(cls.cli("dkim", "keygen", "example.test", sel,
+                                                      "--algo", algo).stdout)
+        cls.cli("user", "add", "alice@example.test", "--password-stdin", stdin=PW + "\n")
+        cls.cli("user", "address", "add", "alice@example.test", "@plain.test")
+        cls.d.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+        cls.sink.stop()
+
+    @classmethod
+    def cli(cls, *args, stdin=""):
+        p = subprocess.run([harness.POSTERN, *args, "-c", cls.d.conf], input=stdin.encode(),
+                           capture_output=True, timeout=60)
+        if p.returncode != 0:
+            raise AssertionError(f"postern {' '.join(args)}: {p.stdout}{p.stderr}")
+        return p
+
+    def send(self, sender, body, port=None, source=None, login=False):
+        import smtplib
+        src = (source, 0) if source else None
+        with smtplib.SMTP("127.0.0.1", port or self.d.mx_port, timeout=30,
+                          source_address=src) as s:
+            s.ehlo("client.example.org")
+            if login:
+                s.starttls(context=harness.no_verify())
+                s.ehlo("client.example.org")
+                s.login("alice@example.test", PW)
+            s.mail(sender)
+            s.rcpt("suzie@example.test")
+            code, text = s.data(body)
+            self.assertEqual(code, 250, text)
+            return harness.queued_id(text.decode())
+
+    def delivered(self, qid):
+        msgs = harness.sink_wait(self.sink, lambda m: f"id {qid}".encode() in m.content)
+        self.assertEqual(len(msgs), 1, self.d.log()[-3000:])
+        return msgs[0].content
+
+    def verify(self, content, records=None):
+        zone = os.path.join(self.d.dir, "zone")
+        with open(zone, "w") as f:
+            for sel, rec in (records or self.records).items():
+                f.write(f"{sel}._domainkey.example.test {rec}\n")
+        path = os.path.join(self.d.dir, "delivered.eml")
+        with open(path, "wb") as f:
+            f.write(content)
+        p = subprocess.run([PY, HELPER, "verify", zone, path], capture_output=True, timeout=60)
+        return [line.split()[1] for line in p.stdout.decode().splitlines()]
+
+    @staticmethod
+    def selectors(content):
+        """The s= of each DKIM-Signature field of the header section, in order."""
+        head = content.split(b"\r\n\r\n", 1)[0]
+        head = re.sub(rb"\r\n[ \t]", b" ", head)  # unfold
+        return [re.search(rb"\bs=([^;]+);", line).group(1).decode()
+                for line in head.split(b"\r\n") if line.lower().startswith(b"dkim-signature:")]
+
+    def test_authenticated_user_is_signed_with_every_selector(self):
+        qid = self.send("alice@example.test", b"From: Alice <alice@example.test>\r\n" + BODY,
+                        port=self.d.sub_port, login=True)
+        content = self.delivered(qid)
+        # the signatures come first, in the config's order, then Received
+        self.assertTrue(content.startswith(b"DKIM-Signature: "), content[:200])
+        self.assertEqual(self.selectors(content), ["rsa", "ed"])
+        self.assertIn(b"\r\n.leading dot\r\n..two dots\r\n", content)
+        self.assertEqual(self.verify(content), ["pass", "pass"])
+        self.assertEqual(self.verify(content.replace(b"Joe.", b"Moe.")), ["fail", "fail"])
+        log = self.d.log()
+        self.assertIn(f"{qid} queue dkim-signed domain=example.test selectors=rsa,ed", log)
+        # the 250 (smtp accepted) came after the signed file was committed
+        self.assertLess(log.index(f"{qid} queue dkim-signed"),
+                        log.index(f"{qid} smtp accepted"))
+
+    def test_trusted_network_is_signed(self):
+        qid = self.send("joe@example.test", b"From: joe@Example.TEST\r\n" + BODY,
+                        source="127.0.0.2")
+        content = self.delivered(qid)
+        self.assertEqual(self.selectors(content), ["rsa", "ed"])
+        self.assertEqual(self.verify(content), ["pass", "pass"])
+
+    def test_inbound_mail_is_never_signed(self):
+        # from the internet to our domain, claiming to be from it
+        qid = self.send("alice@example.test", b"From: alice@example.test\r\n" + BODY)
+        content = self.delivered(qid)
+        self.assertEqual(self.selectors(content), [])
+        self.assertNotIn(f"{qid} queue dkim", self.d.log())
+
+    def test_mail_we_need_not_or_cannot_sign_is_sent_unsigned(self):
+        for from_, reason in ((b"alice@plain.test", "no dkim selector for the From: domain"),
+                              (b"joe@example.test, ann@example.org",
+                               "From: addresses in more than one domain")):
+            with self.subTest(from_=from_):
+                qid = self.send("joe@example.test", b"From: " + from_ + b"\r\n" + BODY,
+                                source="127.0.0.2")
+                self.assertEqual(self.selectors(self.delivered(qid)), [])
+                self.assertIn(f'{qid} queue dkim-unsigned', self.d.log())
+                self.assertIn(f'reason="{reason}"', self.d.log())
+
+    def test_a_new_selector_signs_after_reload(self):
+        rec = KeyTest.record(self.cli("dkim", "keygen", "example.test", "s2027", "--algo",
+                                      "ed25519").stdout)
+        with open(self.d.conf) as f:
+            conf = f.read()
+        self.d.write_conf(conf.replace("dkim selector rsa ed", "dkim selector rsa ed s2027"))
+        try:
+            n = self.d.log().count("queue reloaded")
+            self.d.signal(signal.SIGHUP)
+            self.assertTrue(harness.wait_for(
+                lambda: self.d.log().count("queue reloaded") > n, 15), self.d.log()[-2000:])
+            qid = self.send("joe@example.test", b"From: joe@example.test\r\n" + BODY,
+                            source="127.0.0.2")
+            content = self.delivered(qid)
+            self.assertEqual(self.selectors(content), ["rsa", "ed", "s2027"])
+            self.assertEqual(self.verify(content, dict(self.records, s2027=rec)),
+                             ["pass", "pass", "pass"])
+        finally:
+            n = self.d.log().count("queue reloaded")
+            self.d.write_conf(conf)
+            self.d.signal(signal.SIGHUP)
+            harness.wait_for(lambda: self.d.log().count("queue reloaded") > n, 15)
 
 
 if __name__ == "__main__":
