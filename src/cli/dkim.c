@@ -157,15 +157,30 @@ print_next_steps(const struct cli_ctx *x, const char *domain, const char *select
 	printf("`postern dkim list` shows what is configured.\n");
 }
 
+/* save_key - k as (domain, selector), durably; 0 or 1 (message said). */
+static int
+save_key(struct cli_ctx *x, const char *domain, const char *selector, const struct dkimkey *k)
+{
+	char err[ERR_MAX];
+
+	if (dkimkey_save(x->cf.state_dir, domain, selector, k, x->c->force, err, sizeof(err)) ==
+	    0)
+		return 0;
+	if (errno == EEXIST)
+		return cli_say("%s (a published selector keeps its key: make a new selector for a "
+			       "new key, or --force replaces it)",
+			       err);
+	return cli_say("%s", err);
+}
+
 static int
 dkim_keygen(struct cli_ctx *x, const char *domain_arg, const char *selector_arg)
 {
-	char domain[DKIM_DOMAIN_MAX + 1], selector[CONF_SELECTOR_MAX + 1], err[ERR_MAX];
+	char domain[DKIM_DOMAIN_MAX + 1], selector[CONF_SELECTOR_MAX + 1];
 	char path[PATH_MAX], label[16];
 	enum dkimkey_algo algo = DKIMKEY_RSA2048;
 	struct dkimkey k;
 	const char *why;
-	int rc = 1;
 
 	if (x->c->algo != NULL && dkimkey_algo_parse(x->c->algo, &algo) == -1)
 		return cli_say("--algo '%s' is not rsa2048 or ed25519", x->c->algo);
@@ -177,15 +192,9 @@ dkim_keygen(struct cli_ctx *x, const char *domain_arg, const char *selector_arg)
 			       selector_arg);
 	if (dkimkey_generate(algo, &k, &why) == -1)
 		return cli_say("%s", why);
-	if (dkimkey_save(x->cf.state_dir, domain, selector, &k, x->c->force, err,
-			 sizeof(err)) == -1) {
-		if (errno == EEXIST)
-			cli_say("%s (a published selector keeps its key: make a new selector for "
-				"a new key, or --force replaces it)",
-				err);
-		else
-			cli_say("%s", err);
-		goto out;
+	if (save_key(x, domain, selector, &k) != 0) {
+		dkimkey_clear(&k);
+		return 1;
 	}
 	dkimkey_alg_label(&k, label, sizeof(label));
 	audit_dkim(x, "dkim.keygen", domain, selector, "algorithm", label);
@@ -198,10 +207,8 @@ dkim_keygen(struct cli_ctx *x, const char *domain_arg, const char *selector_arg)
 		       "mail the\ndaemon signs with this selector fails verification. The "
 		       "daemon reads keys at\nstart and on reload.\n");
 	print_next_steps(x, domain, selector);
-	rc = 0;
-out:
 	dkimkey_clear(&k);
-	return rc;
+	return 0;
 }
 
 /* read_message - stdin, at most max bytes, with every line ending made
