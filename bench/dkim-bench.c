@@ -26,6 +26,12 @@
  * (ops per wall-clock second) and CPU time per op, and the median.
  *
  *   dkim-bench [-t SECONDS] [-r ROUNDS] [-c relaxed|simple] [-s SIZE,...]
+ *              [-a rsa|ed25519] [-o OP] [-P]
+ * -a and -o keep only one algorithm or one operation (for perf record);
+ * -P adds sign-pem; -B adds the body alone (once, with the RSA cells):
+ * canon (canonicalization into a sink that drops it) and body-hash
+ * (canonicalization and SHA-256), to tell canonicalization, hashing and
+ * public-key work apart.
  *
  * SECURITY: a benchmark, not part of the daemon; keys are generated at
  * start and never leave the process.
@@ -45,15 +51,18 @@
 #include "lib/buf.h"
 #include "lib/util.h"
 #include "mailauth/dkim.h"
+#include "mailauth/dkim_canon.h"
 
 #define ROUNDS_MAX 50
 #define SIZES_MAX 8
 #define DIGEST_LEN 32
 #define NOW_SKEW 60
 
-enum op { OP_SIGN, OP_SIGN_PEM, OP_VERIFY, OP_RAW_SIGN, OP_RAW_VERIFY };
+enum op { OP_SIGN, OP_SIGN_PEM, OP_VERIFY, OP_RAW_SIGN, OP_RAW_VERIFY, OP_CANON, OP_BODYHASH };
 
-static const char *const op_names[] = {"sign", "sign-pem", "verify", "raw-sign", "raw-verify"};
+static const char *const op_names[] = {
+	"sign", "sign-pem", "verify", "raw-sign", "raw-verify", "canon", "body-hash",
+};
 
 struct keyset {
 	enum dkim_alg alg;
@@ -67,7 +76,7 @@ struct keyset {
 };
 
 struct sample {
-	struct buf msg;	   /* the message to sign */
+	struct buf msg;	    /* the message to sign */
 	struct buf signed_; /* its DKIM-Signature field + the message */
 };
 
@@ -336,6 +345,42 @@ do_raw(struct keyset *k, enum op op)
 }
 
 static void
+sink_null(void *arg, const void *p, size_t n)
+{
+	(void)arg;
+	(void)p;
+	(void)n;
+}
+
+static void
+sink_md(void *arg, const void *p, size_t n)
+{
+	if (EVP_DigestUpdate(arg, p, n) != 1)
+		die("sha256");
+}
+
+/* do_body - the body of m canonicalized, and with md its SHA-256, as
+ * dkim_sign and dkim_verify_sig do it. */
+static void
+do_body(const struct sample *m, bool md)
+{
+	static struct dkim_body b;
+	static EVP_MD_CTX *ctx;
+	const char *body = strstr(m->msg.data, "\r\n\r\n") + 4;
+	unsigned char out[DIGEST_LEN];
+
+	if (ctx == NULL && (ctx = EVP_MD_CTX_new()) == NULL)
+		die("EVP_MD_CTX_new");
+	if (md && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+		die("sha256");
+	dkim_body_init(&b, canon, false, 0, md ? sink_md : sink_null, ctx);
+	dkim_body_update(&b, body, m->msg.len - (size_t)(body - m->msg.data));
+	dkim_body_final(&b);
+	if (md && EVP_DigestFinal_ex(ctx, out, NULL) != 1)
+		die("sha256");
+}
+
+static void
 run_op(struct cell *c)
 {
 	switch (c->op) {
@@ -349,6 +394,10 @@ run_op(struct cell *c)
 	case OP_RAW_SIGN:
 	case OP_RAW_VERIFY:
 		do_raw(c->k, c->op);
+		break;
+	case OP_CANON:
+	case OP_BODYHASH:
+		do_body(c->m, c->op == OP_BODYHASH);
 		break;
 	}
 }
@@ -467,7 +516,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: dkim-bench [-t SECONDS] [-r ROUNDS] [-c relaxed|simple] "
-			"[-s SIZE,...] [-P]\n");
+			"[-s SIZE,...] [-a rsa|ed25519] [-o OP] [-P] [-B]\n");
 	exit(2);
 }
 
@@ -475,7 +524,9 @@ struct opts {
 	double secs;
 	size_t rounds, nsizes;
 	size_t sizes[SIZES_MAX];
-	bool pem; /* also time dkim_sign with the key parsed from PEM each call */
+	bool pem;  /* also time dkim_sign with the key parsed from PEM each call */
+	bool body; /* also time the body alone */
+	const char *alg, *op; /* only this algorithm ("rsa", "ed25519"), operation */
 };
 
 static void
@@ -489,8 +540,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->sizes[0] = 4096;
 	o->sizes[1] = 102400;
 	o->nsizes = 2;
-	o->pem = false;
-	while ((ch = getopt(argc, argv, "t:r:c:s:P")) != -1) {
+	o->pem = o->body = false;
+	o->alg = o->op = NULL;
+	while ((ch = getopt(argc, argv, "t:r:c:s:a:o:PB")) != -1) {
 		if (ch == 't') {
 			char *end;
 
@@ -507,6 +559,12 @@ parse_opts(int argc, char **argv, struct opts *o)
 			o->nsizes = parse_sizes(optarg, o->sizes);
 		else if (ch == 'P')
 			o->pem = true;
+		else if (ch == 'B')
+			o->body = true;
+		else if (ch == 'a' && (strcmp(optarg, "rsa") == 0 || strcmp(optarg, "ed25519") == 0))
+			o->alg = optarg;
+		else if (ch == 'o')
+			o->op = optarg;
 		else
 			usage();
 	}
@@ -528,14 +586,40 @@ add_cells(struct cell *cells, struct keyset *k, struct sample *m, const struct o
 			cells[n++] = (struct cell){
 				.op = OP_SIGN_PEM, .k = k, .m = &m[j], .size = o->sizes[j]};
 		cells[n++] = (struct cell){.op = OP_VERIFY, .k = k, .m = &m[j], .size = o->sizes[j]};
+		if (o->body && k->alg == DKIM_ALG_RSA_SHA256) {
+			cells[n++] = (struct cell){
+				.op = OP_CANON, .k = k, .m = &m[j], .size = o->sizes[j]};
+			cells[n++] = (struct cell){
+				.op = OP_BODYHASH, .k = k, .m = &m[j], .size = o->sizes[j]};
+		}
 	}
 	return n;
+}
+
+/* keep_cells - drop the cells that -a and -o leave out. */
+static size_t
+keep_cells(struct cell *cells, size_t n, const struct opts *o)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		bool rsa = cells[i].k->alg == DKIM_ALG_RSA_SHA256;
+
+		if (o->alg != NULL && rsa != (strcmp(o->alg, "rsa") == 0))
+			continue;
+		if (o->op != NULL && strcmp(o->op, op_names[cells[i].op]) != 0)
+			continue;
+		cells[k++] = cells[i];
+	}
+	if (k == 0)
+		die("-a/-o leave nothing to measure");
+	return k;
 }
 
 int
 main(int argc, char **argv)
 {
-	static struct cell cells[2 * (2 + 3 * SIZES_MAX)];
+	static struct cell cells[2 * (2 + 5 * SIZES_MAX)];
 	struct keyset keys[2];
 	struct sample samples[2][SIZES_MAX];
 	struct opts o;
@@ -550,6 +634,7 @@ main(int argc, char **argv)
 		die("sha256");
 	for (i = 0; i < 2; i++)
 		ncell += add_cells(cells + ncell, &keys[i], samples[i], &o);
+	ncell = keep_cells(cells, ncell, &o);
 	for (i = 0; i < 2; i++) /* a signature for raw-verify to check */
 		do_raw(&keys[i], OP_RAW_SIGN);
 	for (r = 0; r < o.rounds; r++) {

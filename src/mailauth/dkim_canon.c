@@ -98,27 +98,33 @@ dkim_split_header(const char *msg, size_t len, struct dkim_field *f, size_t max,
 	return 0;
 }
 
-/* canon_value_relaxed - unfold, squeeze WSP runs to one SP, trim both ends. */
+/* canon_value_relaxed - unfold, squeeze WSP runs to one SP, trim both ends.
+ * Runs of other bytes are copied whole: a field is mostly such runs. */
 static void
 canon_value_relaxed(const char *v, size_t len, struct buf *out)
 {
-	size_t i;
+	size_t i = 0, run;
 	bool wsp = false, any = false;
 
-	for (i = 0; i < len; i++) {
+	buf_reserve(out, len);
+	while (i < len) {
 		if (v[i] == '\r' && i + 1 < len && v[i + 1] == '\n') {
-			i++;
+			i += 2;
 			continue;
 		}
 		if (is_wsp(v[i])) {
 			wsp = true;
+			i++;
 			continue;
 		}
 		if (wsp && any)
 			buf_addc(out, ' ');
 		wsp = false;
 		any = true;
-		buf_addc(out, v[i]);
+		for (run = 1; i + run < len && !is_wsp(v[i + run]) && v[i + run] != '\r'; run++)
+			;
+		buf_add(out, v + i, run);
+		i += run;
 	}
 }
 
@@ -214,14 +220,133 @@ dkim_body_init(struct dkim_body *b, enum dkim_canon c, bool has_limit, uint64_t 
 	b->arg = arg;
 }
 
+/* emit_run - n canonical bytes at once, as n calls of emit() would. */
+static void
+emit_run(struct dkim_body *b, const char *p, size_t n)
+{
+	size_t room = b->limit > b->hashed ? b->limit - b->hashed : 0;
+
+	b->total += n;
+	if (b->has_limit && n > room)
+		n = (size_t)room;
+	b->hashed += n;
+	while (n > 0) {
+		size_t k = sizeof(b->obuf) - b->olen;
+
+		if (k > n)
+			k = n;
+		memcpy(b->obuf + b->olen, p, k);
+		b->olen += k;
+		p += k;
+		n -= k;
+		if (b->olen == sizeof(b->obuf))
+			flush(b);
+	}
+}
+
+/* is_plain - a byte that canonicalizes to itself in any position. */
+static bool
+is_plain(enum dkim_canon c, char ch)
+{
+	return ch != '\r' && (c == DKIM_CANON_SIMPLE || !is_wsp(ch));
+}
+
+/* is_inner_crlf - a CRLF at s that a plain byte follows: not trailing, no
+ * WSP before it (the caller checked) or after it, so it stays as it is. */
+static bool
+is_inner_crlf(enum dkim_canon c, const char *s, const char *end)
+{
+	return end - s > 2 && s[0] == '\r' && s[1] == '\n' && is_plain(c, s[2]);
+}
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define BYTES(c) (0x0101010101010101ULL * (unsigned char)(c))
+
+/* byte_is - bit 7 set in exactly the bytes of x equal to c (no carry
+ * crosses a byte: each sum is at most 0xfe). */
+static uint64_t
+byte_is(uint64_t x, char c)
+{
+	x ^= BYTES(c);
+	return ~(((x & BYTES(0x7f)) + BYTES(0x7f)) | x) & BYTES(0x80);
+}
+
+static uint64_t
+wsp_or_cr(uint64_t x)
+{
+	return byte_is(x, ' ') | byte_is(x, '\t') | byte_is(x, '\r');
+}
+
+/* relaxed_stop - the first byte, 8 at a time, where a relaxed run stops:
+ * a TAB, an SP before WSP or CR, a CR that does not start an inner CRLF.
+ * Byte i of next and next2 is the byte 1 and 2 after byte i of x. */
+static const char *
+relaxed_stop(const char *s, const char *end)
+{
+	uint64_t x, next, next2, stop;
+
+	while (end - s >= 10) {
+		memcpy(&x, s, 8);
+		memcpy(&next, s + 1, 8);
+		memcpy(&next2, s + 2, 8);
+		stop = byte_is(x, '\t') | (byte_is(x, ' ') & wsp_or_cr(next)) |
+		       (byte_is(x, '\r') & ~(byte_is(next, '\n') & ~wsp_or_cr(next2)));
+		if (stop != 0)
+			return s + __builtin_ctzll(stop) / 8;
+		s += 8;
+	}
+	return s;
+}
+#else
+static const char *
+relaxed_stop(const char *s, const char *end)
+{
+	(void)end;
+	return s;
+}
+#endif
+
+/* run_end - the end of the run at s that canonicalizes to itself when
+ * nothing is held back: plain bytes, inner CRLFs, and in relaxed a single
+ * SP between two plain bytes (the common word gap). */
+static const char *
+run_end(enum dkim_canon c, const char *s, const char *end)
+{
+	if (c == DKIM_CANON_RELAXED)
+		s = relaxed_stop(s, end);
+	while (s < end) {
+		const char *cr;
+
+		if (c == DKIM_CANON_SIMPLE && (cr = memchr(s, '\r', (size_t)(end - s))) != s)
+			s = cr != NULL ? cr : end;
+		else if (is_plain(c, *s))
+			s++;
+		else if (*s == ' ' && end - s > 1 && is_plain(c, s[1]))
+			s += 2;
+		else if (is_inner_crlf(c, s, end))
+			s += 3;
+		else
+			break;
+	}
+	return s;
+}
+
+/* dkim_body_update - byte by byte only where state is held (a CR that may
+ * start a line end, WSP that may be trailing, line ends that may be
+ * trailing); everything between goes in runs. */
 void
 dkim_body_update(struct dkim_body *b, const void *p, size_t n)
 {
-	const char *s = p;
-	size_t i;
+	const char *s = p, *end = s + n, *e;
 
-	for (i = 0; i < n; i++)
-		body_byte(b, s[i]);
+	while (s < end) {
+		if (!b->cr && !b->wsp && b->ncrlf == 0 && (e = run_end(b->c, s, end)) > s) {
+			emit_run(b, s, (size_t)(e - s));
+			b->any = true;
+			s = e;
+		} else
+			body_byte(b, *s++);
+	}
 }
 
 void

@@ -12,6 +12,8 @@
  * exactly one CRLF (never CRLF CRLF, unless the whole body is CRLF).
  * Feeding the body in chunks gives the same bytes as feeding it at once,
  * and l= gives a prefix of the unlimited output with the same total.
+ * Both bodies equal ref_body(), the RFC's rules applied line by line to the
+ * whole body (an oracle for the streaming canonicalizer's fast paths).
  * Selection picks each field at most once, and only fields of that name.
  */
 #include <stdint.h>
@@ -46,6 +48,59 @@ run_body(enum dkim_canon c, const char *s, size_t n, size_t step, bool has_l, ui
 	return b.total;
 }
 
+/* ref_line - one line (without its CRLF) as relaxed says: WSP runs become
+ * one SP, WSP at the end goes. */
+static void
+ref_line(const char *s, size_t n, struct buf *out)
+{
+	size_t i;
+	bool wsp = false;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == ' ' || s[i] == '\t') {
+			wsp = true;
+			continue;
+		}
+		if (wsp)
+			buf_addc(out, ' ');
+		wsp = false;
+		buf_addc(out, s[i]);
+	}
+}
+
+/* ref_body - RFC 6376 3.4.3 and 3.4.4 on the whole body: lines end at
+ * CRLF only (the end of the body ends the last one), empty lines at the
+ * end go, an empty simple body is one CRLF, an empty relaxed body stays
+ * empty. */
+static void
+ref_body(enum dkim_canon c, const char *s, size_t n, struct buf *out)
+{
+	size_t i = 0, e;
+
+	while (i < n) {
+		for (e = i; e < n && !(s[e] == '\r' && e + 1 < n && s[e + 1] == '\n'); e++)
+			;
+		if (c == DKIM_CANON_RELAXED)
+			ref_line(s + i, e - i, out);
+		else
+			buf_add(out, s + i, e - i);
+		buf_adds(out, "\r\n");
+		i = e < n ? e + 2 : n;
+	}
+	while (out->len >= 4 && memcmp(out->data + out->len - 4, "\r\n\r\n", 4) == 0)
+		out->data[out->len -= 2] = '\0';
+	if (out->len == 2 && memcmp(out->data, "\r\n", 2) == 0)
+		buf_reset(out);
+	if (c == DKIM_CANON_SIMPLE && out->len == 0)
+		buf_adds(out, "\r\n");
+}
+
+static bool
+same(const struct buf *a, const struct buf *b)
+{
+	return a->len == b->len && (a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
+}
+
 static void
 check_relaxed_header(const struct buf *o)
 {
@@ -70,7 +125,7 @@ check_relaxed_header(const struct buf *o)
 static void
 check_bodies(const char *s, size_t n, size_t step, uint64_t l)
 {
-	struct buf r = BUF_INIT, r1 = BUF_INIT, sm = BUF_INIT, lim = BUF_INIT;
+	struct buf r = BUF_INIT, r1 = BUF_INIT, sm = BUF_INIT, lim = BUF_INIT, ref = BUF_INIT;
 	uint64_t tr, tl;
 	size_t i;
 
@@ -87,7 +142,18 @@ check_bodies(const char *s, size_t n, size_t step, uint64_t l)
 			  (r.len >= 4 && memcmp(r.data + r.len - 4, "\r\n\r\n", 4) == 0) ||
 			  r.len == 2))
 		abort();
+	ref_body(DKIM_CANON_RELAXED, s, n, &ref);
+	if (!same(&r, &ref))
+		abort();
+	buf_reset(&ref);
+	ref_body(DKIM_CANON_SIMPLE, s, n, &ref);
 	(void)run_body(DKIM_CANON_SIMPLE, s, n, step, false, 0, &sm);
+	if (!same(&sm, &ref))
+		abort();
+	buf_reset(&sm);
+	(void)run_body(DKIM_CANON_SIMPLE, s, n, n + 1, false, 0, &sm);
+	if (!same(&sm, &ref))
+		abort();
 	if (sm.len < 2 || memcmp(sm.data + sm.len - 2, "\r\n", 2) != 0 ||
 	    (sm.len >= 4 && memcmp(sm.data + sm.len - 4, "\r\n\r\n", 4) == 0))
 		abort();
@@ -99,6 +165,7 @@ check_bodies(const char *s, size_t n, size_t step, uint64_t l)
 	buf_free(&r1);
 	buf_free(&sm);
 	buf_free(&lim);
+	buf_free(&ref);
 }
 
 static void
