@@ -435,8 +435,11 @@ st_domain(struct ctx *c, const struct conf_node *n, void *t)
 		return cerr(c, n, "domain %s: defined twice", d.name);
 	if (apply(c, n, domain_tab, nitems(domain_tab), &d) == -1)
 		return -1;
-	if (d.deliver.spec[0] == '\0')
-		return cerr(c, n, "domain %s: missing 'deliver' (where its mail goes)", d.name);
+	/* without deliver, a domain only signs: mail for it is not received here */
+	if (d.deliver.spec[0] == '\0' && d.ndkim == 0)
+		return cerr(c, n, "domain %s: missing 'deliver' (where its mail goes) or 'dkim "
+				  "selector' (to sign its mail)",
+			    d.name);
 	cf->domains = xreallocarray(cf->domains, cf->ndomains + 1, sizeof(d));
 	cf->domains[cf->ndomains++] = d;
 	return 0;
@@ -1313,6 +1316,14 @@ conf_find_domain(const struct conf *cf, const char *domain)
 	return NULL;
 }
 
+const struct conf_domain *
+conf_find_receiving(const struct conf *cf, const char *domain)
+{
+	const struct conf_domain *d = conf_find_domain(cf, domain);
+
+	return d != NULL && d->deliver.spec[0] != '\0' ? d : NULL;
+}
+
 bool
 conf_acl_match(const struct conf_acl *acl, const struct sockaddr *sa)
 {
@@ -1477,9 +1488,12 @@ dump_domain(const struct conf_domain *d, struct buf *out)
 {
 	size_t j;
 
-	buf_addf(out, "domain %s {\n\tdeliver ", d->name);
-	dump_word(out, d->deliver.spec, "\n");
-	buf_addf(out, "\ttls %s\n", tls_policy_names[d->deliver.tls]);
+	buf_addf(out, "domain %s {\n", d->name);
+	if (d->deliver.spec[0] != '\0') {
+		buf_adds(out, "\tdeliver ");
+		dump_word(out, d->deliver.spec, "\n");
+		buf_addf(out, "\ttls %s\n", tls_policy_names[d->deliver.tls]);
+	}
 	if (d->ndkim > 0) {
 		buf_adds(out, "\tdkim selector");
 		for (j = 0; j < d->ndkim; j++)

@@ -249,6 +249,9 @@ struct conf *conf_ref(struct conf *cf);
 void conf_unref(struct conf *cf);
 /* conf_find_domain - the configured domain (case-insensitive), or NULL. */
 const struct conf_domain *conf_find_domain(const struct conf *cf, const char *domain);
+/* conf_find_receiving - the same, only when we receive its mail (it has
+ * `deliver`; a domain with only `dkim selector` is signed, not received). */
+const struct conf_domain *conf_find_receiving(const struct conf *cf, const char *domain);
 /* conf_acl_match - is the address in one of the networks? */
 bool conf_acl_match(const struct conf_acl *acl, const struct sockaddr *sa);
 /* conf_is_trusted - is the client address in trusted_networks? */

@@ -121,7 +121,7 @@ static struct dest *
 dest_get(struct sched *s, const char *domain)
 {
 	const struct conf *cf = s->q->cf;
-	const struct conf_domain *cd = conf_find_domain(cf, domain);
+	const struct conf_domain *cd = conf_find_receiving(cf, domain);
 	char key[400];
 	struct dest *d;
 

@@ -585,8 +585,9 @@ postmaster_rcpt(struct session *s, struct env_rcpt *r)
 {
 	const char *dom = s->cf->hostname;
 
-	if (conf_find_domain(s->cf, dom) == NULL && s->cf->ndomains > 0)
-		dom = s->cf->domains[0].name;
+	for (size_t i = 0; conf_find_receiving(s->cf, dom) == NULL && i < s->cf->ndomains; i++)
+		if (s->cf->domains[i].deliver.spec[0] != '\0')
+			dom = s->cf->domains[i].name;
 	snprintf(r->addr, sizeof(r->addr), "postmaster@%s", dom);
 	str_copy(r->domain, dom, sizeof(r->domain));
 }
@@ -597,7 +598,7 @@ may_relay_to(const struct session *s, const char *domain)
 {
 	if (s->trusted || s->auth_user[0] != '\0')
 		return true;
-	if (s->listener.role == ROLE_MX && conf_find_domain(s->cf, domain) != NULL)
+	if (s->listener.role == ROLE_MX && conf_find_receiving(s->cf, domain) != NULL)
 		return true;
 	return false;
 }

@@ -292,7 +292,8 @@ test_errors(void **state)
 		{BASE "hostname mx_1.example\n",
 		 "t.conf:3: hostname: 'mx_1.example' is not a valid host name"},
 		{BASE "domain example.test { }\n",
-		 "t.conf:3: domain example.test: missing 'deliver' (where its mail goes)"},
+		 "t.conf:3: domain example.test: missing 'deliver' (where its mail goes) or 'dkim "
+		 "selector' (to sign its mail)"},
 		{BASE "domain x..test { deliver smtp://h }\n",
 		 "t.conf:3: domain: 'x..test' is not a valid domain name"},
 		{BASE "domain x.test {\n deliver ftp://h\n}\n",
@@ -321,8 +322,6 @@ test_errors(void **state)
 		{BASE "domain x.test {\n dkim selector s1 { }\n deliver smtp://h\n}\n",
 		 "t.conf:4: dkim takes no block"},
 		{BASE "dkim selector s1\n", "t.conf:3: unknown directive 'dkim'"},
-		{BASE "domain x.test {\n dkim selector s1\n}\n",
-		 "t.conf:3: domain x.test: missing 'deliver' (where its mail goes)"},
 		{BASE "relay { smarthost lmtp:unix:/run/lmtp }\n",
 		 "t.conf:3: smarthost: 'lmtp:unix:/run/lmtp' is not smtp://host:port or "
 		 "lmtp://host:port"},
@@ -722,10 +721,34 @@ test_limits(void **state)
 	}
 }
 
+/* A domain with selectors and no deliver is signed, not received: mx
+ * listeners do not take its mail and delivery to it goes by MX. */
+static void
+test_signing_only_domain(void **state)
+{
+	struct conf cf;
+	struct buf out = BUF_INIT;
+	char err[CONF_ERR_MAX];
+
+	(void)state;
+	assert_int_equal(parse(BASE "domain sign.test {\n dkim selector s2026\n}\n"
+				    "domain in.test {\n deliver smtp://h\n dkim selector s1\n}\n",
+			       &cf, err, sizeof(err)),
+			 0);
+	assert_non_null(conf_find_domain(&cf, "sign.test"));
+	assert_null(conf_find_receiving(&cf, "sign.test"));
+	assert_non_null(conf_find_receiving(&cf, "in.test"));
+	conf_dump(&cf, &out);
+	assert_non_null(strstr(buf_cstr(&out), "domain sign.test {\n\tdkim selector s2026\n}\n"));
+	buf_free(&out);
+	conf_free(&cf);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_signing_only_domain),
 		cmocka_unit_test(test_tree),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_block_styles),
