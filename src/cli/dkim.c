@@ -132,8 +132,9 @@ print_next_steps(const struct cli_ctx *x, const char *domain, const char *select
 
 	printf("\nNext, once the record is published:\n");
 	if (d == NULL) {
-		printf("add to %s\n\n    domain %s {\n        deliver URL\n        dkim selector "
-		       "%s\n    }\n\nand reload the daemon (kill -HUP).\n",
+		printf("add to %s\n\n    domain %s {\n        dkim selector %s\n    }\n\n"
+		       "(with 'deliver URL' too if this gateway receives its mail) and reload the "
+		       "daemon (kill -HUP).\n",
 		       conf, domain, selector);
 	} else if (is_configured(&x->cf, domain, selector)) {
 		printf("domain %s lists %s already: reload the daemon (kill -HUP) and it signs "

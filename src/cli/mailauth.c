@@ -31,6 +31,8 @@
 #include "lib/net.h"
 #include "lib/util.h"
 #include "mailauth/authres.h"
+#include "mailauth/dkim_tags.h"
+#include "mailauth/dkimkey.h"
 #include "mailauth/msgauth.h"
 #include "mailauth/resolver.h"
 #include "mailauth/spf.h"
@@ -611,11 +613,73 @@ check_spf(struct tool *t, const char *domain, const struct ips *ips)
 	free(rec);
 }
 
+/* check_dkim_selector - the published key of one configured selector,
+ * against the key file in state_dir. */
+static void
+check_dkim_selector(struct tool *t, const char *domain, const char *sel)
+{
+	struct dkim_key *pub = xcalloc(1, sizeof(*pub));
+	struct dkimkey local = {0};
+	struct buf want = BUF_INIT;
+	char name[DKIM_QNAME_MAX + 1], err[512];
+	struct txt_answer *ap;
+	const char *why = NULL;
+	bool have_local;
+	size_t i, found = 0;
+
+	snprintf(name, sizeof(name), "%s._domainkey.%s", sel, domain);
+	have_local = dkimkey_load(t->cf.state_dir, domain, sel, &local, err, sizeof(err)) == 0;
+	ap = lookup_txt(t, name);
+	for (i = 0; i < ap->n && found == 0; i++)
+		if (dkim_key_parse(ap->txt[i].data, ap->txt[i].len, pub, &why) == 0)
+			found = i + 1;
+	if (ap->st == SPF_DNS_TEMPFAIL)
+		verdict("DKIM", "error", "the lookup of %s failed (DNS)", name);
+	else if (found == 0)
+		verdict("DKIM", ap->n ? "invalid" : "missing", "%s: %s", name,
+			ap->n ? why : "no key record, so receivers cannot verify our signatures");
+	else if (pub->revoked)
+		verdict("DKIM", "revoked", "%s: p= is empty (the key is withdrawn) but selector %s "
+					   "still signs",
+			name, sel);
+	else if (!have_local)
+		verdict("DKIM", "unknown", "%s is published; the local key cannot be read: %s", name,
+			err);
+	else if (pub->p_len != local.pub_len || memcmp(pub->p, local.pub, pub->p_len) != 0)
+		verdict("DKIM", "mismatch", "%s is not the public half of the key in state_dir: "
+					    "receivers will fail our signatures",
+			name);
+	else
+		verdict("DKIM", "ok", "%s matches the key in state_dir%s", name,
+			pub->testing ? " (t=y: testing, receivers treat failures as none)" : "");
+	if (have_local && ap->st != SPF_DNS_TEMPFAIL &&
+	    (found == 0 || pub->revoked || pub->p_len != local.pub_len ||
+	     memcmp(pub->p, local.pub, pub->p_len) != 0)) {
+		/* a zone line: an RSA key needs several strings of 255 bytes */
+		buf_reset(&want);
+		if (dkimkey_zone_line(domain, sel, &local, &want) == 0)
+			printf("         publish: %s\n", buf_cstr(&want));
+	}
+	txt_free(ap);
+	dkimkey_clear(&local);
+	buf_free(&want);
+	free(pub);
+}
+
 static void
 check_dkim(struct tool *t, const char *domain)
 {
-	(void)t;
-	verdict("DKIM", "unknown", "no signing selectors are configured for %s", domain);
+	const struct conf_domain *d = conf_find_domain(&t->cf, domain);
+	size_t i;
+
+	if (d == NULL || d->ndkim == 0) {
+		verdict("DKIM", "unknown", "no selector signs %s here (add 'dkim selector' to its "
+					   "domain block, after 'postern dkim keygen')",
+			domain);
+		return;
+	}
+	for (i = 0; i < d->ndkim; i++)
+		check_dkim_selector(t, domain, d->dkim[i].name);
 }
 
 static void

@@ -225,6 +225,7 @@ on_notice(struct queue_proc *qp, struct ipc_msg *m)
 	str_copy(env.client_ip, "127.0.0.1", sizeof(env.client_ip));
 	str_copy(env.helo, qp->cf->hostname, sizeof(env.helo));
 	str_copy(env.proto, "local", sizeof(env.proto));
+	env.originated = true; /* ours: DKIM-signed when its From: domain has keys */
 	env.body = BODY_8BITMIME;
 	env.smtputf8 = path.utf8;
 	str_copy(r.addr, path.addr, sizeof(r.addr));

@@ -100,6 +100,7 @@ send_dsn(struct queue *q, struct qmsg *m, struct dsn_rcpt *rc, size_t n, bool wi
 	str_copy(env.client_ip, "127.0.0.1", sizeof(env.client_ip));
 	str_copy(env.helo, q->cf->hostname, sizeof(env.helo));
 	str_copy(env.proto, "local", sizeof(env.proto));
+	env.originated = true; /* ours: DKIM-signed when its From: domain has keys */
 	/* The notification carries the original: it needs the same transport. */
 	env.smtputf8 = m->env.smtputf8;
 	env.body = m->env.body;

@@ -81,6 +81,7 @@ inject(struct job *j, const char *mail)
 	str_copy(env.client_ip, "127.0.0.1", sizeof(env.client_ip));
 	str_copy(env.helo, cf->hostname, sizeof(env.helo));
 	str_copy(env.proto, "local", sizeof(env.proto));
+	env.originated = true; /* ours: DKIM-signed when its From: domain has keys */
 	env.body = BODY_7BIT;
 	for (i = 0; i < j->dom.nrua; i++) {
 		if (j->t[i].status != DMARC_RUA_SEND)

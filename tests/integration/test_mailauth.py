@@ -352,10 +352,17 @@ class MailAuthTest(unittest.TestCase):
                              for d in ("bank.test", "sender.test", "nodmarc.test"))
             d = Daemon(deliver=f"smtp://127.0.0.1:{sink.port}", trusted="",
                        extra=f"resolver 127.0.0.1:{self.dns.port}\n" + routes +
+                             "domain reports.test {\n    dkim selector r1\n}\n"
                              "guard {\n    greet_delay 0\n}\n"
                              "mailauth {\n    dns_timeout 3s\n"
-                             "    dmarc_report_from dmarc-reports@example.test\n"
+                             "    dmarc_report_from dmarc-reports@reports.test\n"
                              '    dmarc_report_org "Example Gateway"\n}\n')
+            # the reports are signed: their From: domain has a key
+            p = subprocess.run([os.environ.get("POSTERN_BIN", "postern"), "dkim", "keygen",
+                                "reports.test", "r1", "--algo", "ed25519", "-c", d.conf],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            key = [l for l in p.stdout.splitlines() if l.startswith("v=DKIM1")][0]
             d.start()
             self.addCleanup(d.cleanup)
             for i in range(3):  # refused: p=reject
@@ -372,14 +379,24 @@ class MailAuthTest(unittest.TestCase):
                 for rcpt, _ in m.rcpts:
                     reports[rcpt] = m
             self.assertEqual(sorted(reports), ["dmarc@bank.test", "reports@sender.test"])
-            self.assertIn("to=<nobody@nodmarc.test> status=unauthorized", d.log())
             tmp = tempfile.mkdtemp(prefix="postern-rua-")
             self.addCleanup(shutil.rmtree, tmp)
+            self.assertIn("to=<nobody@nodmarc.test> status=unauthorized", d.log())
             for rcpt, m in reports.items():
                 self.assertEqual(m.mail_from, "")  # the null sender: no bounce loops
                 msg = email.message_from_bytes(m.content, policy=policy.default)
                 self.assertIn("Report Domain:", msg["Subject"])
-                self.assertEqual(msg["From"], "dmarc-reports@example.test")
+                self.assertEqual(msg["From"], "dmarc-reports@reports.test")
+                # DKIM-signed by the gateway, verified by dkimpy
+                self.assertIn("d=reports.test", m.header("DKIM-Signature"))
+                zf, mf = os.path.join(tmp, "zone"), os.path.join(tmp, "msg")
+                with open(zf, "w") as f:
+                    f.write(f"r1._domainkey.reports.test {key}\n")
+                with open(mf, "wb") as f:
+                    f.write(m.content)
+                v = subprocess.run([PY, os.path.join(HERE, "dkimpy_helper.py"), "verify", zf, mf],
+                                   capture_output=True, text=True, timeout=60)
+                self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
                 part = [p for p in msg.iter_attachments()][0]
                 self.assertTrue(part.get_filename().startswith("mx.example.test!"))
                 xml = gzip.decompress(part.get_payload(decode=True))
@@ -391,6 +408,7 @@ class MailAuthTest(unittest.TestCase):
                 self.assertEqual(v.returncode, 0, v.stderr + xml.decode())
                 text = xml.decode()
                 self.assertIn("<org_name>Example Gateway</org_name>", text)
+                self.assertIn("<email>dmarc-reports@reports.test</email>", text)
                 self.assertIn("<source_ip>127.0.0.1</source_ip>", text)
                 if rcpt == "dmarc@bank.test":
                     self.assertIn("<domain>bank.test</domain>", text)
@@ -401,6 +419,40 @@ class MailAuthTest(unittest.TestCase):
                     self.assertIn("<disposition>quarantine</disposition>", text)
             # reported once: a second run has nothing
             self.assertIn("reporting on 0 domains", d.ctl("dmarc", "report").stdout)
+
+    def test_dns_check_dkim(self):
+        """The DKIM part of dns check: each configured selector's record
+        against its key file. k1 published right, k2 publishes k1's key,
+        k3 is not published."""
+        with Sink() as sink:
+            d = Daemon(deliver=f"smtp://127.0.0.1:{sink.port}", trusted="",
+                       extra="domain sign.test {\n    dkim selector k1 k2 k3\n}\n")
+            bin_ = os.environ.get("POSTERN_BIN", "postern")
+            zone = {}
+            for sel in ("k1", "k2", "k3"):
+                p = subprocess.run([bin_, "dkim", "keygen", "sign.test", sel, "--algo",
+                                    "ed25519" if sel == "k3" else "rsa2048", "-c", d.conf],
+                                   capture_output=True, text=True, timeout=60)
+                self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+                zone[sel] = [l for l in p.stdout.splitlines()
+                             if l.startswith(f"{sel}._domainkey.sign.test. IN TXT")][0]
+            text = zone["k1"].replace("k1._domainkey.sign.test.", "k1._domainkey") + "\n"
+            text += zone["k1"].replace("k1._domainkey.sign.test.", "k2._domainkey") + "\n"
+            with Knot({"sign.test": text}) as dns:
+                with open(d.conf, "a") as f:
+                    f.write(f"resolver 127.0.0.1:{dns.port}\n")
+                d.start()
+                self.addCleanup(d.cleanup)
+                p = subprocess.run([bin_, "dns", "check", "sign.test", "--ip", "127.0.0.1",
+                                    "-c", d.conf], capture_output=True, text=True, timeout=60)
+            out = p.stdout
+            self.assertRegex(out, r"DKIM +ok +k1._domainkey.sign.test matches the key")
+            self.assertRegex(out, r"DKIM +mismatch +k2._domainkey.sign.test is not the public half")
+            self.assertRegex(out, r"DKIM +missing +k3._domainkey.sign.test: no key record")
+            self.assertIn("publish: " + zone["k2"], out)
+            self.assertIn("publish: " + zone["k3"], out)
+            self.assertNotIn("publish: " + zone["k1"], out)
+            self.assertEqual(p.returncode, 1)
 
 
 if __name__ == "__main__":
