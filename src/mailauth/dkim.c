@@ -6,12 +6,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
-#include <openssl/x509.h>
 
 #include "lib/util.h"
 #include "mailauth/dkim.h"
@@ -43,6 +44,7 @@ struct dkim_verify {
 	size_t len;
 	struct dkim_field *f;
 	size_t nf, body_off, nsig;
+	struct dkim_keycache *cache; /* or NULL */
 	struct sigslot slot[DKIM_SIGS_MAX];
 	/* streaming: the body is fed separately, one hash per distinct
 	 * (canonicalization, l=) pair, shared by the signatures using it */
@@ -50,6 +52,37 @@ struct dkim_verify {
 	struct bodyhash hash[DKIM_SIGS_MAX];
 	size_t nhash;
 	size_t slot_hash[DKIM_SIGS_MAX];
+};
+
+/* A usable public key and the record text it came from. */
+struct keyslot {
+	char *txt;
+	size_t len;
+	uint64_t hash, used;
+	struct dkim_key key;
+	EVP_PKEY *pk;
+	EVP_PKEY_CTX *ctx; /* RSA: ready for EVP_PKEY_verify(), or NULL */
+};
+
+struct dkim_keycache {
+	struct keyslot *slot;
+	size_t n, max;
+	uint64_t clock;
+	EVP_MD *sha256; /* fetched once, or NULL */
+};
+
+/* The key a signature is checked with: borrowed from the cache, or owned. */
+struct keyref {
+	const struct dkim_key *key;
+	EVP_PKEY *pk;
+	EVP_PKEY_CTX *ctx;
+	struct dkim_key *own; /* when not from the cache, with pk */
+};
+
+struct dkim_privkey {
+	enum dkim_alg alg;
+	EVP_PKEY *pk;
+	EVP_MD *sha256; /* fetched once, or NULL */
 };
 
 const char *
@@ -67,15 +100,15 @@ sink_md(void *arg, const void *p, size_t n)
 		abort(); /* SHA-256 update cannot fail short of a broken library */
 }
 
-/* body_hash - SHA-256 of the canonical body; b keeps the lengths. */
+/* body_hash - SHA-256 (sha) of the canonical body; b keeps the lengths. */
 static int
-body_hash(const char *body, size_t n, enum dkim_canon c, bool has_l, uint64_t l,
-	  unsigned char *out, struct dkim_body *b)
+body_hash(const EVP_MD *sha, const char *body, size_t n, enum dkim_canon c, bool has_l,
+	  uint64_t l, unsigned char *out, struct dkim_body *b)
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	int rc = -1;
 
-	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+	if (md == NULL || EVP_DigestInit_ex(md, sha, NULL) != 1)
 		goto fail;
 	dkim_body_init(b, c, has_l, l, sink_md, md);
 	dkim_body_update(b, body, n);
@@ -89,9 +122,18 @@ fail:
 }
 
 static int
-sha256(const void *p, size_t n, unsigned char *out)
+sha256(const EVP_MD *sha, const void *p, size_t n, unsigned char *out)
 {
-	return EVP_Digest(p, n, out, NULL, EVP_sha256(), NULL) == 1 ? 0 : -1;
+	return EVP_Digest(p, n, out, NULL, sha, NULL) == 1 ? 0 : -1;
+}
+
+/* sha_of - SHA-256 fetched once by the long-lived object that holds it
+ * (OpenSSL 3 looks EVP_sha256() up in its provider store on every use),
+ * or EVP_sha256(). */
+static const EVP_MD *
+sha_of(EVP_MD *fetched)
+{
+	return fetched != NULL ? fetched : EVP_sha256();
 }
 
 /* header_data - the canonical fields named by h= and the signature field
@@ -122,7 +164,9 @@ is_sig_field(const char *msg, const struct dkim_field *f)
 }
 
 /* stream_setup - a body hash for each parsed signature, shared when two
- * hash the body the same way. */
+ * hash the body the same way. EVP_sha256() here: a key cache, which holds
+ * SHA-256 fetched once, is attached only after this (one look-up a message
+ * per distinct hash, not per signature or per key). */
 static void
 stream_setup(struct dkim_verify *v)
 {
@@ -187,12 +231,17 @@ dkim_verify_body_end(struct dkim_verify *v)
 int
 dkim_verify_begin(const char *msg, size_t len, struct dkim_verify **out, const char **why)
 {
-	struct dkim_verify *v = xcalloc(1, sizeof(*v));
+	/* not zeroed: the slots (64 KiB), the stream's hashes (33 KiB) and the
+	 * fields (23 KiB) are filled as they are used */
+	struct dkim_verify *v = xmalloc(sizeof(*v));
 	size_t k;
 
 	v->msg = msg;
 	v->len = len;
-	v->f = xcalloc(DKIM_FIELDS_MAX, sizeof(*v->f));
+	v->nf = v->body_off = v->nsig = v->nhash = 0;
+	v->cache = NULL;
+	v->stream = v->stream_done = false;
+	v->f = xreallocarray(NULL, DKIM_FIELDS_MAX, sizeof(*v->f));
 	if (dkim_split_header(msg, len, v->f, DKIM_FIELDS_MAX, &v->nf, &v->body_off, why) != 0) {
 		dkim_verify_free(v);
 		return -1;
@@ -240,55 +289,124 @@ dkim_verify_free(struct dkim_verify *v)
 	free(v);
 }
 
-/* load_pubkey - the EVP key of a parsed record (SPKI or PKCS#1 for RSA). */
+/* der_seq - the elements of the SEQUENCE p[0..n), which must fill it.
+ * The tag is checked here: OpenSSL takes a primitive one (0x10) as well. */
+static STACK_OF(ASN1_TYPE) *
+der_seq(const unsigned char *p, long n)
+{
+	const unsigned char *q = p;
+	STACK_OF(ASN1_TYPE) *seq =
+		n > 0 && p[0] == 0x30 ? d2i_ASN1_SEQUENCE_ANY(NULL, &q, n) : NULL;
+
+	if (seq != NULL && q != p + n) {
+		sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
+		seq = NULL;
+	}
+	return seq;
+}
+
+static const ASN1_TYPE *
+der_elem(STACK_OF(ASN1_TYPE) * seq, int i, int type)
+{
+	const ASN1_TYPE *t = sk_ASN1_TYPE_value(seq, i);
+
+	return t != NULL && t->type == type ? t : NULL;
+}
+
+/* spki_rsa - the RSAPublicKey inside a SubjectPublicKeyInfo whose
+ * algorithm is rsaEncryption (RFC 3279 2.3.1), or NULL. Neither the
+ * parameters nor the unused-bits count are looked at: d2i_PUBKEY(), which
+ * this replaces, does not look at them either. */
+static const ASN1_BIT_STRING *
+spki_rsa(STACK_OF(ASN1_TYPE) * spki, STACK_OF(ASN1_TYPE) * *alg)
+{
+	const ASN1_TYPE *a = der_elem(spki, 0, V_ASN1_SEQUENCE), *k, *oid;
+
+	if (sk_ASN1_TYPE_num(spki) != 2 || a == NULL ||
+	    (k = der_elem(spki, 1, V_ASN1_BIT_STRING)) == NULL ||
+	    (*alg = der_seq(a->value.sequence->data, a->value.sequence->length)) == NULL ||
+	    sk_ASN1_TYPE_num(*alg) > 2 || (oid = der_elem(*alg, 0, V_ASN1_OBJECT)) == NULL ||
+	    OBJ_obj2nid(oid->value.object) != NID_rsaEncryption)
+		return NULL;
+	return k->value.bit_string;
+}
+
+/* rsa_pkcs1 - the key of an RSAPublicKey (RFC 8017 A.1.1) that fills
+ * p[0..len). */
+static EVP_PKEY *
+rsa_pkcs1(const unsigned char *p, long len)
+{
+	const unsigned char *q = p;
+	EVP_PKEY *pk = d2i_PublicKey(EVP_PKEY_RSA, NULL, &q, len);
+
+	if (pk != NULL && q != p + len) {
+		EVP_PKEY_free(pk);
+		pk = NULL;
+	}
+	return pk;
+}
+
+/* load_pubkey - the EVP key of a parsed record: Ed25519 raw, RSA as
+ * SubjectPublicKeyInfo or bare RSAPublicKey (RFC 6376 3.6.1 says the
+ * former; some publish the latter). OpenSSL 3.0's d2i_PUBKEY() runs its
+ * decoder framework, about 200 us a call (8 RSA-2048 verifications); the
+ * SubjectPublicKeyInfo is unwrapped here and the RSAPublicKey read with
+ * d2i_PublicKey(), which takes about 1 us. */
 static EVP_PKEY *
 load_pubkey(const struct dkim_key *key)
 {
-	const unsigned char *p = key->p;
+	STACK_OF(ASN1_TYPE) *spki, *alg = NULL;
+	const ASN1_BIT_STRING *bits;
+	EVP_PKEY *pk;
 
 	if (key->k == DKIM_KEY_ED25519)
 		return EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, key->p, key->p_len);
-	{
-		EVP_PKEY *pk = d2i_PUBKEY(NULL, &p, (long)key->p_len);
-
-		if (pk == NULL || p != key->p + key->p_len) {
-			EVP_PKEY_free(pk);
-			p = key->p;
-			pk = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, (long)key->p_len);
-			if (pk != NULL && p != key->p + key->p_len) {
-				EVP_PKEY_free(pk);
-				pk = NULL;
-			}
-		}
-		if (pk != NULL && EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA) {
-			EVP_PKEY_free(pk);
-			pk = NULL;
-		}
-		return pk;
-	}
+	spki = der_seq(key->p, (long)key->p_len);
+	if (spki != NULL && (bits = spki_rsa(spki, &alg)) != NULL)
+		pk = rsa_pkcs1(bits->data, bits->length);
+	else
+		pk = rsa_pkcs1(key->p, (long)key->p_len);
+	sk_ASN1_TYPE_pop_free(alg, ASN1_TYPE_free);
+	sk_ASN1_TYPE_pop_free(spki, ASN1_TYPE_free);
+	return pk;
 }
 
-/* check_sig - verify sig over the 32-byte hash; 0 when it matches. */
+/* rsa_verify_ctx - a context ready to verify RSA-SHA256 (PKCS#1 v1.5);
+ * EVP_PKEY_verify() may be called on it again and again. */
+static EVP_PKEY_CTX *
+rsa_verify_ctx(EVP_PKEY *pk)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(pk, NULL);
+
+	if (ctx != NULL && (EVP_PKEY_verify_init(ctx) != 1 ||
+			    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) != 1 ||
+			    EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) != 1)) {
+		EVP_PKEY_CTX_free(ctx);
+		ctx = NULL;
+	}
+	return ctx;
+}
+
+/* check_sig - verify sig over the 32-byte hash with kr's key (and its
+ * ready RSA context when it has one); 0 when it matches. */
 static int
-check_sig(EVP_PKEY *pk, enum dkim_alg alg, const unsigned char *hash, const unsigned char *sig,
-	  size_t siglen)
+check_sig(const struct keyref *kr, enum dkim_alg alg, const unsigned char *hash,
+	  const unsigned char *sig, size_t siglen)
 {
 	int ok = 0;
 
 	if (alg == DKIM_ALG_ED25519_SHA256) {
 		EVP_MD_CTX *md = EVP_MD_CTX_new();
 
-		ok = md != NULL && EVP_DigestVerifyInit(md, NULL, NULL, NULL, pk) == 1 &&
+		ok = md != NULL && EVP_DigestVerifyInit(md, NULL, NULL, NULL, kr->pk) == 1 &&
 		     EVP_DigestVerify(md, sig, siglen, hash, SHA256_LEN) == 1;
 		EVP_MD_CTX_free(md);
 	} else {
-		EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(pk, NULL);
+		EVP_PKEY_CTX *ctx = kr->ctx != NULL ? kr->ctx : rsa_verify_ctx(kr->pk);
 
-		ok = ctx != NULL && EVP_PKEY_verify_init(ctx) == 1 &&
-		     EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1 &&
-		     EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) == 1 &&
-		     EVP_PKEY_verify(ctx, sig, siglen, hash, SHA256_LEN) == 1;
-		EVP_PKEY_CTX_free(ctx);
+		ok = ctx != NULL && EVP_PKEY_verify(ctx, sig, siglen, hash, SHA256_LEN) == 1;
+		if (ctx != kr->ctx)
+			EVP_PKEY_CTX_free(ctx);
 	}
 	return ok ? 0 : -1;
 }
@@ -316,20 +434,27 @@ check_time(const struct dkim_sig *sig, time_t now, struct dkim_sigres *res)
 	return 0;
 }
 
-/* check_key - the key record against the signature. */
+/* check_answer - the DNS outcome. */
 static int
-check_key(const struct dkim_sig *sig, const struct dkim_keyans *ans, struct dkim_key *key,
-	  struct dkim_sigres *res)
+check_answer(const struct dkim_keyans *ans, struct dkim_sigres *res)
 {
-	const char *why, *at = strrchr(sig->i, '@');
-
 	if (ans == NULL || ans->status == DKIM_DNS_TEMPFAIL)
 		set_res(res, DKIM_TEMPERROR, "key lookup failed");
 	else if (ans->status == DKIM_DNS_NOTFOUND)
 		set_res(res, DKIM_PERMERROR, "no key record");
-	else if (dkim_key_parse(ans->txt, ans->len, key, &why) != 0)
-		set_res(res, DKIM_PERMERROR, why);
-	else if (key->revoked)
+	else
+		return 0;
+	return -1;
+}
+
+/* check_key - the key record against the signature. */
+static int
+check_key(const struct dkim_sig *sig, const struct dkim_key *key, struct dkim_sigres *res)
+{
+	const char *at = strrchr(sig->i, '@');
+
+	res->testing = key->testing;
+	if (key->revoked)
 		set_res(res, DKIM_PERMERROR, "key revoked");
 	else if (!key->sha256_ok || !key->email_ok)
 		set_res(res, DKIM_PERMERROR, "key not for this hash or service");
@@ -339,8 +464,162 @@ check_key(const struct dkim_sig *sig, const struct dkim_keyans *ans, struct dkim
 		set_res(res, DKIM_PERMERROR, "i= not equal to d= under t=s");
 	else
 		return 0;
-	res->testing = key->testing;
 	return -1;
+}
+
+/* ---- the key cache ---- */
+
+static uint64_t
+text_hash(const char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+struct dkim_keycache *
+dkim_keycache_new(size_t max)
+{
+	struct dkim_keycache *c = xcalloc(1, sizeof(*c));
+
+	c->max = max < 1 ? 1 : max > DKIM_KEYCACHE_MAX ? DKIM_KEYCACHE_MAX : max;
+	c->slot = xcalloc(c->max, sizeof(*c->slot));
+	c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	return c;
+}
+
+static void
+keyslot_clear(struct keyslot *k)
+{
+	EVP_PKEY_CTX_free(k->ctx);
+	EVP_PKEY_free(k->pk);
+	free(k->txt);
+	memset(k, 0, sizeof(*k));
+}
+
+void
+dkim_keycache_free(struct dkim_keycache *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->n; i++)
+		keyslot_clear(&c->slot[i]);
+	EVP_MD_free(c->sha256);
+	free(c->slot);
+	free(c);
+}
+
+void
+dkim_verify_use_cache(struct dkim_verify *v, struct dkim_keycache *c)
+{
+	v->cache = c;
+}
+
+static struct keyslot *
+cache_find(struct dkim_keycache *c, const char *txt, size_t len, uint64_t hash)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		struct keyslot *k = &c->slot[i];
+
+		if (k->hash == hash && k->len == len && memcmp(k->txt, txt, len) == 0) {
+			k->used = ++c->clock;
+			return k;
+		}
+	}
+	return NULL;
+}
+
+/* cache_put - move kr's own key into c (the least recently used entry
+ * goes when c is full); kr then borrows it. */
+static void
+cache_put(struct dkim_keycache *c, const char *txt, size_t len, uint64_t hash, struct keyref *kr)
+{
+	struct keyslot *k = &c->slot[c->n];
+	size_t i;
+
+	if (c->n == c->max) {
+		for (k = &c->slot[0], i = 1; i < c->n; i++)
+			if (c->slot[i].used < k->used)
+				k = &c->slot[i];
+		keyslot_clear(k);
+	} else
+		c->n++;
+	k->txt = xmalloc(len + 1);
+	memcpy(k->txt, txt, len);
+	k->txt[len] = '\0';
+	k->len = len;
+	k->hash = hash;
+	k->used = ++c->clock;
+	k->key = *kr->own;
+	k->pk = kr->pk;
+	k->ctx = kr->key->k == DKIM_KEY_RSA ? rsa_verify_ctx(kr->pk) : NULL;
+	free(kr->own);
+	*kr = (struct keyref){&k->key, k->pk, k->ctx, NULL};
+}
+
+/* key_load - parse the record and make its public key, into kr (owned). */
+static int
+key_load(const struct dkim_sig *sig, const struct dkim_keyans *ans, struct keyref *kr,
+	 struct dkim_sigres *res)
+{
+	const char *why;
+
+	kr->own = xmalloc(sizeof(*kr->own)); /* dkim_key_parse() clears it */
+	kr->key = kr->own;
+	if (dkim_key_parse(ans->txt, ans->len, kr->own, &why) != 0) {
+		set_res(res, DKIM_PERMERROR, why);
+		return -1;
+	}
+	if (check_key(sig, kr->key, res) != 0)
+		return -1;
+	if ((kr->pk = load_pubkey(kr->key)) == NULL)
+		set_res(res, DKIM_PERMERROR, "unusable public key");
+	else if (kr->key->k == DKIM_KEY_RSA && EVP_PKEY_get_bits(kr->pk) < DKIM_RSA_MIN_BITS)
+		set_res(res, DKIM_PERMERROR, "RSA key shorter than 1024 bits (RFC 8301)");
+	else
+		return 0;
+	return -1;
+}
+
+/* key_find - the usable key of answer ans for sig, from cache c when it
+ * has it (c may be NULL); a key parsed here goes into c. */
+static int
+key_find(struct dkim_keycache *c, const struct dkim_sig *sig, const struct dkim_keyans *ans,
+	 struct keyref *kr, struct dkim_sigres *res)
+{
+	uint64_t hash = 0;
+	struct keyslot *k;
+
+	if (check_answer(ans, res) != 0)
+		return -1;
+	if (c != NULL) {
+		hash = text_hash(ans->txt, ans->len);
+		if ((k = cache_find(c, ans->txt, ans->len, hash)) != NULL) {
+			*kr = (struct keyref){&k->key, k->pk, k->ctx, NULL};
+			return check_key(sig, kr->key, res);
+		}
+	}
+	if (key_load(sig, ans, kr, res) != 0)
+		return -1;
+	if (c != NULL)
+		cache_put(c, ans->txt, ans->len, hash, kr);
+	return 0;
+}
+
+static void
+key_release(struct keyref *kr)
+{
+	if (kr->own == NULL)
+		return; /* borrowed from the cache */
+	EVP_PKEY_free(kr->pk);
+	free(kr->own);
 }
 
 /* judge_body - compare a computed body hash with bh= and check l=. */
@@ -381,8 +660,8 @@ check_body(const struct dkim_verify *v, size_t slot, const struct dkim_sig *sig,
 		return judge_body(sig, h->bh, &h->b, res);
 	}
 	b = xmalloc(sizeof(*b));
-	if (body_hash(v->msg + v->body_off, v->len - v->body_off, sig->bcanon, sig->has_l, sig->l,
-		      bh, b) != 0)
+	if (body_hash(sha_of(v->cache != NULL ? v->cache->sha256 : NULL), v->msg + v->body_off,
+		      v->len - v->body_off, sig->bcanon, sig->has_l, sig->l, bh, b) != 0)
 		set_res(res, DKIM_TEMPERROR, "hash failed");
 	else
 		rc = judge_body(sig, bh, b, res);
@@ -392,7 +671,7 @@ check_body(const struct dkim_verify *v, size_t slot, const struct dkim_sig *sig,
 
 /* check_headers - the signature over the header data. */
 static int
-check_headers(const struct dkim_verify *v, const struct sigslot *s, EVP_PKEY *pk,
+check_headers(const struct dkim_verify *v, const struct sigslot *s, const struct keyref *kr,
 	      struct dkim_sigres *res)
 {
 	const struct dkim_field *sf = &v->f[s->field];
@@ -405,9 +684,10 @@ check_headers(const struct dkim_verify *v, const struct sigslot *s, EVP_PKEY *pk
 	buf_add(&sigf, field + s->value_off + s->sig.b_end, sf->len - s->value_off - s->sig.b_end);
 	header_data(v->msg, v->f, v->nf, s->field, (const char(*)[DKIM_HNAME_MAX + 1])s->sig.h,
 		    s->sig.nh, s->sig.hcanon, sigf.data, sigf.len, &data);
-	if (sha256(data.data, data.len, hash) != 0)
+	if (sha256(sha_of(v->cache != NULL ? v->cache->sha256 : NULL), data.data, data.len, hash) !=
+	    0)
 		set_res(res, DKIM_TEMPERROR, "hash failed");
-	else if (check_sig(pk, s->sig.alg, hash, s->sig.b, s->sig.b_len) != 0)
+	else if (check_sig(kr, s->sig.alg, hash, s->sig.b, s->sig.b_len) != 0)
 		set_res(res, DKIM_FAIL, "signature did not verify");
 	else
 		rc = 0;
@@ -430,29 +710,19 @@ static void
 verify_slot(const struct dkim_verify *v, const struct sigslot *s,
 	    const struct dkim_keyans *ans, time_t now, struct dkim_sigres *res)
 {
-	struct dkim_key *key = xcalloc(1, sizeof(*key));
-	EVP_PKEY *pk = NULL;
+	struct keyref kr = {NULL, NULL, NULL, NULL};
 
-	if (check_time(&s->sig, now, res) != 0 || check_key(&s->sig, ans, key, res) != 0)
-		goto done;
-	res->testing = key->testing;
-	pk = load_pubkey(key);
-	if (pk == NULL)
-		set_res(res, DKIM_PERMERROR, "unusable public key");
-	else if (key->k == DKIM_KEY_RSA && EVP_PKEY_get_bits(pk) < DKIM_RSA_MIN_BITS)
-		set_res(res, DKIM_PERMERROR, "RSA key shorter than 1024 bits (RFC 8301)");
-	else if (check_body(v, (size_t)(s - v->slot), &s->sig, res) == 0 &&
-		 check_headers(v, s, pk, res) == 0) {
+	if (check_time(&s->sig, now, res) == 0 && key_find(v->cache, &s->sig, ans, &kr, res) == 0 &&
+	    check_body(v, (size_t)(s - v->slot), &s->sig, res) == 0 &&
+	    check_headers(v, s, &kr, res) == 0) {
 		if (res->body_hashed < res->body_len)
 			set_res(res, DKIM_NEUTRAL, "body has unsigned content beyond l=");
 		else
 			set_res(res, DKIM_PASS, "ok");
 	}
-done:
 	if (res->testing && res->result == DKIM_FAIL)
 		set_res(res, DKIM_NEUTRAL, "failed, but the key is in testing mode");
-	EVP_PKEY_free(pk);
-	free(key);
+	key_release(&kr);
 }
 
 void
@@ -580,19 +850,19 @@ no_passphrase(char *buf, int size, int rwflag, void *u)
 
 /* load_privkey - the PEM key, checked against the algorithm. */
 static EVP_PKEY *
-load_privkey(const struct dkim_signer *s, const char **why)
+load_privkey(const char *pem, enum dkim_alg alg, const char **why)
 {
-	BIO *bio = BIO_new_mem_buf(s->key_pem, -1);
+	BIO *bio = BIO_new_mem_buf(pem, -1);
 	bool asked = false;
 	EVP_PKEY *pk = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, &asked)
 				   : NULL;
-	int want = s->alg == DKIM_ALG_ED25519_SHA256 ? EVP_PKEY_ED25519 : EVP_PKEY_RSA;
+	int want = alg == DKIM_ALG_ED25519_SHA256 ? EVP_PKEY_ED25519 : EVP_PKEY_RSA;
 
 	BIO_free(bio);
 	ERR_clear_error();
 	if (pk == NULL)
 		*why = asked ? "the private key is encrypted" : "cannot read the private key";
-	else if (s->alg == DKIM_ALG_RSA_SHA1)
+	else if (alg == DKIM_ALG_RSA_SHA1)
 		*why = "rsa-sha1 is not used for signing (RFC 8301)";
 	else if (EVP_PKEY_get_base_id(pk) != want)
 		*why = "private key type does not match the algorithm";
@@ -602,6 +872,56 @@ load_privkey(const struct dkim_signer *s, const char **why)
 		return pk;
 	EVP_PKEY_free(pk);
 	return NULL;
+}
+
+int
+dkim_privkey_load(const char *pem, enum dkim_alg alg, struct dkim_privkey **out,
+		  const char **why)
+{
+	EVP_PKEY *pk = load_privkey(pem, alg, why);
+
+	if (pk == NULL)
+		return -1;
+	*out = xcalloc(1, sizeof(**out));
+	(*out)->alg = alg;
+	(*out)->pk = pk;
+	(*out)->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	return 0;
+}
+
+void
+dkim_privkey_free(struct dkim_privkey *k)
+{
+	if (k == NULL)
+		return;
+	EVP_PKEY_free(k->pk);
+	EVP_MD_free(k->sha256);
+	free(k);
+}
+
+/* signer_key - the key to sign with: the loaded one (a new reference),
+ * or the PEM parsed now. */
+static EVP_PKEY *
+signer_key(const struct dkim_signer *s, const char **why)
+{
+	if (s->key == NULL)
+		return load_privkey(s->key_pem, s->alg, why);
+	if (s->key->alg != s->alg) {
+		*why = "private key type does not match the algorithm";
+		return NULL;
+	}
+	if (EVP_PKEY_up_ref(s->key->pk) != 1) {
+		*why = "cannot use the private key";
+		return NULL;
+	}
+	return s->key->pk;
+}
+
+/* signer_sha - SHA-256 as the loaded key fetched it, or EVP_sha256(). */
+static const EVP_MD *
+signer_sha(const struct dkim_signer *s)
+{
+	return sha_of(s->key != NULL ? s->key->sha256 : NULL);
 }
 
 /* make_sig - sign the 32-byte hash into sig (room for DKIM_B_MAX bytes). */
@@ -652,7 +972,7 @@ sign_fields(const char *msg, const struct dkim_field *f, size_t nf,
 
 	header_data(msg, f, nf, DKIM_NO_FIELD, (const char(*)[DKIM_HNAME_MAX + 1])h, nh,
 		    s->hcanon, prefix->data, prefix->len, &data);
-	if (sha256(data.data, data.len, hash) != 0 ||
+	if (sha256(signer_sha(s), data.data, data.len, hash) != 0 ||
 	    make_sig(pk, s->alg, hash, sig, &siglen) != 0) {
 		*why = "signing failed";
 		goto fail;
@@ -675,7 +995,7 @@ fail:
 static bool
 valid_signer(const struct dkim_signer *s)
 {
-	return s->domain != NULL && s->selector != NULL && s->key_pem != NULL &&
+	return s->domain != NULL && s->selector != NULL && (s->key_pem != NULL || s->key != NULL) &&
 	       strlen(s->domain) <= DKIM_DOMAIN_MAX && strlen(s->selector) <= DKIM_SELECTOR_MAX &&
 	       (s->identity == NULL || strlen(s->identity) <= DKIM_IDENTITY_MAX);
 }
@@ -690,17 +1010,19 @@ struct dkim_signing {
 	bool body_done;
 };
 
-int
-dkim_sign_begin(const char *hdr, size_t len, enum dkim_canon bcanon, struct dkim_signing **out,
-		const char **why)
+/* sign_begin - dkim_sign_begin() with the body hashed by sha. */
+static int
+sign_begin(const char *hdr, size_t len, enum dkim_canon bcanon, const EVP_MD *sha,
+	   struct dkim_signing **out, const char **why)
 {
 	struct dkim_signing *g = xcalloc(1, sizeof(*g));
 	size_t body_off;
 
 	*out = NULL;
 	g->hdr = hdr;
-	g->f = xcalloc(DKIM_FIELDS_MAX, sizeof(*g->f));
-	g->h = xcalloc(DKIM_HNAMES_MAX, sizeof(*g->h));
+	/* not zeroed (30 KiB): filled as the fields are found */
+	g->f = xreallocarray(NULL, DKIM_FIELDS_MAX, sizeof(*g->f));
+	g->h = xreallocarray(NULL, DKIM_HNAMES_MAX, sizeof(*g->h));
 	if (dkim_split_header(hdr, len, g->f, DKIM_FIELDS_MAX, &g->nf, &body_off, why) != 0 ||
 	    dkim_select_sign(hdr, g->f, g->nf, g->h, &g->nh, why) != 0) {
 		dkim_sign_free(g);
@@ -709,12 +1031,19 @@ dkim_sign_begin(const char *hdr, size_t len, enum dkim_canon bcanon, struct dkim
 	g->body.c = bcanon;
 	g->body.rc = -1;
 	g->body.md = EVP_MD_CTX_new();
-	if (g->body.md == NULL || EVP_DigestInit_ex(g->body.md, EVP_sha256(), NULL) != 1)
+	if (g->body.md == NULL || EVP_DigestInit_ex(g->body.md, sha, NULL) != 1)
 		abort(); /* out of memory in OpenSSL */
 	dkim_body_init(&g->body.b, bcanon, false, 0, sink_md, g->body.md);
 	dkim_body_update(&g->body.b, hdr + body_off, len - body_off);
 	*out = g;
 	return 0;
+}
+
+int
+dkim_sign_begin(const char *hdr, size_t len, enum dkim_canon bcanon, struct dkim_signing **out,
+		const char **why)
+{
+	return sign_begin(hdr, len, bcanon, EVP_sha256(), out, why);
 }
 
 void
@@ -746,7 +1075,7 @@ dkim_sign_add(struct dkim_signing *g, const struct dkim_signer *s, struct buf *o
 		*why = "hash failed";
 		goto fail;
 	}
-	if ((pk = load_privkey(s, why)) == NULL)
+	if ((pk = signer_key(s, why)) == NULL)
 		goto fail;
 	b64(g->body.bh, sizeof(g->body.bh), bh64);
 	sig_prefix(s, g->h, g->nh, bh64, &prefix);
@@ -782,7 +1111,7 @@ dkim_sign(const char *msg, size_t len, const struct dkim_signer *s, struct buf *
 		*why = "incomplete signer";
 		return -1;
 	}
-	if (dkim_sign_begin(msg, len, s->bcanon, &g, why) != 0)
+	if (sign_begin(msg, len, s->bcanon, signer_sha(s), &g, why) != 0)
 		return -1;
 	rc = dkim_sign_add(g, s, out, why);
 	dkim_sign_free(g);

@@ -4,7 +4,8 @@
  * Appendix A message verifies with its keys, tampering fails it, our
  * signatures (RSA-2048, Ed25519, both, each canonicalization) verify, and
  * the rules: rsa-sha1 and short RSA keys never pass, x= expires, t= in the
- * future, oversigned From, testing keys, revoked keys, DNS failures.
+ * future, oversigned From, testing keys, revoked keys, DNS failures; a key
+ * cache and a loaded private key change nothing but the cost.
  * Data files come from tests/data/dkim (DKIM_DATA is set by meson).
  */
 #include <setjmp.h>
@@ -172,7 +173,7 @@ sign_with(struct buf *msg, const char *pem, enum dkim_alg alg, enum dkim_canon c
 	  const char *sel, uint64_t expire)
 {
 	struct buf key = BUF_INIT, sig = BUF_INIT, out = BUF_INIT;
-	struct dkim_signer s = {"example.org", sel, NULL, alg, c, c, NULL, NOW, expire};
+	struct dkim_signer s = {"example.org", sel, NULL, alg, c, c, NULL, NOW, expire, NULL};
 	const char *why = NULL;
 	const char *line;
 
@@ -313,7 +314,7 @@ test_rfc8301(void **state)
 {
 	struct buf msg = BUF_INIT, key = BUF_INIT, rec = BUF_INIT, sig = BUF_INIT;
 	struct dkim_signer s = {"example.org", "short", NULL, DKIM_ALG_RSA_SHA256,
-				DKIM_CANON_RELAXED, DKIM_CANON_RELAXED, NULL, NOW, 0};
+				DKIM_CANON_RELAXED, DKIM_CANON_RELAXED, NULL, NOW, 0, NULL};
 	struct dkim_keyans ans;
 	struct dkim_sigres res;
 	const char *why;
@@ -398,9 +399,9 @@ test_sign_stream(void **state)
 	struct buf msg = BUF_INIT, rsa = BUF_INIT, ed = BUF_INIT, whole = BUF_INIT;
 	struct dkim_signer s[2] = {
 		{"example.org", "rsa", NULL, DKIM_ALG_RSA_SHA256, DKIM_CANON_RELAXED,
-		 DKIM_CANON_RELAXED, NULL, NOW, 0},
+		 DKIM_CANON_RELAXED, NULL, NOW, 0, NULL},
 		{"example.org", "ed", NULL, DKIM_ALG_ED25519_SHA256, DKIM_CANON_RELAXED,
-		 DKIM_CANON_RELAXED, NULL, NOW, 3600},
+		 DKIM_CANON_RELAXED, NULL, NOW, 3600, NULL},
 	};
 	struct dkim_signing *g;
 	const char *why = NULL, *body;
@@ -464,7 +465,7 @@ static void
 test_encrypted_key(void **state)
 {
 	struct dkim_signer s = {"example.org", "enc", NULL, DKIM_ALG_ED25519_SHA256,
-				DKIM_CANON_RELAXED, DKIM_CANON_RELAXED, NULL, NOW, 0};
+				DKIM_CANON_RELAXED, DKIM_CANON_RELAXED, NULL, NOW, 0, NULL};
 	struct buf msg = BUF_INIT, sig = BUF_INIT;
 	EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	BIO *bio = BIO_new(BIO_s_mem());
@@ -541,6 +542,115 @@ test_body_length(void **state)
 	buf_free(&m2);
 }
 
+/* verify_one - the first signature of msg, through cache c (may be NULL). */
+static void
+verify_one(const struct buf *msg, const struct dkim_keyans *ans, struct dkim_keycache *c,
+	   struct dkim_sigres *res)
+{
+	struct dkim_verify *v;
+	const char *why;
+
+	assert_int_equal(dkim_verify_begin(msg->data, msg->len, &v, &why), 0);
+	dkim_verify_use_cache(v, c);
+	dkim_verify_sig(v, 0, ans, NOW, res);
+	dkim_verify_free(v);
+}
+
+static void
+test_key_cache(void **state)
+{
+	/* every record twice, through a cache of two that keeps evicting:
+	 * a miss and a hit give what no cache gives */
+	static const struct {
+		int rsa; /* the message signed with RSA (else Ed25519) */
+		const char *file, *txt;
+		enum dkim_result want;
+	} rows[] = {
+		{0, NULL, "k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=", DKIM_PASS},
+		{0, NULL, "k=ed25519; p=yi50DjK5O9pqbFpNHklsv9lqaS0ArSYu02qp1S0DW1Y=", DKIM_FAIL},
+		{0, NULL, "k=ed25519; t=y; p=yi50DjK5O9pqbFpNHklsv9lqaS0ArSYu02qp1S0DW1Y=", DKIM_NEUTRAL},
+		{0, NULL, "k=ed25519; h=sha1; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
+		 DKIM_PERMERROR},
+		{0, NULL, "v=DKIM1; k=ed25519; p=", DKIM_PERMERROR},
+		{1, "2048_testkey_wo_markers.pub.txt", NULL, DKIM_PASS},     /* SPKI */
+		{1, "2048_testkey_wo_markers.pub.rsa.txt", NULL, DKIM_PASS}, /* PKCS#1 */
+		{0, "2048_testkey_wo_markers.pub.txt", NULL, DKIM_PERMERROR},  /* wrong type */
+		{1, NULL, "k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA", DKIM_PERMERROR},
+	};
+	struct dkim_keycache *c = dkim_keycache_new(2);
+	struct buf msg[2] = {BUF_INIT, BUF_INIT};
+	size_t i, k;
+
+	(void)state;
+	load("rfc6376.msg", true, &msg[0]);
+	load("rfc6376.msg", true, &msg[1]);
+	sign_with(&msg[0], "ed25519-rfc8463.pem", DKIM_ALG_ED25519_SHA256, DKIM_CANON_RELAXED, "ed",
+		  0);
+	sign_with(&msg[1], "2048_testkey.key", DKIM_ALG_RSA_SHA256, DKIM_CANON_SIMPLE, "rsa", 0);
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+			struct buf rec = BUF_INIT;
+			struct dkim_keyans ans;
+			struct dkim_sigres plain, miss, hit;
+
+			if (rows[i].file != NULL)
+				record(rows[i].file, NULL, &rec);
+			else
+				buf_adds(&rec, rows[i].txt);
+			ans = (struct dkim_keyans){DKIM_DNS_FOUND, rec.data, rec.len};
+			verify_one(&msg[rows[i].rsa], &ans, NULL, &plain);
+			verify_one(&msg[rows[i].rsa], &ans, c, &miss);
+			verify_one(&msg[rows[i].rsa], &ans, c, &hit);
+			if (plain.result != rows[i].want || miss.result != plain.result ||
+			    hit.result != plain.result || strcmp(miss.reason, plain.reason) != 0 ||
+			    strcmp(hit.reason, plain.reason) != 0 || hit.testing != plain.testing)
+				fail_msg("row %zu: %s (%s) / %s (%s) / %s (%s)", i,
+					 dkim_result_name(plain.result), plain.reason,
+					 dkim_result_name(miss.result), miss.reason,
+					 dkim_result_name(hit.result), hit.reason);
+			buf_free(&rec);
+		}
+	dkim_keycache_free(c);
+	dkim_keycache_free(NULL);
+	buf_free(&msg[0]);
+	buf_free(&msg[1]);
+}
+
+static void
+test_privkey(void **state)
+{
+	/* a loaded key signs as its PEM does; a key of the wrong type is refused */
+	struct buf pem = BUF_INIT, a = BUF_INIT, b = BUF_INIT, msg = BUF_INIT;
+	struct dkim_signer s = {"example.org", "ed", NULL, DKIM_ALG_ED25519_SHA256,
+				DKIM_CANON_RELAXED, DKIM_CANON_RELAXED, NULL, NOW, 0, NULL};
+	struct dkim_privkey *k = NULL;
+	const char *why = NULL;
+
+	(void)state;
+	load("rfc6376.msg", true, &msg);
+	load("ed25519-rfc8463.pem", false, &pem);
+	assert_int_equal(dkim_privkey_load(pem.data, DKIM_ALG_RSA_SHA256, &k, &why), -1);
+	assert_string_equal(why, "private key type does not match the algorithm");
+	assert_int_equal(dkim_privkey_load("not a key", DKIM_ALG_ED25519_SHA256, &k, &why), -1);
+	assert_int_equal(dkim_privkey_load(pem.data, DKIM_ALG_ED25519_SHA256, &k, &why), 0);
+	s.key_pem = pem.data;
+	assert_int_equal(dkim_sign(msg.data, msg.len, &s, &a, &why), 0);
+	s.key_pem = NULL;
+	s.key = k;
+	assert_int_equal(dkim_sign(msg.data, msg.len, &s, &b, &why), 0);
+	assert_string_equal(a.data, b.data); /* Ed25519 signatures are deterministic */
+	s.alg = DKIM_ALG_RSA_SHA256;
+	buf_reset(&b);
+	assert_int_equal(dkim_sign(msg.data, msg.len, &s, &b, &why), -1);
+	assert_string_equal(why, "private key type does not match the algorithm");
+	dkim_privkey_free(k);
+	dkim_privkey_free(NULL);
+	buf_free(&pem);
+	buf_free(&a);
+	buf_free(&b);
+	buf_free(&msg);
+}
+
 int
 main(void)
 {
@@ -550,6 +660,7 @@ main(void)
 		cmocka_unit_test(test_rfc8301),	    cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_gmail_folding), cmocka_unit_test(test_body_length),
 		cmocka_unit_test(test_encrypted_key), cmocka_unit_test(test_sign_stream),
+		cmocka_unit_test(test_key_cache),     cmocka_unit_test(test_privkey),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -221,7 +221,7 @@ static void
 sign_verify(const struct dkimkey *k)
 {
 	struct dkim_signer s = {"example.test", "s1",	    NULL, k->alg, DKIM_CANON_RELAXED,
-				DKIM_CANON_RELAXED, k->pem, time(NULL), 0};
+				DKIM_CANON_RELAXED, k->pem, time(NULL), 0, NULL};
 	struct buf sig = BUF_INIT, msg = BUF_INIT, txt = BUF_INIT;
 	struct dkim_keyans ans;
 	struct dkim_sigres res;
