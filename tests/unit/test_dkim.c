@@ -5,7 +5,8 @@
  * signatures (RSA-2048, Ed25519, both, each canonicalization) verify, and
  * the rules: rsa-sha1 and short RSA keys never pass, x= expires, t= in the
  * future, oversigned From, testing keys, revoked keys, DNS failures; a key
- * cache and a loaded private key change nothing but the cost.
+ * cache and a loaded private key change nothing but the cost, whole or
+ * streamed.
  * Data files come from tests/data/dkim (DKIM_DATA is set by meson).
  */
 #include <setjmp.h>
@@ -467,6 +468,7 @@ test_encrypted_key(void **state)
 	struct dkim_signer s = {"example.org", "enc", NULL, DKIM_ALG_ED25519_SHA256,
 				DKIM_CANON_RELAXED, DKIM_CANON_RELAXED, NULL, NOW, 0, NULL};
 	struct buf msg = BUF_INIT, sig = BUF_INIT;
+	struct dkim_privkey *k = NULL;
 	EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	BIO *bio = BIO_new(BIO_s_mem());
 	const char *why = NULL, *m = "From: a@example.org\r\n\r\nhi\r\n";
@@ -484,6 +486,10 @@ test_encrypted_key(void **state)
 	assert_int_equal(dkim_sign(m, strlen(m), &s, &sig, &why), -1);
 	assert_string_equal(why, "the private key is encrypted");
 	assert_int_equal(sig.len, 0);
+	why = NULL;
+	assert_int_equal(dkim_privkey_load(msg.data, DKIM_ALG_ED25519_SHA256, &k, &why), -1);
+	assert_string_equal(why, "the private key is encrypted");
+	assert_null(k);
 	BIO_free(bio);
 	EVP_PKEY_free(pk);
 	buf_free(&msg);
@@ -542,25 +548,44 @@ test_body_length(void **state)
 	buf_free(&m2);
 }
 
-/* verify_one - the first signature of msg, through cache c (may be NULL). */
+/* verify_one - the first signature of msg, through cache c (may be NULL),
+ * whole or with the body streamed in 100-byte chunks. */
 static void
 verify_one(const struct buf *msg, const struct dkim_keyans *ans, struct dkim_keycache *c,
-	   struct dkim_sigres *res)
+	   bool stream, struct dkim_sigres *res)
 {
+	const char *body = strstr(msg->data, "\r\n\r\n") + 4, *why;
+	size_t hlen = (size_t)(body - msg->data), pos;
 	struct dkim_verify *v;
-	const char *why;
 
-	assert_int_equal(dkim_verify_begin(msg->data, msg->len, &v, &why), 0);
+	if (!stream) {
+		assert_int_equal(dkim_verify_begin(msg->data, msg->len, &v, &why), 0);
+	} else {
+		assert_int_equal(dkim_verify_begin_stream(msg->data, hlen, &v, &why), 0);
+		for (pos = hlen; pos < msg->len; pos += 100)
+			dkim_verify_body(v, msg->data + pos,
+					 msg->len - pos < 100 ? msg->len - pos : 100);
+		dkim_verify_body_end(v);
+	}
 	dkim_verify_use_cache(v, c);
 	dkim_verify_sig(v, 0, ans, NOW, res);
 	dkim_verify_free(v);
 }
 
+static bool
+same_res(const struct dkim_sigres *a, const struct dkim_sigres *b)
+{
+	return a->result == b->result && strcmp(a->reason, b->reason) == 0 &&
+	       a->testing == b->testing && a->body_len == b->body_len;
+}
+
 static void
 test_key_cache(void **state)
 {
-	/* every record twice, through a cache of two that keeps evicting:
-	 * a miss and a hit give what no cache gives */
+	/* every record twice, whole and streamed: through a cache of two that
+	 * keeps evicting, a miss and a hit give what no cache gives; so does
+	 * a streamed message through a cache of one, which the rows evict
+	 * each time (always a miss) */
 	static const struct {
 		int rsa; /* the message signed with RSA (else Ed25519) */
 		const char *file, *txt;
@@ -577,7 +602,7 @@ test_key_cache(void **state)
 		{0, "2048_testkey_wo_markers.pub.txt", NULL, DKIM_PERMERROR},  /* wrong type */
 		{1, NULL, "k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA", DKIM_PERMERROR},
 	};
-	struct dkim_keycache *c = dkim_keycache_new(2);
+	struct dkim_keycache *c = dkim_keycache_new(2), *c1 = dkim_keycache_new(1);
 	struct buf msg[2] = {BUF_INIT, BUF_INIT};
 	size_t i, k;
 
@@ -589,65 +614,114 @@ test_key_cache(void **state)
 	sign_with(&msg[1], "2048_testkey.key", DKIM_ALG_RSA_SHA256, DKIM_CANON_SIMPLE, "rsa", 0);
 	for (k = 0; k < 2; k++)
 		for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+			const struct buf *m = &msg[rows[i].rsa];
 			struct buf rec = BUF_INIT;
 			struct dkim_keyans ans;
-			struct dkim_sigres plain, miss, hit;
+			struct dkim_sigres plain, miss, hit, s_hit, s_miss;
 
 			if (rows[i].file != NULL)
 				record(rows[i].file, NULL, &rec);
 			else
 				buf_adds(&rec, rows[i].txt);
 			ans = (struct dkim_keyans){DKIM_DNS_FOUND, rec.data, rec.len};
-			verify_one(&msg[rows[i].rsa], &ans, NULL, &plain);
-			verify_one(&msg[rows[i].rsa], &ans, c, &miss);
-			verify_one(&msg[rows[i].rsa], &ans, c, &hit);
-			if (plain.result != rows[i].want || miss.result != plain.result ||
-			    hit.result != plain.result || strcmp(miss.reason, plain.reason) != 0 ||
-			    strcmp(hit.reason, plain.reason) != 0 || hit.testing != plain.testing)
-				fail_msg("row %zu: %s (%s) / %s (%s) / %s (%s)", i,
-					 dkim_result_name(plain.result), plain.reason,
+			verify_one(m, &ans, NULL, false, &plain);
+			verify_one(m, &ans, c, false, &miss);
+			verify_one(m, &ans, c, false, &hit);
+			verify_one(m, &ans, c, true, &s_hit);
+			verify_one(m, &ans, c1, true, &s_miss);
+			if (plain.result != rows[i].want || !same_res(&miss, &plain) ||
+			    !same_res(&hit, &plain) || !same_res(&s_hit, &plain) ||
+			    !same_res(&s_miss, &plain))
+				fail_msg("row %zu: %s (%s) / %s (%s) / %s (%s) / %s (%s) / %s (%s)",
+					 i, dkim_result_name(plain.result), plain.reason,
 					 dkim_result_name(miss.result), miss.reason,
-					 dkim_result_name(hit.result), hit.reason);
+					 dkim_result_name(hit.result), hit.reason,
+					 dkim_result_name(s_hit.result), s_hit.reason,
+					 dkim_result_name(s_miss.result), s_miss.reason);
 			buf_free(&rec);
 		}
 	dkim_keycache_free(c);
+	dkim_keycache_free(c1);
 	dkim_keycache_free(NULL);
 	buf_free(&msg[0]);
 	buf_free(&msg[1]);
 }
 
+/* sign_stream - the signature of s over msg, its body streamed in 100-byte
+ * chunks. */
+static void
+sign_stream(const struct buf *msg, const struct dkim_signer *s, struct buf *out)
+{
+	const char *body = strstr(msg->data, "\r\n\r\n") + 4, *why = NULL;
+	size_t hlen = (size_t)(body - msg->data), pos;
+	struct dkim_signing *g;
+
+	assert_int_equal(dkim_sign_begin(msg->data, hlen, s->bcanon, &g, &why), 0);
+	for (pos = hlen; pos < msg->len; pos += 100)
+		dkim_sign_body(g, msg->data + pos, msg->len - pos < 100 ? msg->len - pos : 100);
+	if (dkim_sign_add(g, s, out, &why) != 0)
+		fail_msg("dkim_sign_add: %s", why);
+	dkim_sign_free(g);
+}
+
 static void
 test_privkey(void **state)
 {
-	/* a loaded key signs as its PEM does; a key of the wrong type is refused */
-	struct buf pem = BUF_INIT, a = BUF_INIT, b = BUF_INIT, msg = BUF_INIT;
-	struct dkim_signer s = {"example.org", "ed", NULL, DKIM_ALG_ED25519_SHA256,
-				DKIM_CANON_RELAXED, DKIM_CANON_RELAXED, NULL, NOW, 0, NULL};
-	struct dkim_privkey *k = NULL;
+	/* a loaded key signs as its PEM does, whole and streamed (RSA PKCS#1
+	 * v1.5 and Ed25519 signatures are deterministic); a key of the wrong
+	 * type is refused */
+	static const struct {
+		const char *file;
+		enum dkim_alg alg, other;
+	} keys[] = {
+		{"ed25519-rfc8463.pem", DKIM_ALG_ED25519_SHA256, DKIM_ALG_RSA_SHA256},
+		{"2048_testkey.key", DKIM_ALG_RSA_SHA256, DKIM_ALG_ED25519_SHA256},
+	};
+	struct buf msg = BUF_INIT;
+	struct dkim_privkey *none = NULL;
 	const char *why = NULL;
+	size_t i;
 
 	(void)state;
 	load("rfc6376.msg", true, &msg);
-	load("ed25519-rfc8463.pem", false, &pem);
-	assert_int_equal(dkim_privkey_load(pem.data, DKIM_ALG_RSA_SHA256, &k, &why), -1);
-	assert_string_equal(why, "private key type does not match the algorithm");
-	assert_int_equal(dkim_privkey_load("not a key", DKIM_ALG_ED25519_SHA256, &k, &why), -1);
-	assert_int_equal(dkim_privkey_load(pem.data, DKIM_ALG_ED25519_SHA256, &k, &why), 0);
-	s.key_pem = pem.data;
-	assert_int_equal(dkim_sign(msg.data, msg.len, &s, &a, &why), 0);
-	s.key_pem = NULL;
-	s.key = k;
-	assert_int_equal(dkim_sign(msg.data, msg.len, &s, &b, &why), 0);
-	assert_string_equal(a.data, b.data); /* Ed25519 signatures are deterministic */
-	s.alg = DKIM_ALG_RSA_SHA256;
-	buf_reset(&b);
-	assert_int_equal(dkim_sign(msg.data, msg.len, &s, &b, &why), -1);
-	assert_string_equal(why, "private key type does not match the algorithm");
-	dkim_privkey_free(k);
+	assert_int_equal(dkim_privkey_load("not a key", DKIM_ALG_ED25519_SHA256, &none, &why), -1);
+	assert_string_equal(why, "cannot read the private key");
+	assert_null(none);
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		struct buf pem = BUF_INIT, a = BUF_INIT, b = BUF_INIT, c = BUF_INIT;
+		struct dkim_signer s = {"example.org", "sel", NULL, keys[i].alg,
+					DKIM_CANON_RELAXED, DKIM_CANON_RELAXED, NULL, NOW, 0, NULL};
+		struct dkim_privkey *k = NULL;
+
+		load(keys[i].file, false, &pem);
+		assert_int_equal(dkim_privkey_load(pem.data, keys[i].other, &k, &why), -1);
+		assert_string_equal(why, "private key type does not match the algorithm");
+		assert_int_equal(dkim_privkey_load(pem.data, keys[i].alg, &k, &why), 0);
+		s.key_pem = pem.data;
+		assert_int_equal(dkim_sign(msg.data, msg.len, &s, &a, &why), 0);
+		s.key_pem = NULL;
+		s.key = k;
+		assert_int_equal(dkim_sign(msg.data, msg.len, &s, &b, &why), 0);
+		assert_string_equal(buf_cstr(&a), buf_cstr(&b));
+		sign_stream(&msg, &s, &c);
+		assert_string_equal(buf_cstr(&a), buf_cstr(&c));
+		/* the key wins over a PEM given as well */
+		s.key_pem = "not a key";
+		buf_reset(&b);
+		assert_int_equal(dkim_sign(msg.data, msg.len, &s, &b, &why), 0);
+		assert_string_equal(buf_cstr(&a), buf_cstr(&b));
+		s.alg = keys[i].other;
+		buf_reset(&b);
+		assert_int_equal(dkim_sign(msg.data, msg.len, &s, &b, &why), -1);
+		assert_string_equal(why, "private key type does not match the algorithm");
+		assert_int_equal(b.len, 0);
+		dkim_privkey_free(k);
+		buf_free(&pem);
+		buf_free(&a);
+		buf_free(&b);
+		buf_free(&c);
+	}
 	dkim_privkey_free(NULL);
-	buf_free(&pem);
-	buf_free(&a);
-	buf_free(&b);
 	buf_free(&msg);
 }
 
