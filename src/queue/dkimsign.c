@@ -23,7 +23,12 @@
 struct sigkey {
 	char domain[CONF_HOSTNAME_MAX + 1];
 	char selector[CONF_SELECTOR_MAX + 1];
-	struct dkimkey key;
+	enum dkim_alg alg;
+	/* parsed once here, not per message (OpenSSL 3.0 takes longer to
+	 * decode a PEM key than to sign with it); the committer's threads
+	 * sign with it at the same time, which OpenSSL allows for a key that
+	 * nobody changes */
+	struct dkim_privkey *key;
 };
 
 struct dkimsign {
@@ -39,6 +44,27 @@ struct spool_reader {
 	struct data_unstuff u;
 	char *raw; /* DKIMSIGN_CHUNK bytes */
 };
+
+/* sigkey_load - the key of (domain, selector) from the store, parsed for
+ * signing into k; the PEM text is wiped at once. 0, or -1 with why. */
+static int
+sigkey_load(const char *state_dir, const char *domain, const char *selector,
+	    struct sigkey *k, char *why, size_t whysz)
+{
+	struct dkimkey dk;
+	const char *reason;
+	int rc = 0;
+
+	if (dkimkey_load(state_dir, domain, selector, &dk, why, whysz) == -1)
+		return -1;
+	if (dkim_privkey_load(dk.pem, dk.alg, &k->key, &reason) == -1) {
+		snprintf(why, whysz, "%s", reason);
+		rc = -1;
+	}
+	k->alg = dk.alg;
+	dkimkey_clear(&dk);
+	return rc;
+}
 
 struct dkimsign *
 dkimsign_load(const struct conf *cf, char *err, size_t errsz)
@@ -57,8 +83,8 @@ dkimsign_load(const struct conf *cf, char *err, size_t errsz)
 		for (j = 0; j < d->ndkim; j++) {
 			struct sigkey *k = &ks->keys[ks->n];
 
-			if (dkimkey_load(cf->state_dir, d->name, d->dkim[j].name, &k->key, why,
-					 sizeof(why)) == -1) {
+			if (sigkey_load(cf->state_dir, d->name, d->dkim[j].name, k, why,
+					sizeof(why)) == -1) {
 				snprintf(err, errsz, "domain %s: dkim selector %s: %s", d->name,
 					 d->dkim[j].name, why);
 				dkimsign_unref(ks);
@@ -87,7 +113,7 @@ dkimsign_unref(struct dkimsign *ks)
 	if (ks == NULL || --ks->refs > 0)
 		return;
 	for (i = 0; i < ks->n; i++)
-		dkimkey_clear(&ks->keys[i].key);
+		dkim_privkey_free(ks->keys[i].key);
 	free(ks->keys);
 	free(ks);
 }
@@ -238,9 +264,9 @@ add_signatures(const struct dkimsign *ks, struct dkim_signing *g, time_t now, st
 		memset(&s, 0, sizeof(s));
 		s.domain = k->domain;
 		s.selector = k->selector;
-		s.alg = k->key.alg;
+		s.alg = k->alg;
 		s.hcanon = s.bcanon = DKIM_CANON_RELAXED;
-		s.key_pem = k->key.pem;
+		s.key = k->key;
 		s.t = now;
 		if (dkim_sign_add(g, &s, out, &why) != 0) {
 			o->reason = why;

@@ -13,10 +13,12 @@
  * streams through one body hash shared by every selector.
  *
  * SECURITY: runs in the queue process, the only one that holds private
- * keys: they are loaded from state_dir/dkim at start and on reload, and
- * wiped when the last commit that uses a key set is done. Signing runs in
- * the committer's threads, which only read a key set; its reference count
- * is changed on the event loop only. The spool file's content came from
+ * keys: they are loaded from state_dir/dkim at start and on reload,
+ * parsed once (dkim_privkey_load; the PEM text is wiped at once), and
+ * freed, which wipes them, when the last commit that uses a key set is
+ * done. Signing runs in the committer's threads, which only read a key
+ * set (OpenSSL lets several threads sign with one key); its reference
+ * count is changed on the event loop only. The spool file's content came from
  * the network: the header section we read is bounded by
  * DKIMSIGN_HEADER_MAX and parsed by the bounded DKIM and address parsers.
  * Signing is a service to our own senders, not a check: a message we
