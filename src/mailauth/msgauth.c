@@ -42,6 +42,7 @@ struct msgauth {
 	bool spf_checked;
 	const struct dmarc_psl *psl;
 	bool dkim;
+	struct dkim_keycache *dkim_keys; /* the caller's, or NULL */
 	time_t now;
 	unsigned (*rand100)(void);
 
@@ -109,6 +110,7 @@ msgauth_new(const struct spf_resolver *res, const struct msgauth_params *p)
 	m->spf_checked = p->spf_checked;
 	m->psl = p->psl;
 	m->dkim = p->dkim;
+	m->dkim_keys = p->dkim_keys;
 	m->now = p->now;
 	m->rand100 = p->rand100 != NULL ? p->rand100 : sys_rand100;
 	for (i = 0; i < MSGAUTH_TXT_MAX; i++)
@@ -208,6 +210,8 @@ msgauth_header(struct msgauth *m, const char *hdr, size_t len)
 		m->v = NULL;
 		m->r.header_bad = true;
 	}
+	if (m->v != NULL)
+		dkim_verify_use_cache(m->v, m->dkim_keys);
 	if (m->psl != NULL)
 		find_from(m);
 }

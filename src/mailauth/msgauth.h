@@ -22,7 +22,9 @@
  * SECURITY: runs in the smtp process on hostile input: the header section
  * is bounded by the caller, DNS answers go through the pure, fuzzed
  * parsers (dkim_tags, dmarc), at most MSGAUTH_TXT_MAX records per answer
- * are looked at. No allocation grows with the body.
+ * are looked at. No allocation grows with the body. A key cache
+ * (msgauth_params.dkim_keys) holds at most its size in keys, keyed by the
+ * exact record text, so a hostile sender can only push other keys out.
  * STANDARDS: RFC 6376 (DKIM) with RFC 8301 and RFC 8463, RFC 7489 (DMARC),
  * RFC 9091 (np=), RFC 8601 (Authentication-Results), RFC 7208 9.1.
  */
@@ -63,6 +65,10 @@ struct msgauth_params {
 	bool spf_checked;	  /* false: SPF off, nothing to report */
 	const struct dmarc_psl *psl; /* NULL: no DMARC */
 	bool dkim;		  /* verify DKIM signatures */
+	/* parsed DKIM keys kept between messages, or NULL: the caller's, used
+	 * by the calling thread only (a cache is not thread-safe), and it must
+	 * outlive the evaluation */
+	struct dkim_keycache *dkim_keys;
 	time_t now;
 	unsigned (*rand100)(void); /* 0..99 for pct=; NULL: a system random */
 };

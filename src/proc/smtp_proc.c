@@ -11,7 +11,11 @@
  * (max_connections, max_connections_per_ip) and the connection rate. The
  * rate limits of sessions (AUTH per address, messages and recipients per
  * user) are counted here too, in sliding windows, and the pregreet pass
- * list (addresses that waited for the greeting) is kept here.
+ * list (addresses that waited for the greeting) is kept here. One DKIM key
+ * cache serves every session: the process is single-threaded, and a
+ * cache is keyed by the exact record text, so what DNS answers decides
+ * (a hostile sender's keys can only push others out, at most
+ * SMTP_DKIM_KEYS of them are kept).
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -30,6 +34,7 @@
 
 #include "dns/dns.h"
 #include "lib/ipc.h"
+#include "mailauth/dkim.h"
 #include "mailauth/dmarc.h"
 #include "lib/httpd.h"
 #include "lib/log.h"
@@ -77,6 +82,9 @@ struct smtp_proc {
 	struct event *ev_stop;
 	struct session_env senv;
 	struct dmarc_psl *psl; /* the Public Suffix List, for DMARC */
+	/* DKIM keys of recent senders, parsed once (this process has one
+	 * thread, and a cache is for one thread); kept until exit */
+	struct dkim_keycache *dkim_keys;
 };
 
 static struct smtp_proc sp_global;
@@ -85,6 +93,9 @@ static struct smtp_proc sp_global;
 #define GREET_PASS_SECONDS (24 * 3600)
 /* Rate-table entries idle this long are forgotten. */
 #define RATE_IDLE_SECONDS (2 * 3600)
+/* DKIM keys kept parsed (each at most about 8 KiB with its record and
+ * OpenSSL's state; mostly far less). */
+#define SMTP_DKIM_KEYS 1024
 
 struct rate {
 	struct window w;
@@ -856,6 +867,7 @@ smtp_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user 
 		if (sp->psl == NULL)
 			log_warnx("smtp dmarc-unavailable error=\"%s\"", err);
 	}
+	sp->senv.dkim_keys = sp->dkim_keys = dkim_keycache_new(SMTP_DKIM_KEYS);
 	privsep_drop(pu, empty);
 	proc_watch_parent(fds->ppid);
 	signal(SIGPIPE, SIG_IGN);

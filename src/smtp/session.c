@@ -1905,6 +1905,7 @@ mailauth_begin(struct session *s)
 	p.spf_checked = s->spf_checked;
 	p.psl = m->dmarc ? s->env.psl : NULL;
 	p.dkim = m->dkim_verify;
+	p.dkim_keys = s->env.dkim_keys;
 	p.now = time(NULL);
 	s->ma = msgauth_new(&res, &p);
 }

@@ -79,11 +79,13 @@ struct session_ops {
 struct tls_server;
 struct dns;
 struct dmarc_psl;
+struct dkim_keycache;
 
 struct session_env {
 	struct event_base *base;
 	struct dns *dns;	/* DNSBL, SPF, DKIM, DMARC lookups; NULL: none */
 	const struct dmarc_psl *psl; /* for DMARC; NULL: no DMARC */
+	struct dkim_keycache *dkim_keys; /* DKIM keys met before; NULL: none */
 	struct conf *cf;	/* shared; each session holds a reference */
 	struct tls_server *tls; /* shared; NULL when no certificate */
 	const struct session_ops *ops;

@@ -6,9 +6,11 @@
  * The input's first byte picks the resolver's behaviour (answers at once,
  * later, or not at all and the deadline ends it); every *._domainkey name
  * answers the RFC 8463 Ed25519 key and an RSA key, every _dmarc name a
- * reject policy with pct=50. Checks: the callback runs exactly once, the
- * verdict is consistent, the Authentication-Results field has no bare CR
- * or LF and ends in CRLF.
+ * reject policy with pct=50. Keys go through a DKIM key cache of one,
+ * new for each input (so a crash reproduces alone), which the two key
+ * records keep evicting: misses, hits and evictions within one message.
+ * Checks: the callback runs exactly once, the verdict is consistent, the
+ * Authentication-Results field has no bare CR or LF and ends in CRLF.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -100,6 +102,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct spf_resolver res = {query, &z};
 	struct msgauth_params p = {0};
 	struct buf ar = BUF_INIT;
+	struct dkim_keycache *keys;
 	struct msgauth *m;
 	const uint8_t *e;
 	size_t h, i;
@@ -121,6 +124,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	p.spf_checked = true;
 	p.psl = psl;
 	p.dkim = true;
+	p.dkim_keys = keys = dkim_keycache_new(1);
 	p.now = 1700000000;
 	p.rand100 = half;
 	m = msgauth_new(&res, &p);
@@ -157,5 +161,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		z.cb = NULL;
 		answer(&z, cb, z.cbarg, z.type, z.name);
 	}
+	dkim_keycache_free(keys);
 	return 0;
 }

@@ -4,7 +4,8 @@
  * over an injected resolver: the authheaders DMARC cases
  * (tests/data/dmarc/authheaders), answers given at once and later, the
  * deadline, pct= sampling, SPF alignment, several From domains, and the
- * Authentication-Results that records it.
+ * Authentication-Results that records it; a DKIM key cache changes none
+ * of it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -172,6 +173,7 @@ on_done(void *arg, const struct msgauth_result *r)
 }
 
 static struct dmarc_psl *psl;
+static struct dkim_keycache *keycache; /* what evaluate() passes, or NULL */
 
 static unsigned fixed_rand;
 static unsigned
@@ -210,6 +212,7 @@ evaluate(struct zone *z, const char *file_or_text, bool is_text, const char *mai
 	p.spf_checked = true;
 	p.psl = psl;
 	p.dkim = true;
+	p.dkim_keys = keycache;
 	p.now = 1700000000;
 	p.rand100 = rand_fixed;
 	if (is_text) {
@@ -467,6 +470,90 @@ test_dkim_keys(void **state)
 	free(z);
 }
 
+/* A record of another RSA key (tests/data/dkim's 2048-bit one). */
+static const char other_rsa[] =
+	"v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA5Ru5WVhkPiBuE+mOf29uqontUf"
+	"oQpcWX04sA/V6dRmZ0I2kRHOSKYXLW84sqPiWyfKH4WaP7f0p6RvENyIqFjCYWDPxSX5Ck/rj0jUzQ6FKloUb9M/"
+	"0hhdUy2xa7przy7wudLu7WpgxyMLogPZfWMV369vvPefyvuXF8B3rCuy5qSNyvnDf0Dn4/blILfyw5df4JWJIj0F"
+	"fXxc3LMMLQM+Nn8q71iJmH5qXuB78GWUjT7erEXnrXdWKZimM9l6fMSOb6EBm0AwNVR+mOGwt05LPrSHFrwKJSNR"
+	"B5gBOzXfmjdUpghIq+wLF1trz+oJt5CcZs45GPjiuyUomI+HgFpQIDAQAB";
+
+/* outcome - the verdict and the Authentication-Results of file in zone z,
+ * through cache c (or none), as one comparable text. */
+static void
+outcome(struct zone *z, const char *file, struct dkim_keycache *c, struct buf *out)
+{
+	struct done d;
+	struct msgauth *m;
+	size_t i;
+
+	keycache = c;
+	m = evaluate(z, file, false, "bounce@example.com", SPF_PASS, &d);
+	keycache = NULL;
+	assert_int_equal(d.calls, 1);
+	for (i = 0; i < d.r.ndkim; i++)
+		buf_addf(out, "dkim %s (%s) testing=%d len=%llu/%llu\n",
+			   dkim_result_name(d.r.dkim[i].result), d.r.dkim[i].reason,
+			   d.r.dkim[i].testing, (unsigned long long)d.r.dkim[i].body_hashed,
+			   (unsigned long long)d.r.dkim[i].body_len);
+	buf_addf(out, "dmarc %s %s\n", dmarc_result_name(d.r.dmarc_result),
+		   dmarc_action_name(d.r.action));
+	assert_int_equal(msgauth_authres(m, out), 0);
+	msgauth_free(m);
+}
+
+/* The smtp process keeps one key cache for every message: each
+ * authheaders message, and the signed one with a wrong key record before
+ * the right one, give what they give without a cache, on a miss and on a
+ * hit, through a cache of one (it keeps evicting) and a larger one. */
+static void
+test_key_cache(void **state)
+{
+	static const char *const files[] = {
+		"test.message_signed", "testcomma.message", "test.message_multi",
+		"test.message_multi2", "test.message_sub",  "test.message_np1",
+		"test.message_np2",    "test_nop.message",
+	};
+	static const size_t sizes[] = {1, 16};
+	struct zone *z = calloc(1, sizeof(*z));
+	size_t i, k, round;
+
+	(void)state;
+	zone_load(z, DATA "/authheaders.zone");
+	for (round = 0; round < 2; round++) {
+		if (round == 1) {
+			/* another RSA key's record first: both are parsed and cached */
+			struct zone *w = calloc(1, sizeof(*w));
+
+			zone_add(w, "test._domainkey.example.com", other_rsa);
+			for (i = 0; i < z->n; i++)
+				zone_add(w, z->r[i].name, z->r[i].value);
+			free(z);
+			z = w;
+		}
+		for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+			struct dkim_keycache *c = dkim_keycache_new(sizes[k]);
+
+			for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+				struct buf plain = BUF_INIT, miss = BUF_INIT, hit = BUF_INIT;
+
+				outcome(z, files[i], NULL, &plain);
+				outcome(z, files[i], c, &miss);
+				outcome(z, files[i], c, &hit);
+				if (strcmp(buf_cstr(&plain), buf_cstr(&miss)) != 0 ||
+				    strcmp(buf_cstr(&plain), buf_cstr(&hit)) != 0)
+					fail_msg("%s (cache of %zu):\n%s\n%s\n%s", files[i],
+						 sizes[k], plain.data, miss.data, hit.data);
+				buf_free(&plain);
+				buf_free(&miss);
+				buf_free(&hit);
+			}
+			dkim_keycache_free(c);
+		}
+	}
+	free(z);
+}
+
 static struct msgauth *to_free;
 static int freed_calls;
 static void
@@ -538,6 +625,7 @@ main(void)
 		cmocka_unit_test(test_spf_alignment), cmocka_unit_test(test_pct),
 		cmocka_unit_test(test_dns_trouble),	cmocka_unit_test(test_bad_from),
 		cmocka_unit_test(test_dkim_keys),	cmocka_unit_test(test_free_in_callback),
+		cmocka_unit_test(test_key_cache),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
