@@ -5,33 +5,38 @@
  * measured in the same process so that the ratio needs no second run.
  *
  * For RSA-2048 (rsa-sha256) and Ed25519 (ed25519-sha256), and for
- * messages of 4 KiB and 100 KiB (a dozen header fields, a text body of
- * CRLF lines), it times:
- *   sign        dkim_sign(): header split, field selection, body
- *               canonicalization and hash, header hash, signature,
- *               base64 and folding; the private key loaded once, as the
- *               queue process does (sign-pem: parsed from PEM every call)
- *   verify      dkim_verify_begin() + dkim_verify_qname() +
- *               dkim_verify_sig(), the key record answered from memory
- *               (no DNS); the record is parsed every time, as it would be
- *               for a fresh DNS answer
- *   raw-sign    EVP_PKEY_sign() of a 32-byte SHA-256 digest (RSA,
- *               PKCS#1 v1.5 with the SHA-256 DigestInfo) or
- *               EVP_DigestSign() of the 32-byte header hash (Ed25519, as
- *               RFC 8463 signs it); key and context set up once
- *   raw-verify  the same, verifying
- * Each measurement runs for a fixed time; the cells take turns, ROUNDS
- * times (order reversed every other round), so machine noise falls on all.
+ * messages of 4 KiB and 100 KiB in all (a dozen header fields, a text body
+ * of CRLF lines, relaxed/relaxed unless -c), it times:
+ *   sign          dkim_sign(): header split, field selection, body
+ *                 canonicalization and hash, header hash, signature,
+ *                 base64 and folding, with the private key loaded once by
+ *                 dkim_privkey_load(), as a signer keeps it
+ *   verify        dkim_verify_begin() + dkim_verify_qname() +
+ *                 dkim_verify_sig(), the key record answered from memory
+ *                 (no DNS) and parsed every time, as a fresh DNS answer is
+ *   verify-cached the same with a dkim_keycache that holds the key
+ *   raw-sign      EVP_PKEY_sign() of a 32-byte SHA-256 digest (RSA,
+ *                 PKCS#1 v1.5 with the SHA-256 DigestInfo) or
+ *                 EVP_DigestSign() of a 32-byte header hash (Ed25519, which
+ *                 RFC 8463 signs); key and context set up once, as
+ *                 openssl speed does
+ *   raw-verify    the same, verifying
+ * Each cell runs for a fixed time per round, in slices of 25 ms that take
+ * turns with the other cells, so that noise from the rest of the machine
+ * falls on all cells alike; ROUNDS rounds, medians. Every signature made
+ * at start is verified (it must pass), and every verification must pass.
  * Output: one JSON object per cell on stdout with every round's rate
- * (ops per wall-clock second) and CPU time per op, and the median.
+ * (ops per wall-clock second) and CPU time per op, and their medians.
  *
  *   dkim-bench [-t SECONDS] [-r ROUNDS] [-c relaxed|simple] [-s SIZE,...]
- *              [-a rsa|ed25519] [-o OP] [-P]
- * -a and -o keep only one algorithm or one operation (for perf record);
- * -P adds sign-pem; -B adds the body alone (once, with the RSA cells):
- * canon (canonicalization into a sink that drops it) and body-hash
- * (canonicalization and SHA-256), to tell canonicalization, hashing and
- * public-key work apart.
+ *              [-a rsa|ed25519] [-o OP] [-P] [-B]
+ *   dkim-bench -M SIZE      print the message of that size and exit
+ * Defaults: -t 1 -r 5 -s 4k,100k. -a and -o keep one algorithm or one
+ * operation (for perf record). -P adds sign-pem (dkim_sign() parsing the
+ * PEM key every call); -B adds the body alone (with the RSA cells; it does
+ * not depend on the key): canon (canonicalization into a sink that drops
+ * it) and body-hash (canonicalization and SHA-256), to tell
+ * canonicalization, hashing and public-key work apart.
  *
  * SECURITY: a benchmark, not part of the daemon; keys are generated at
  * start and never leave the process.
@@ -56,23 +61,36 @@
 #define ROUNDS_MAX 50
 #define SIZES_MAX 8
 #define DIGEST_LEN 32
-#define NOW_SKEW 60
+/* Cells take turns in slices this long (seconds). */
+#define SLICE_S 0.025
 
-enum op { OP_SIGN, OP_SIGN_PEM, OP_VERIFY, OP_RAW_SIGN, OP_RAW_VERIFY, OP_CANON, OP_BODYHASH };
+enum op {
+	OP_SIGN,
+	OP_SIGN_PEM,
+	OP_VERIFY,
+	OP_VERIFY_CACHED,
+	OP_RAW_SIGN,
+	OP_RAW_VERIFY,
+	OP_CANON,
+	OP_BODYHASH,
+};
 
 static const char *const op_names[] = {
-	"sign", "sign-pem", "verify", "raw-sign", "raw-verify", "canon", "body-hash",
+	"sign", "sign-pem", "verify", "verify-cached", "raw-sign", "raw-verify", "canon", "body-hash",
 };
 
 struct keyset {
 	enum dkim_alg alg;
 	EVP_PKEY *pk;
+	struct dkim_privkey *priv;   /* loaded once, for dkim_sign */
+	struct dkim_keycache *cache; /* for verify-cached */
 	struct buf pem;		   /* PKCS#8 PEM of pk */
 	struct buf record;	   /* "v=DKIM1; k=...; p=..." */
 	EVP_PKEY_CTX *sctx, *vctx; /* raw RSA */
 	EVP_MD_CTX *smd, *vmd;	   /* raw Ed25519 */
 	unsigned char sig[512];
 	size_t siglen;
+	bool reinit; /* Ed25519 contexts are not reusable (OpenSSL >= 3.2) */
 };
 
 struct sample {
@@ -85,6 +103,8 @@ struct cell {
 	struct keyset *k;
 	struct sample *m; /* NULL for the raw operations */
 	size_t size;
+	unsigned long ops; /* this round's */
+	double wall, cpu;  /* this round's, seconds */
 	size_t nr;
 	double rate[ROUNDS_MAX];
 	double cpu_us[ROUNDS_MAX];
@@ -144,28 +164,29 @@ add_headers(struct buf *m)
 		    "\r\n");
 }
 
-/* add_line - one line of about 72 columns, CRLF included, at most room bytes. */
+/* add_line - words to about 60-70 columns and CRLF (at most 76 bytes);
+ * quoted starts the line with "> ", flowed ends it with an SP (a soft line
+ * break of format=flowed, RFC 3676, which relaxed canonicalization drops). */
 static void
-add_line(struct buf *m, size_t room)
+add_line(struct buf *m, bool quoted, bool flowed)
 {
-	size_t start = m->len, col = 0;
+	size_t start = m->len;
 
-	while (room >= 2 && col < 60 && col + 12 < room - 2) {
-		const char *w = word();
-
-		if (col > 0) {
-			buf_addc(m, ' ');
-			col++;
-		}
-		buf_adds(m, w);
-		col += strlen(w);
+	if (quoted)
+		buf_adds(m, ">");
+	while (m->len - start < 60) {
+		buf_addc(m, ' ');
+		buf_adds(m, word());
 	}
-	while (m->len - start + 2 < room && m->len - start < 1)
-		buf_addc(m, '.');
+	if (!quoted) /* no SP before the first word */
+		memmove(m->data + start, m->data + start + 1, --m->len - start);
+	if (flowed)
+		buf_addc(m, ' ');
 	buf_adds(m, "\r\n");
 }
 
-/* make_message - headers and a body of paragraphs, size bytes in all. */
+/* make_message - headers and a body of paragraphs of seven lines, every
+ * third one quoted, size bytes in all (the last line fills up). */
 static void
 make_message(size_t size, struct buf *m)
 {
@@ -173,16 +194,14 @@ make_message(size_t size, struct buf *m)
 
 	add_headers(m);
 	while (m->len + 2 < size) {
-		size_t room = size - m->len;
-
-		if (++lines % 7 == 0 && room > 4)
-			buf_adds(m, "\r\n"); /* paragraph break */
-		else if (room < 80) {
+		if (size - m->len < 80) {
 			while (m->len + 2 < size)
 				buf_addc(m, '-');
 			buf_adds(m, "\r\n");
-		} else
-			add_line(m, room);
+		} else if (++lines % 8 == 0)
+			buf_adds(m, "\r\n"); /* paragraph break */
+		else
+			add_line(m, lines / 8 % 3 == 2, lines % 8 != 7);
 	}
 	if (m->len != size)
 		die("message size");
@@ -255,6 +274,8 @@ raw_setup(struct keyset *k)
 static void
 key_make(struct keyset *k, enum dkim_alg alg)
 {
+	const char *why;
+
 	memset(k, 0, sizeof(*k));
 	k->alg = alg;
 	k->pk = alg == DKIM_ALG_RSA_SHA256 ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
@@ -262,12 +283,17 @@ key_make(struct keyset *k, enum dkim_alg alg)
 	if (k->pk == NULL)
 		die("keygen");
 	key_texts(k);
+	if (dkim_privkey_load(buf_cstr(&k->pem), alg, &k->priv, &why) != 0)
+		die(why);
+	k->cache = dkim_keycache_new(16);
 	raw_setup(k);
 }
 
 static void
 key_free(struct keyset *k)
 {
+	dkim_privkey_free(k->priv);
+	dkim_keycache_free(k->cache);
 	EVP_PKEY_CTX_free(k->sctx);
 	EVP_PKEY_CTX_free(k->vctx);
 	EVP_MD_CTX_free(k->smd);
@@ -287,8 +313,10 @@ signer(const struct keyset *k, bool pem, struct dkim_signer *s)
 	s->selector = "bench";
 	s->alg = k->alg;
 	s->hcanon = s->bcanon = canon;
-	(void)pem; /* dkim_sign takes PEM only */
-	s->key_pem = buf_cstr(&k->pem);
+	if (pem)
+		s->key_pem = buf_cstr(&k->pem);
+	else
+		s->key = k->priv;
 	s->t = time(NULL);
 }
 
@@ -305,7 +333,7 @@ do_sign(const struct keyset *k, const struct sample *m, bool pem, struct buf *ou
 }
 
 static void
-do_verify(const struct keyset *k, const struct sample *m)
+do_verify(const struct keyset *k, const struct sample *m, bool cached)
 {
 	struct dkim_keyans ans = {DKIM_DNS_FOUND, k->record.data, k->record.len};
 	struct dkim_verify *v;
@@ -315,6 +343,8 @@ do_verify(const struct keyset *k, const struct sample *m)
 
 	if (dkim_verify_begin(m->signed_.data, m->signed_.len, &v, &why) != 0)
 		die(why);
+	if (cached)
+		dkim_verify_use_cache(v, k->cache);
 	if (dkim_verify_count(v) != 1 || dkim_verify_qname(v, 0, qname, sizeof(qname)) != 0 ||
 	    strcmp(qname, "bench._domainkey.example.org") != 0)
 		die("qname");
@@ -338,6 +368,18 @@ do_raw(struct keyset *k, enum op op)
 		ok = op == OP_RAW_SIGN
 			     ? EVP_DigestSign(k->smd, k->sig, &len, digest, DIGEST_LEN)
 			     : EVP_DigestVerify(k->vmd, k->sig, k->siglen, digest, DIGEST_LEN);
+	if (ok != 1 && k->alg != DKIM_ALG_RSA_SHA256 && !k->reinit) {
+		/* OpenSSL 3.2 and later want a new Init before every one-shot
+		 * Ed25519 operation (3.0, like openssl speed, reuses the context) */
+		k->reinit = true;
+		fprintf(stderr, "dkim-bench: raw Ed25519 re-initialises its context every time\n");
+	}
+	if (ok != 1 && k->reinit)
+		ok = op == OP_RAW_SIGN
+			     ? EVP_DigestSignInit(k->smd, NULL, NULL, NULL, k->pk) == 1 &&
+				       EVP_DigestSign(k->smd, k->sig, &len, digest, DIGEST_LEN)
+			     : EVP_DigestVerifyInit(k->vmd, NULL, NULL, NULL, k->pk) == 1 &&
+				       EVP_DigestVerify(k->vmd, k->sig, k->siglen, digest, DIGEST_LEN);
 	if (ok != 1)
 		die("raw operation failed");
 	if (op == OP_RAW_SIGN)
@@ -389,7 +431,8 @@ run_op(struct cell *c)
 		do_sign(c->k, c->m, c->op == OP_SIGN_PEM, &scratch);
 		break;
 	case OP_VERIFY:
-		do_verify(c->k, c->m);
+	case OP_VERIFY_CACHED:
+		do_verify(c->k, c->m, c->op == OP_VERIFY_CACHED);
 		break;
 	case OP_RAW_SIGN:
 	case OP_RAW_VERIFY:
@@ -413,25 +456,44 @@ clock_s(clockid_t id)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* measure - run c's operation for secs of wall time; one more round. */
+/* slice - run c's operation for secs of wall time (at least once), adding
+ * to what the round has counted. */
 static void
-measure(struct cell *c, double secs)
+slice(struct cell *c, double secs)
 {
-	double w0, c0, w;
-	unsigned long n = 0;
-	int i;
+	double w0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID), w;
 
-	for (i = 0; i < 3; i++) /* warm: caches, lazily computed key data */
-		run_op(c);
-	w0 = clock_s(CLOCK_MONOTONIC);
-	c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
 	do {
 		run_op(c);
-		n++;
+		c->ops++;
 	} while ((w = clock_s(CLOCK_MONOTONIC)) - w0 < secs);
-	c->rate[c->nr] = (double)n / (w - w0);
-	c->cpu_us[c->nr] = (clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0) * 1e6 / (double)n;
-	c->nr++;
+	c->wall += w - w0;
+	c->cpu += clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+}
+
+/* round - every cell for secs in all, in slices of SLICE_S taking turns
+ * (in reverse order every other slice), so that whatever else the machine
+ * does falls on all of them alike; one more rate and CPU time per cell. */
+static void
+round_run(struct cell *cells, size_t n, double secs)
+{
+	size_t i, k, nslice = secs > SLICE_S ? (size_t)(secs / SLICE_S + 0.5) : 1;
+
+	for (i = 0; i < n; i++) {
+		run_op(&cells[i]); /* warm: caches, lazily computed key data */
+		cells[i].ops = 0;
+		cells[i].wall = cells[i].cpu = 0;
+	}
+	for (k = 0; k < nslice; k++)
+		for (i = 0; i < n; i++)
+			slice(&cells[k % 2 ? n - 1 - i : i], secs / (double)nslice);
+	for (i = 0; i < n; i++) {
+		struct cell *c = &cells[i];
+
+		c->rate[c->nr] = (double)c->ops / c->wall;
+		c->cpu_us[c->nr] = c->cpu * 1e6 / (double)c->ops;
+		c->nr++;
+	}
 }
 
 static int
@@ -485,7 +547,7 @@ sample_make(struct sample *m, const struct keyset *k, size_t size)
 	make_message(size, &m->msg);
 	do_sign(k, m, false, &m->signed_);
 	buf_add(&m->signed_, m->msg.data, m->msg.len);
-	do_verify(k, m); /* it passes, or we stop here */
+	do_verify(k, m, false); /* it passes, or we stop here */
 }
 
 static size_t
@@ -512,11 +574,27 @@ parse_sizes(const char *arg, size_t *sizes)
 	return n;
 }
 
+/* print_message - the message dkim-bench signs at that size, as it is. */
+static void
+print_message(const char *arg)
+{
+	struct buf m = BUF_INIT;
+	size_t size;
+
+	if (parse_sizes(arg, &size) != 1)
+		die("-M takes one size");
+	rng = 12345 + size;
+	make_message(size, &m);
+	fwrite(m.data, 1, m.len, stdout);
+	exit(0);
+}
+
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: dkim-bench [-t SECONDS] [-r ROUNDS] [-c relaxed|simple] "
-			"[-s SIZE,...] [-a rsa|ed25519] [-o OP] [-P] [-B]\n");
+			"[-s SIZE,...] [-a rsa|ed25519] [-o OP] [-P] [-B]\n"
+			"       dkim-bench -M SIZE\n");
 	exit(2);
 }
 
@@ -542,7 +620,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->nsizes = 2;
 	o->pem = o->body = false;
 	o->alg = o->op = NULL;
-	while ((ch = getopt(argc, argv, "t:r:c:s:a:o:PB")) != -1) {
+	while ((ch = getopt(argc, argv, "t:r:c:s:a:o:PBM:")) != -1) {
 		if (ch == 't') {
 			char *end;
 
@@ -565,6 +643,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 			o->alg = optarg;
 		else if (ch == 'o')
 			o->op = optarg;
+		else if (ch == 'M')
+			print_message(optarg);
 		else
 			usage();
 	}
@@ -586,6 +666,8 @@ add_cells(struct cell *cells, struct keyset *k, struct sample *m, const struct o
 			cells[n++] = (struct cell){
 				.op = OP_SIGN_PEM, .k = k, .m = &m[j], .size = o->sizes[j]};
 		cells[n++] = (struct cell){.op = OP_VERIFY, .k = k, .m = &m[j], .size = o->sizes[j]};
+		cells[n++] = (struct cell){
+			.op = OP_VERIFY_CACHED, .k = k, .m = &m[j], .size = o->sizes[j]};
 		if (o->body && k->alg == DKIM_ALG_RSA_SHA256) {
 			cells[n++] = (struct cell){
 				.op = OP_CANON, .k = k, .m = &m[j], .size = o->sizes[j]};
@@ -619,7 +701,7 @@ keep_cells(struct cell *cells, size_t n, const struct opts *o)
 int
 main(int argc, char **argv)
 {
-	static struct cell cells[2 * (2 + 5 * SIZES_MAX)];
+	static struct cell cells[2 * (2 + 6 * SIZES_MAX)];
 	struct keyset keys[2];
 	struct sample samples[2][SIZES_MAX];
 	struct opts o;
@@ -638,8 +720,7 @@ main(int argc, char **argv)
 	for (i = 0; i < 2; i++) /* a signature for raw-verify to check */
 		do_raw(&keys[i], OP_RAW_SIGN);
 	for (r = 0; r < o.rounds; r++) {
-		for (j = 0; j < ncell; j++)
-			measure(&cells[r % 2 ? ncell - 1 - j : j], o.secs);
+		round_run(cells, ncell, o.secs);
 		fprintf(stderr, "dkim-bench: round %zu/%zu done\n", r + 1, o.rounds);
 	}
 	for (j = 0; j < ncell; j++)

@@ -23,13 +23,18 @@
 #   AUTH_CACHE_ROW=0   no rows for Dovecot with its auth cache on
 #   ONLY_GUARD=1  only the guard part (bench/guard.py: banned connections turned away, the
 #                 guard's cost on allowed connections and sessions, guard on vs off)
-#   GUARD=0       skip the guard part (it runs last otherwise; ONLY_TLS/ONLY_AUTH skip it)
+#   GUARD=0       skip the guard part (it runs after AUTH otherwise; ONLY_TLS/ONLY_AUTH skip it)
+#   ONLY_DKIM=1   only the DKIM part (bench/dkim.py: dkim-bench next to openssl speed; no
+#                 MTA, no root needed)
+#   DKIM=0        skip the DKIM part (it runs last otherwise; the other ONLY_* skip it)
+#   DKIM_SECS=1   DKIM part: seconds per cell and round (rounds: RUNS, default 5; QUICK: 2)
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
-if [ "$(id -u)" != 0 ]; then
+only_dkim=${ONLY_DKIM:-0}
+if [ "$(id -u)" != 0 ] && [ "$only_dkim" != 1 ]; then
     echo "bench: must run as root (Postfix, postern's privilege drop, smtp-sink -u)" >&2
     exit 1
 fi
@@ -38,17 +43,30 @@ fi
 "$top/scripts/deps.sh" build
 only_auth=${ONLY_AUTH:-0}
 only_guard=${ONLY_GUARD:-0}
+do_dkim=1
+[ "${DKIM:-1}" = 0 ] && do_dkim=0
+[ "${ONLY_TLS:-0}" = 1 ] && do_dkim=0
+[ "$only_auth" = 1 ] && do_dkim=0
+[ "$only_guard" = 1 ] && do_dkim=0
+[ "$only_dkim" = 1 ] && do_dkim=1
+do_mta=1
+[ "$only_auth" = 1 ] && do_mta=0
+[ "$only_guard" = 1 ] && do_mta=0
+[ "$only_dkim" = 1 ] && do_mta=0
 do_guard=1
 [ "${GUARD:-1}" = 0 ] && do_guard=0
 [ "${ONLY_TLS:-0}" = 1 ] && do_guard=0
 [ "$only_auth" = 1 ] && do_guard=0
 [ "$only_guard" = 1 ] && do_guard=1
+[ "$only_dkim" = 1 ] && do_guard=0
 do_auth=1
 [ "${AUTH:-1}" = 0 ] && do_auth=0
 [ "${ONLY_TLS:-0}" = 1 ] && do_auth=0
 [ "$only_auth" = 1 ] && do_auth=1
 [ "$only_guard" = 1 ] && do_auth=0
+[ "$only_dkim" = 1 ] && do_auth=0
 want="postfix python3"
+[ "$only_dkim" = 1 ] && want="python3"
 [ "$do_auth" = 1 ] && want="$want dovecot-core"
 [ "${PROFILE:-0}" = 1 ] && want="$want linux-perf"
 missing=""
@@ -75,7 +93,8 @@ if [ -n "$missing" ]; then
     apt-get install -y -q --no-install-recommends $missing || { [ -z "$policy" ] || rm -f "$policy"; exit 1; }
     [ -z "$policy" ] || rm -f "$policy"
 fi
-getent passwd postern >/dev/null || { echo "bench: no 'postern' user" >&2; exit 1; }
+[ "$only_dkim" = 1 ] || getent passwd postern >/dev/null ||
+    { echo "bench: no 'postern' user" >&2; exit 1; }
 
 # --- build (release; src/ may change under us, so always run ninja) ---
 # -Dwerror=false: a warning that only -O3 finds must not stop a benchmark (GCC 12
@@ -83,7 +102,10 @@ getent passwd postern >/dev/null || { echo "bench: no 'postern' user" >&2; exit 
 if [ ! -f build-bench/build.ninja ]; then
     meson setup build-bench --buildtype=release -Dwerror=false -Dtests=disabled >/dev/null
 fi
-ninja -C build-bench postern >/dev/null || ninja -C build-bench postern
+targets=postern
+[ "$do_dkim" = 1 ] && targets="$targets bench/dkim-bench"
+# shellcheck disable=SC2086
+ninja -C build-bench $targets >/dev/null || ninja -C build-bench $targets
 
 # --- temp dir (off the checkout; both queues live here) ---
 tmp=$(mktemp -d "${TMPBASE:-/var/tmp}/postern-bench.XXXXXX")
@@ -131,8 +153,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- the load generators (bench/tls-source.c, bench/auth-source.c), built fresh every run ---
-if [ "$only_auth" != 1 ] && { [ "${TLS:-1}" != 0 ] || [ "${ONLY_TLS:-0}" = 1 ] ||
-    [ "$do_guard" = 1 ]; }; then
+if [ "$do_mta" = 1 ] && { [ "${TLS:-1}" != 0 ] || [ "${ONLY_TLS:-0}" = 1 ]; } ||
+    [ "$do_guard" = 1 ]; then
     cc -O2 -Wall -o "$tmp/tls-source" "$top/bench/tls-source.c" "$top/bench/loadgen.c" \
         -lssl -lcrypto -lpthread
 fi
@@ -150,7 +172,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 runs=${RUNS:-}
 rc=0
 # --- the MTA part (bench/bench.py) ---
-if [ "$only_auth" != 1 ] && [ "$only_guard" != 1 ]; then
+if [ "$do_mta" = 1 ]; then
     set -- --tmp "$tmp" --postern "$top/build-bench/postern" --results "$top/bench/results" \
         --idle "${IDLE:-1000}"
     if [ "${QUICK:-0}" = 1 ]; then
@@ -206,6 +228,21 @@ if [ "$do_guard" = 1 ]; then
         set -- "$@" --runs "${runs:-3}"
     fi
     /usr/bin/python3 "$top/bench/guard.py" "$@" &
+    pypid=$!
+    wait "$pypid" || rc=$?
+    pypid=""
+fi
+
+# --- the DKIM part (bench/dkim.py): no daemon, no temp dir ---
+if [ "$do_dkim" = 1 ]; then
+    set -- --bench "$top/build-bench/bench/dkim-bench" --results "$top/bench/results" \
+        --seconds "${DKIM_SECS:-1}"
+    if [ "${QUICK:-0}" = 1 ]; then
+        set -- "$@" --quick --rounds "${runs:-2}"
+    else
+        set -- "$@" --rounds "${runs:-5}"
+    fi
+    /usr/bin/python3 "$top/bench/dkim.py" "$@" &
     pypid=$!
     wait "$pypid" || rc=$?
     pypid=""
