@@ -290,10 +290,11 @@ wsp_or_cr16(vbytes v)
 	return eq16(v, ' ') | eq16(v, '\t') | eq16(v, '\r');
 }
 
-/* has_stop16 - may a relaxed run stop in s[0..16)? At a TAB, an SP before
- * WSP or CR, a CR that does not start an inner CRLF; s[16..18) is read. */
-static bool
-has_stop16(const char *s)
+/* stop16 - where in s[0..16) a relaxed run stops, 16 if it does not: at
+ * a TAB, an SP before WSP or CR, a CR that does not start an inner CRLF.
+ * s[16..18) is read. */
+static size_t
+stop16(const char *s)
 {
 	vbytes x = load16(s), next = load16(s + 1), next2 = load16(s + 2);
 	vmask stop = eq16(x, '\t') | (eq16(x, ' ') & wsp_or_cr16(next)) |
@@ -301,16 +302,28 @@ has_stop16(const char *s)
 	uint64_t half[2];
 
 	memcpy(half, &stop, sizeof(half));
-	return (half[0] | half[1]) != 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (half[0] != 0)
+		return (size_t)__builtin_ctzll(half[0]) / 8;
+	if (half[1] != 0)
+		return 8 + (size_t)__builtin_ctzll(half[1]) / 8;
+	return 16;
+#else
+	return (half[0] | half[1]) != 0 ? 0 : 16; /* the byte loop finds it */
+#endif
 }
 
-/* relaxed_stop - skip the 16-byte blocks where a relaxed run cannot
- * stop; the byte loop in run_end() finds the place in the next block. */
+/* relaxed_stop - skip 16 bytes at a time to where a relaxed run stops. */
 static const char *
 relaxed_stop(const char *s, const char *end)
 {
-	while (end - s >= 18 && !has_stop16(s))
+	while (end - s >= 18) {
+		size_t k = stop16(s);
+
+		if (k < 16)
+			return s + k;
 		s += 16;
+	}
 	return s;
 }
 #else
@@ -347,19 +360,39 @@ run_end(enum dkim_canon c, const char *s, const char *end)
 	return s;
 }
 
+/* wsp_line_end - the length of WSP+ CRLF at s when a plain byte follows:
+ * relaxed drops the WSP and keeps the CRLF (format=flowed ends every line
+ * but the last of a paragraph so); 0 otherwise. */
+static size_t
+wsp_line_end(const char *s, const char *end)
+{
+	const char *p = s;
+
+	while (p < end && is_wsp(*p))
+		p++;
+	return p > s && is_inner_crlf(DKIM_CANON_RELAXED, p, end) ? (size_t)(p + 2 - s) : 0;
+}
+
 /* dkim_body_update - byte by byte only where state is held (a CR that may
  * start a line end, WSP that may be trailing, line ends that may be
- * trailing); everything between goes in runs. */
+ * trailing); runs that stay as they are, and WSP before an inner line end,
+ * are dealt with at once. */
 void
 dkim_body_update(struct dkim_body *b, const void *p, size_t n)
 {
 	const char *s = p, *end = s + n, *e;
+	size_t k;
 
 	while (s < end) {
-		if (!b->cr && !b->wsp && b->ncrlf == 0 && (e = run_end(b->c, s, end)) > s) {
+		if (b->cr || b->wsp || b->ncrlf > 0)
+			body_byte(b, *s++);
+		else if ((e = run_end(b->c, s, end)) > s) {
 			emit_run(b, s, (size_t)(e - s));
 			b->any = true;
 			s = e;
+		} else if (b->c == DKIM_CANON_RELAXED && (k = wsp_line_end(s, end)) > 0) {
+			emit_run(b, "\r\n", 2);
+			s += k;
 		} else
 			body_byte(b, *s++);
 	}
