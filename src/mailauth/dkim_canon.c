@@ -35,9 +35,14 @@ is_crlf(const char *msg, size_t len, size_t i)
 static size_t
 line_end(const char *msg, size_t len, size_t i)
 {
-	for (; i < len; i++)
+	const char *cr;
+
+	while (i < len && (cr = memchr(msg + i, '\r', len - i)) != NULL) {
+		i = (size_t)(cr - msg);
 		if (is_crlf(msg, len, i))
 			return i;
+		i++;
+	}
 	return len;
 }
 
