@@ -14,6 +14,7 @@ raw figures in dkim-DATE.json.
 import argparse
 import datetime
 import json
+import math
 import os
 import re
 import subprocess
@@ -75,8 +76,9 @@ def size_name(n):
 def fmt_ratio(r, goal=False):
     """A same-round ratio; against the goal with three decimals and a mark."""
     med, lo, hi = r
-    if goal:
-        return f"{med:.3f} ({lo:.2f}-{hi:.2f}) {'✓' if med >= GOAL else '✗'}"
+    if goal:  # three decimals, rounded down: 0.8497 is not shown as 0.850
+        return f"{math.floor(med * 1000) / 1000:.3f} ({lo:.2f}-{hi:.2f}) " + \
+            ("✓" if med >= GOAL else "✗")
     return f"{med:.2f} ({lo:.2f}-{hi:.2f})"
 
 
