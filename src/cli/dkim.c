@@ -73,20 +73,6 @@ audit_dkim(struct cli_ctx *x, const char *event, const char *domain, const char 
 	json_decref(f);
 }
 
-/* lower_copy - a valid name, lower-cased into out; -1 if not valid. */
-static int
-lower_copy(const char *s, size_t max, char *out, size_t outsz)
-{
-	size_t i;
-
-	if (!valid_dkim_name(s, max) || str_copy(out, s, outsz) == -1)
-		return -1;
-	for (i = 0; out[i] != '\0'; i++)
-		if (out[i] >= 'A' && out[i] <= 'Z')
-			out[i] = (char)(out[i] - 'A' + 'a');
-	return 0;
-}
-
 /* print_record - the TXT record and its zone-file line. */
 static void
 print_record(const char *domain, const char *selector, const struct dkimkey *k)
@@ -185,9 +171,9 @@ dkim_keygen(struct cli_ctx *x, const char *domain_arg, const char *selector_arg)
 
 	if (x->c->algo != NULL && dkimkey_algo_parse(x->c->algo, &algo) == -1)
 		return cli_say("--algo '%s' is not rsa2048 or ed25519", x->c->algo);
-	if (lower_copy(domain_arg, DKIM_DOMAIN_MAX, domain, sizeof(domain)) == -1)
+	if (dkimkey_lower_name(domain_arg, DKIM_DOMAIN_MAX, domain, sizeof(domain)) == -1)
 		return cli_say("'%s' is not a domain name", domain_arg);
-	if (lower_copy(selector_arg, CONF_SELECTOR_MAX, selector, sizeof(selector)) == -1)
+	if (dkimkey_lower_name(selector_arg, CONF_SELECTOR_MAX, selector, sizeof(selector)) == -1)
 		return cli_say("'%s' is not a selector (letters, digits and hyphens between dots, "
 			       "like s2026)",
 			       selector_arg);
@@ -283,7 +269,7 @@ signing_keys(struct cli_ctx *x, const char *domain, char (*sel)[CONF_SELECTOR_MA
 		return cli_say("no --selector, and domain %s has no dkim selector in %s", domain,
 			       x->c->config);
 	for (*n = 0; *n < nn; (*n)++) {
-		if (lower_copy(names[*n], CONF_SELECTOR_MAX, sel[*n], CONF_SELECTOR_MAX + 1) == -1)
+		if (dkimkey_lower_name(names[*n], CONF_SELECTOR_MAX, sel[*n], CONF_SELECTOR_MAX + 1) == -1)
 			return cli_say("'%s' is not a selector", names[*n]);
 		if (dkimkey_load(x->cf.state_dir, domain, sel[*n], &keys[*n], err, sizeof(err)) ==
 		    -1)
@@ -303,7 +289,7 @@ dkim_sign_cmd(struct cli_ctx *x)
 
 	if (x->c->domain == NULL)
 		return dkim_usage();
-	if (lower_copy(x->c->domain, DKIM_DOMAIN_MAX, domain, sizeof(domain)) == -1)
+	if (dkimkey_lower_name(x->c->domain, DKIM_DOMAIN_MAX, domain, sizeof(domain)) == -1)
 		return cli_say("--domain '%s' is not a domain name", x->c->domain);
 	memset(keys, 0, sizeof(keys));
 	if (signing_keys(x, domain, sel, keys, &n) != 0 ||

@@ -440,59 +440,27 @@ dns_addrs(struct dns *d, const char *host, dns_addr_cb cb, void *arg)
 	}
 }
 
-/* Plain A lookups (DNSBL and DNSWL queries). */
+/* Plain A lookups (DNSBL and DNSWL queries): raw lookups whose RDATA must
+ * be addresses. */
 
 struct a_query {
-	struct pending p; /* first: the query is its pending entry */
 	dns_a_cb cb;
 	void *arg;
-	struct event *ev_refused; /* the query was not even sent */
 };
 
 static void
-on_a_only(void *arg, int err, struct ub_result *res)
+on_a_only(void *arg, enum dns_status st, const struct dns_rdata *rd, size_t n)
 {
 	struct a_query *q = arg;
 	struct in_addr a[DNS_MAX_A];
-	enum dns_status st = status_of(err, res);
-	size_t n = 0;
-	int i;
+	size_t i, k = 0;
 
-	pending_del(&q->p);
-	if (st == DNS_OK) {
-		for (i = 0; res->data[i] != NULL && n < DNS_MAX_A; i++)
-			if (res->len[i] == 4)
-				memcpy(&a[n++], res->data[i], 4);
-		if (n == 0)
-			st = DNS_TEMPFAIL; /* records there but none an address */
-	}
-	if (res != NULL)
-		ub_resolve_free(res);
-	q->cb(q->arg, st, a, n);
-	free(q);
-}
-
-static void
-on_a_refused(evutil_socket_t fd, short what, void *arg)
-{
-	struct a_query *q = arg;
-
-	(void)fd;
-	(void)what;
-	pending_del(&q->p);
-	event_free(q->ev_refused);
-	q->cb(q->arg, DNS_TEMPFAIL, NULL, 0);
-	free(q);
-}
-
-static void
-a_fail(struct pending *p)
-{
-	struct a_query *q = (struct a_query *)p;
-
-	if (q->ev_refused != NULL)
-		event_free(q->ev_refused);
-	q->cb(q->arg, DNS_TEMPFAIL, NULL, 0);
+	for (i = 0; st == DNS_OK && i < n && k < DNS_MAX_A; i++)
+		if (rd[i].len == 4)
+			memcpy(&a[k++], rd[i].p, 4);
+	if (st == DNS_OK && k == 0)
+		st = DNS_TEMPFAIL; /* records there but none an address */
+	q->cb(q->arg, st, a, k);
 	free(q);
 }
 
@@ -500,22 +468,10 @@ void
 dns_a(struct dns *d, const char *name, dns_a_cb cb, void *arg)
 {
 	struct a_query *q = xcalloc(1, sizeof(*q));
-	char esc[LOG_ESCAPE_BUF];
-	int r;
 
 	q->cb = cb;
 	q->arg = arg;
-	pending_add(d, &q->p, a_fail);
-	if (d->closing)
-		return;
-	r = ub_resolve_async(d->ctx, name, 1 /* A */, 1, q, on_a_only, &q->p.id[0]);
-	q->p.live[0] = r == 0;
-	if (r != 0) {
-		/* Answered from the loop, so the caller is never re-entered. */
-		log_warnx("dns: resolve %s: %s", log_escape_str(esc, name), ub_strerror(r));
-		q->ev_refused = evtimer_new(d->base, on_a_refused, q);
-		event_active(q->ev_refused, EV_TIMEOUT, 0);
-	}
+	dns_query(d, 1 /* A */, name, on_a_only, q);
 }
 
 struct event_base *

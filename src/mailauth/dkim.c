@@ -835,11 +835,11 @@ sig_prefix(const struct dkim_signer *s, char (*h)[DKIM_HNAME_MAX + 1], size_t nh
 	fold_put(&f, "b=", 2, true);
 }
 
-/* no_passphrase - the PEM password callback. OpenSSL's default one asks
+/* dkim_no_passphrase - the PEM password callback. OpenSSL's default one asks
  * on the terminal, which a daemon must never do: an encrypted key fails,
  * and says so. */
-static int
-no_passphrase(char *buf, int size, int rwflag, void *u)
+int
+dkim_no_passphrase(char *buf, int size, int rwflag, void *u)
 {
 	(void)buf;
 	(void)size;
@@ -854,7 +854,7 @@ load_privkey(const char *pem, enum dkim_alg alg, const char **why)
 {
 	BIO *bio = BIO_new_mem_buf(pem, -1);
 	bool asked = false;
-	EVP_PKEY *pk = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, &asked)
+	EVP_PKEY *pk = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, dkim_no_passphrase, &asked)
 				   : NULL;
 	int want = alg == DKIM_ALG_ED25519_SHA256 ? EVP_PKEY_ED25519 : EVP_PKEY_RSA;
 

@@ -136,6 +136,11 @@ void dkim_keycache_free(struct dkim_keycache *c);
  * Results are the same with or without a cache. */
 void dkim_verify_use_cache(struct dkim_verify *v, struct dkim_keycache *c);
 
+/* dkim_no_passphrase - a PEM password callback (u: a bool set when a
+ * passphrase was asked for) that never asks: an encrypted key fails, and
+ * the caller can say why. A daemon must never prompt on a terminal. */
+int dkim_no_passphrase(char *buf, int size, int rwflag, void *u);
+
 /* dkim_result_name - "pass", "fail", ... as in Authentication-Results. */
 const char *dkim_result_name(enum dkim_result r);
 

@@ -58,10 +58,8 @@ valid_dkim_name(const char *s, size_t max)
 	return ok;
 }
 
-/* lower_name - s lower-cased into out, if it is a valid name of at most
- * max bytes; 0 or -1. */
-static int
-lower_name(const char *s, size_t max, char *out, size_t outsz)
+int
+dkimkey_lower_name(const char *s, size_t max, char *out, size_t outsz)
 {
 	size_t i;
 
@@ -103,8 +101,8 @@ key_paths(const char *state_dir, const char *domain, const char *selector, char 
 {
 	char d[DKIM_DOMAIN_MAX + 1], s[DKIM_SELECTOR_MAX + 1];
 
-	if (lower_name(domain, DKIM_DOMAIN_MAX, d, sizeof(d)) == -1 ||
-	    lower_name(selector, DKIM_SELECTOR_MAX, s, sizeof(s)) == -1)
+	if (dkimkey_lower_name(domain, DKIM_DOMAIN_MAX, d, sizeof(d)) == -1 ||
+	    dkimkey_lower_name(selector, DKIM_SELECTOR_MAX, s, sizeof(s)) == -1)
 		return -1;
 	if (str_fmt(top, PATH_MAX, "%s/%s", state_dir, DKIMKEY_SUBDIR) == -1 ||
 	    str_fmt(dir, PATH_MAX, "%s/%s", top, d) == -1 ||
@@ -122,18 +120,6 @@ dkimkey_path(const char *state_dir, const char *domain, const char *selector, ch
 	if (key_paths(state_dir, domain, selector, top, dir, file) == -1)
 		return -1;
 	return str_copy(out, file, outsz);
-}
-
-/* no_passphrase - the PEM password callback: there is nobody to ask in a
- * daemon, so an encrypted key fails (and we can say why). */
-static int
-no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-	(void)buf;
-	(void)size;
-	(void)rwflag;
-	*(bool *)u = true;
-	return -1;
 }
 
 /* take_public - the algorithm, size and p= bytes of pk into k. */
@@ -191,7 +177,7 @@ dkimkey_parse(const char *pem, size_t len, struct dkimkey *out, const char **why
 	}
 	bio = BIO_new_mem_buf(pem, (int)len);
 	if (bio != NULL)
-		pk = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, &asked);
+		pk = PEM_read_bio_PrivateKey(bio, NULL, dkim_no_passphrase, &asked);
 	BIO_free(bio);
 	ERR_clear_error();
 	if (pk == NULL) {
@@ -483,8 +469,8 @@ dkimkey_zone_line(const char *domain, const char *selector, const struct dkimkey
 	struct buf txt = BUF_INIT;
 	size_t off, n;
 
-	if (lower_name(domain, DKIM_DOMAIN_MAX, d, sizeof(d)) == -1 ||
-	    lower_name(selector, DKIM_SELECTOR_MAX, s, sizeof(s)) == -1)
+	if (dkimkey_lower_name(domain, DKIM_DOMAIN_MAX, d, sizeof(d)) == -1 ||
+	    dkimkey_lower_name(selector, DKIM_SELECTOR_MAX, s, sizeof(s)) == -1)
 		return -1;
 	dkimkey_txt(k, &txt);
 	buf_addf(out, "%s._domainkey.%s. IN TXT (", s, d);

@@ -116,6 +116,10 @@ struct conf;
  * "FILE:LINE: domain D: dkim selector S: FILE: reason". */
 int dkimkey_check_conf(const struct conf *cf, uid_t owner, char *err, size_t errsz);
 
+/* dkimkey_lower_name - s lower-cased into out, if it is a valid name
+ * (valid_dkim_name) of at most max bytes; 0 or -1. */
+int dkimkey_lower_name(const char *s, size_t max, char *out, size_t outsz);
+
 /* dkimkey_txt - append the key record to publish, "v=DKIM1; k=rsa;
  * p=BASE64" (or k=ed25519), one line without a newline. */
 void dkimkey_txt(const struct dkimkey *k, struct buf *out);
