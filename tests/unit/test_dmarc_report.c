@@ -167,14 +167,14 @@ golden_data(struct dmarc_report_data *d, struct dmarc_report_meta *m)
 
 	memset(d, 0, sizeof(*d));
 	memset(golden_rows, 0, sizeof(golden_rows));
-	strcpy(d->policy.domain, "example.org");
+	snprintf(d->policy.domain, sizeof(d->policy.domain), "%s", "example.org");
 	d->policy.aspf_strict = true;
 	d->policy.p = DMARC_P_REJECT;
 	d->policy.sp = DMARC_P_QUARANTINE;
 	d->policy.has_np = true; /* not written: Appendix C has no np */
 	d->policy.np = DMARC_P_REJECT;
 	d->policy.pct = 50;
-	strcpy(d->policy.fo, "1");
+	snprintf(d->policy.fo, sizeof(d->policy.fo), "%s", "1");
 	r[0] = (struct dmarc_report_row){.source_ip = "192.0.2.1", .count = 3, .dkim_pass = true,
 					 .spf_pass = true, .comment = "",
 					 .header_from = "example.org", .envelope_from = "example.org",
@@ -715,19 +715,19 @@ eval(int64_t t)
 
 	memset(&e, 0, sizeof(e));
 	e.time = t;
-	strcpy(e.source_ip, "192.0.2.1");
-	strcpy(e.header_from, "example.org");
-	strcpy(e.envelope_from, "example.org");
-	strcpy(e.envelope_to, "example.net");
+	snprintf(e.source_ip, sizeof(e.source_ip), "%s", "192.0.2.1");
+	snprintf(e.header_from, sizeof(e.header_from), "%s", "example.org");
+	snprintf(e.envelope_from, sizeof(e.envelope_from), "%s", "example.org");
+	snprintf(e.envelope_to, sizeof(e.envelope_to), "%s", "example.net");
 	assert_int_equal(dmarc_record_parse(rec, strlen(rec), &r, err, sizeof(err)), 0);
 	assert_int_equal(dmarc_eval_set_policy(&e, "example.org", &r), 0);
 	e.disposition = DMARC_P_NONE;
 	e.dkim_pass = e.spf_pass = true;
 	e.ndkim = 1;
-	strcpy(e.dkim[0].domain, "example.org");
-	strcpy(e.dkim[0].selector, "sel1");
+	snprintf(e.dkim[0].domain, sizeof(e.dkim[0].domain), "%s", "example.org");
+	snprintf(e.dkim[0].selector, sizeof(e.dkim[0].selector), "%s", "sel1");
 	e.dkim[0].result = dmarc_dkim_result_of(DKIM_PASS);
-	strcpy(e.spf.domain, "example.org");
+	snprintf(e.spf.domain, sizeof(e.spf.domain), "%s", "example.org");
 	e.spf.result = SPF_PASS;
 	return e;
 }
@@ -772,23 +772,23 @@ test_store_aggregate(void **state)
 	add(st, &e);
 	e.time = T0 + 3700; /* another hour, the same report row */
 	add(st, &e);
-	strcpy(e.source_ip, "::ffff:192.0.2.1"); /* the same client */
-	strcpy(e.header_from, "EXAMPLE.org");
+	snprintf(e.source_ip, sizeof(e.source_ip), "%s", "::ffff:192.0.2.1"); /* the same client */
+	snprintf(e.header_from, sizeof(e.header_from), "%s", "EXAMPLE.org");
 	add(st, &e);
 	e2 = eval(T0 + 20);
-	strcpy(e2.source_ip, "2001:DB8::1");
+	snprintf(e2.source_ip, sizeof(e2.source_ip), "%s", "2001:DB8::1");
 	e2.dkim_pass = e2.spf_pass = false;
 	e2.override = DMARC_OVERRIDE_SAMPLED_OUT;
-	strcpy(e2.override_comment, "pct <50>");
+	snprintf(e2.override_comment, sizeof(e2.override_comment), "%s", "pct <50>");
 	e2.ndkim = 0;
 	e2.envelope_from[0] = e2.envelope_to[0] = '\0';
-	strcpy(e2.spf.domain, "mx.example.com");
+	snprintf(e2.spf.domain, sizeof(e2.spf.domain), "%s", "mx.example.com");
 	e2.spf.scope = DMARC_SPF_HELO;
 	e2.spf.result = SPF_NONE;
 	add(st, &e2);
 	e3 = eval(T0 + 30);
-	strcpy(e3.policy.domain, "other.example");
-	strcpy(e3.policy.rua[0].uri, "mailto:r@other.example");
+	snprintf(e3.policy.domain, sizeof(e3.policy.domain), "%s", "other.example");
+	snprintf(e3.policy.rua[0].uri, sizeof(e3.policy.rua[0].uri), "%s", "mailto:r@other.example");
 	e3.policy.nrua = 1;
 	e3.policy.fo[0] = '\0'; /* stored as the default */
 	add(st, &e3);
@@ -892,15 +892,15 @@ test_store_limit(void **state)
 
 	(void)state;
 	add(st, &e);
-	strcpy(e.source_ip, "192.0.2.2");
+	snprintf(e.source_ip, sizeof(e.source_ip), "%s", "192.0.2.2");
 	add(st, &e);
-	strcpy(e.source_ip, "192.0.2.3"); /* a third row: the day is full */
+	snprintf(e.source_ip, sizeof(e.source_ip), "%s", "192.0.2.3"); /* a third row: the day is full */
 	add(st, &e);
 	add(st, &e);
-	strcpy(e.source_ip, "192.0.2.1"); /* an existing row still counts */
+	snprintf(e.source_ip, sizeof(e.source_ip), "%s", "192.0.2.1"); /* an existing row still counts */
 	add(st, &e);
 	e.time = T0 + DAY_S; /* a new day has room */
-	strcpy(e.source_ip, "192.0.2.9");
+	snprintf(e.source_ip, sizeof(e.source_ip), "%s", "192.0.2.9");
 	add(st, &e);
 	dmarc_store_stats(st, &stats);
 	assert_int_equal(stats.recorded, 4);
@@ -966,31 +966,31 @@ spoil(struct dmarc_eval *e, enum spoil s)
 		e->time = INT64_MAX;
 		break;
 	case SPOIL_IP:
-		strcpy(e->source_ip, "192.0.2");
+		snprintf(e->source_ip, sizeof(e->source_ip), "%s", "192.0.2");
 		break;
 	case SPOIL_IP_SPACE:
-		strcpy(e->source_ip, "192.0.2.1 ");
+		snprintf(e->source_ip, sizeof(e->source_ip), "%s", "192.0.2.1 ");
 		break;
 	case SPOIL_IP_NAME:
-		strcpy(e->source_ip, "mx.example.org");
+		snprintf(e->source_ip, sizeof(e->source_ip), "%s", "mx.example.org");
 		break;
 	case SPOIL_FROM_EMPTY:
 		e->header_from[0] = '\0';
 		break;
 	case SPOIL_FROM_SPACE:
-		strcpy(e->header_from, "example.org evil");
+		snprintf(e->header_from, sizeof(e->header_from), "%s", "example.org evil");
 		break;
 	case SPOIL_FROM_LF:
-		strcpy(e->header_from, "example.org\n<x>");
+		snprintf(e->header_from, sizeof(e->header_from), "%s", "example.org\n<x>");
 		break;
 	case SPOIL_FROM_UTF8:
-		strcpy(e->header_from, "ex\xffmple.org");
+		snprintf(e->header_from, sizeof(e->header_from), "%s", "ex\xffmple.org");
 		break;
 	case SPOIL_FROM_UNTERMINATED:
 		memset(e->header_from, 'a', sizeof(e->header_from));
 		break;
 	case SPOIL_ENVTO_CTRL:
-		strcpy(e->envelope_to, "a\x01.example");
+		snprintf(e->envelope_to, sizeof(e->envelope_to), "%s", "a\x01.example");
 		break;
 	case SPOIL_DISPOSITION:
 		e->disposition = (enum dmarc_policy)7;
@@ -999,11 +999,11 @@ spoil(struct dmarc_eval *e, enum spoil s)
 		e->override = (enum dmarc_override)99;
 		break;
 	case SPOIL_COMMENT_ALONE:
-		strcpy(e->override_comment, "no override");
+		snprintf(e->override_comment, sizeof(e->override_comment), "%s", "no override");
 		break;
 	case SPOIL_COMMENT_LF:
 		e->override = DMARC_OVERRIDE_OTHER;
-		strcpy(e->override_comment, "line\nbreak");
+		snprintf(e->override_comment, sizeof(e->override_comment), "%s", "line\nbreak");
 		break;
 	case SPOIL_POLICY_DOMAIN:
 		e->policy.domain[0] = '\0';
@@ -1015,13 +1015,13 @@ spoil(struct dmarc_eval *e, enum spoil s)
 		e->policy.sp = (enum dmarc_policy)3;
 		break;
 	case SPOIL_FO:
-		strcpy(e->policy.fo, "0 1");
+		snprintf(e->policy.fo, sizeof(e->policy.fo), "%s", "0 1");
 		break;
 	case SPOIL_NRUA:
 		e->policy.nrua = DMARC_URIS_MAX + 1;
 		break;
 	case SPOIL_RUA_SPACE:
-		strcpy(e->policy.rua[1].uri, "mailto:a b@example.org");
+		snprintf(e->policy.rua[1].uri, sizeof(e->policy.rua[1].uri), "%s", "mailto:a b@example.org");
 		break;
 	case SPOIL_NDKIM:
 		e->ndkim = DMARC_REPORT_DKIM_MAX + 1;
