@@ -60,8 +60,10 @@ postern is starting in the foreground (Ctrl-C stops it).
   config:               $conf
   state:                $run/state
 
-Send a test message (in another terminal):
-  swaks --server 127.0.0.1:2525 --from you@example.org --to someone@example.test
+Send a test message (in another terminal), as if from the internet: SPF, DKIM
+and DMARC check it (a sender domain under .test has no records, so it passes;
+a real domain that forbids this machine in SPF is refused with 550 5.7.23):
+  swaks --server 127.0.0.1:2525 --from friend@sender.test --to someone@example.test
 Make an account (password prompted; at least 12 characters, not guessable),
 then submit as it:
   $top/build/postern user add you@example.test -c $conf

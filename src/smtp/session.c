@@ -1588,7 +1588,9 @@ mailauth_decide(struct session *s, bool resume)
 	log_info("%s smtp mailauth ip=%s id=%s spf=%s dkim=%s dmarc=%s from=%s action=%s", s->sid,
 		 s->ip, s->qid, s->spf_checked ? spf_result_str(s->spf_result) : "off",
 		 dk.len ? buf_cstr(&dk) : "none", dmarc_result_name(r->dmarc_result),
-		 r->decisive != NULL ? r->decisive->domain : "-",
+		 r->decisive != NULL ? r->decisive->domain
+		 : r->ndmarc > 0     ? r->dmarc[0].domain
+				     : "-",
 		 refusal[0] ? (refusal[0] == '4' ? "defer" : "reject")
 		 : reason[0] ? "quarantine"
 			     : "accept");
