@@ -71,6 +71,8 @@ static const char usage_text[] =
 	"                             present, valid, matching this gateway, what to publish\n"
 	"  audit verify               check the audit log's hash chain\n"
 	"  audit tail [-f]            the last audit records (-f: keep following)\n"
+	"  audit search [--since 2026-11-28|24h] [--actor A] [--event E|user.] [--format json|syslog]\n"
+	"                             records that match, as JSON lines or RFC 5424 syslog\n"
 	"  version                    print the version\n"
 	"  help                       this text\n"
 	"\n"
@@ -100,6 +102,8 @@ static const struct {
 	{"--for", offsetof(struct cli, duration)},    {"--algo", offsetof(struct cli, algo)},
 	{"--domain", offsetof(struct cli, domain)},   {"--ip", offsetof(struct cli, ip)},
 	{"--mail-from", offsetof(struct cli, mail_from)}, {"--helo", offsetof(struct cli, helo)},
+	{"--since", offsetof(struct cli, since)},     {"--actor", offsetof(struct cli, actor)},
+	{"--event", offsetof(struct cli, event)},     {"--format", offsetof(struct cli, format)},
 };
 
 /* value_slot - where the value of option a goes (--selector: the next

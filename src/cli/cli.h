@@ -29,6 +29,10 @@ struct cli {
 	const char *ip;	      /* --ip ADDRESS (dmarc check) */
 	const char *mail_from; /* --mail-from ADDRESS */
 	const char *helo;      /* --helo NAME */
+	const char *since;     /* --since TIME|DURATION (audit search) */
+	const char *actor;     /* --actor NAME */
+	const char *event;     /* --event NAME */
+	const char *format;    /* --format json|syslog */
 	bool force;	      /* --force */
 	const char *algo;     /* --algo rsa2048|ed25519 */
 	const char *domain;   /* --domain NAME */

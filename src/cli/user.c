@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "audit/audit.h"
+#include "audit/auditsearch.h"
 #include "auth/apppw.h"
 #include "auth/passwdfile.h"
 #include "auth/policy.h"
@@ -739,6 +740,68 @@ on_int(int sig)
 	follow_stop = 1;
 }
 
+/* since_ts - --since as an RFC 3339 prefix: given as one, or a duration
+ * back from now ("24h", "7d"). */
+static int
+since_ts(const char *arg, char *out, size_t outsz)
+{
+	uint64_t secs;
+	time_t t;
+	struct tm tm;
+
+	if (arg == NULL) {
+		out[0] = '\0';
+		return 0;
+	}
+	if (parse_duration(arg, &secs) == 0) {
+		t = time(NULL) - (time_t)secs;
+		gmtime_r(&t, &tm);
+		strftime(out, outsz, "%Y-%m-%dT%H:%M:%S", &tm);
+		return 0;
+	}
+	if (strlen(arg) < 4 || strlen(arg) >= outsz || strspn(arg, "0123456789-T:.Z") != strlen(arg))
+		return -1;
+	str_copy(out, arg, outsz);
+	return 0;
+}
+
+/* audit_search_cmd - `audit search`: matching records, one per line. */
+static int
+audit_search_cmd(struct cli *c, const struct conf *cf, const char *path)
+{
+	struct audit_filter f = {NULL, c->actor, c->event};
+	enum audit_format fmt = AUDIT_FMT_JSON;
+	struct buf out = BUF_INIT;
+	char since[40], *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	FILE *fp;
+
+	if (since_ts(c->since, since, sizeof(since)) == -1)
+		return cli_say("--since: '%s' is not a time (2026-11-28T10:00) or a duration (24h)",
+			       c->since);
+	f.since = since[0] ? since : NULL;
+	if (c->format != NULL && strcmp(c->format, "syslog") == 0)
+		fmt = AUDIT_FMT_SYSLOG;
+	else if (c->format != NULL && strcmp(c->format, "json") != 0)
+		return cli_say("--format: '%s' is not json or syslog", c->format);
+	if ((fp = fopen(path, "re")) == NULL)
+		return cli_say("%s: %s", path, strerror(errno));
+	while ((n = getline(&line, &cap, fp)) > 0) {
+		if (line[n - 1] != '\n' || n > AUDIT_LINE_MAX)
+			continue; /* a torn or over-long line is no record */
+		if (!audit_match(line, (size_t)n - 1, &f))
+			continue;
+		buf_reset(&out);
+		if (audit_export(line, (size_t)n - 1, fmt, cf->hostname, &out) == 0)
+			fputs(buf_cstr(&out), stdout);
+	}
+	free(line);
+	buf_free(&out);
+	fclose(fp);
+	return 0;
+}
+
 int
 cli_audit(struct cli *c)
 {
@@ -747,9 +810,12 @@ cli_audit(struct cli *c)
 	struct cli_ctx x;
 	int rc;
 
-	if (c->nwords != 2 || (strcmp(c->words[1], "verify") != 0 &&
-			       strcmp(c->words[1], "tail") != 0))
-		return cli_say("usage: postern audit verify | tail [-f]"), 2;
+	if (c->nwords != 2 ||
+	    (strcmp(c->words[1], "verify") != 0 && strcmp(c->words[1], "tail") != 0 &&
+	     strcmp(c->words[1], "search") != 0))
+		return cli_say("usage: postern audit verify | tail [-f] | search [--since T] "
+			       "[--actor A] [--event E] [--format json|syslog]"),
+		       2;
 	if (cli_ctx_open(&x, c, false) != 0) {
 		cli_ctx_close(&x);
 		return 1;
@@ -761,6 +827,8 @@ cli_audit(struct cli *c)
 		if (out.len > 0 && out.data[out.len - 1] != '\n')
 			fputc('\n', rc == 0 ? stdout : stderr);
 		rc = rc == 0 ? 0 : 1;
+	} else if (strcmp(c->words[1], "search") == 0) {
+		rc = audit_search_cmd(c, &x.cf, path);
 	} else if (c->follow) {
 		signal(SIGINT, on_int);
 		signal(SIGTERM, on_int);

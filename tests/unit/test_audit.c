@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "audit/audit.h"
+#include "audit/auditsearch.h"
 #include "lib/file.h"
 
 /* Sealed by /usr/bin/python3: json.dumps(sort_keys=True,
@@ -786,11 +787,68 @@ test_torn_and_damaged(void **state)
 	buf_free(&tail);
 }
 
+/* audit search: which records match, and the two export forms. */
+static void
+test_search(void **state)
+{
+	static const char add[] = "{\"account\":\"bob\",\"actor\":\"cli:root\",\"event\":"
+				  "\"user.add\",\"seq\":2,\"ts\":\"2026-11-28T13:42:09.749Z\"}";
+	static const char auth[] = "{\"event\":\"auth\",\"result\":\"fail\",\"seq\":3,"
+				   "\"ts\":\"2026-11-29T00:00:01.000Z\",\"user\":\"bob\"}";
+	static const struct {
+		const char *since, *actor, *event;
+		bool add, auth;
+	} rows[] = {
+		{NULL, NULL, NULL, true, true},
+		{"2026-11-29", NULL, NULL, false, true},
+		{"2026-11-28T13:42:09.749Z", NULL, NULL, true, true},
+		{"2026-11-28T13:42:10", NULL, NULL, false, true},
+		{NULL, "cli:root", NULL, true, false},
+		{NULL, "bob", NULL, false, true}, /* the user of an auth record */
+		{NULL, NULL, "user.", true, false},
+		{NULL, NULL, "user", false, false}, /* exact unless it ends in '.' */
+		{NULL, NULL, "auth", false, true},
+		{"2026-11-01", "cli:root", "user.add", true, false},
+	};
+	struct buf out = BUF_INIT;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct audit_filter f = {rows[i].since, rows[i].actor, rows[i].event};
+
+		if (audit_match(add, strlen(add), &f) != rows[i].add ||
+		    audit_match(auth, strlen(auth), &f) != rows[i].auth)
+			fail_msg("row %zu", i);
+	}
+	assert_false(audit_match("not json", 8, &(struct audit_filter){NULL, NULL, NULL}));
+	assert_false(audit_match("{\"seq\":1}", 9, &(struct audit_filter){NULL, NULL, NULL}));
+	assert_int_equal(audit_export(add, strlen(add), AUDIT_FMT_JSON, "mx.test", &out), 0);
+	assert_string_equal(buf_cstr(&out), "{\"account\":\"bob\",\"actor\":\"cli:root\",\"event\":"
+					    "\"user.add\",\"seq\":2,\"ts\":\"2026-11-28T13:42:09.749Z\"}\n");
+	buf_reset(&out);
+	assert_int_equal(audit_export(add, strlen(add), AUDIT_FMT_SYSLOG, "mx.test", &out), 0);
+	assert_true(strncmp(buf_cstr(&out),
+			    "<110>1 2026-11-28T13:42:09.749Z mx.test postern - audit "
+			    "[audit@32473 seq=\"2\" event=\"user.add\"] {\"account\"",
+			    90) == 0);
+	buf_reset(&out);
+	/* a hostile event name cannot close the structured data early */
+	{
+		static const char evil[] = "{\"event\":\"a\\\"]x\",\"seq\":1,\"ts\":\"2026\"}";
+
+		assert_int_equal(audit_export(evil, strlen(evil), AUDIT_FMT_SYSLOG, "h", &out), 0);
+		assert_non_null(strstr(buf_cstr(&out), "event=\"a\\\"\\]x\"]"));
+	}
+	buf_free(&out);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_golden),
+		cmocka_unit_test(test_search),
 		cmocka_unit_test(test_check_line_refusals),
 		cmocka_unit_test_setup_teardown(test_append_and_format, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_handles, setup, teardown),
