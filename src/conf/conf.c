@@ -921,18 +921,6 @@ ma_authserv_id(struct ctx *c, const struct conf_node *n, void *t)
 	return 0;
 }
 
-static int
-ma_path(struct ctx *c, const struct conf_node *n, void *t)
-{
-	char **field = t;
-
-	if (n->args[0][0] != '/' || strlen(n->args[0]) >= PATH_MAX)
-		return cerr(c, n, "%s: '%s' must be an absolute path", n->name, n->args[0]);
-	free(*field);
-	*field = xstrdup(n->args[0]);
-	return 0;
-}
-
 /* ma_text - a short printable text (quoted in the file when it has
  * spaces). */
 static int
@@ -961,7 +949,7 @@ static const struct directive mailauth_tab[] = {
 	{"dkim_verify", 1, 1, 0, set_bool, MF(dkim_verify), 0, NULL},
 	{"dmarc", 1, 1, 0, set_bool, MF(dmarc), 0, NULL},
 	{"dmarc_enforce", 1, 1, 0, set_bool, MF(dmarc_enforce), 0, NULL},
-	{"psl", 1, 1, 0, ma_path, MF(psl), 0, NULL},
+	{"psl", 1, 1, 0, set_abs_path, MF(psl), 0, NULL},
 	{"dns_timeout", 1, 1, 0, set_duration, MF(dns_timeout), 1, NULL},
 	{"dmarc_report_from", 1, 1, 0, gu_alert_to, MF(dmarc_report_from), 0, NULL},
 	{"dmarc_report_org", 1, 1, 0, ma_text, MF(dmarc_report_org), 0, NULL},
