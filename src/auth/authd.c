@@ -25,6 +25,7 @@
 #include "auth/scram.h"
 #include "auth/store.h"
 #include "auth/totp.h"
+#include "lib/file.h"
 #include "lib/log.h"
 #include "lib/map.h"
 #include "lib/metrics.h"
@@ -67,6 +68,7 @@ struct authd {
 	struct store *store;
 	struct audit *audit;
 	struct event *sync_ev; /* the audit log reaches the disk once a second */
+	struct event *anchor_ev; /* the chain head is written down regularly */
 	struct hashpool *pool;
 	struct pwhash_params params;
 	struct map *sessions; /* sid hex -> asess */
@@ -1118,11 +1120,45 @@ on_sync(evutil_socket_t fd, short what, void *arg)
 		log_warnx("auth audit-sync-failed error=\"%s\"", audit_error(a->audit));
 }
 
+/* write_anchor - the audit log's chain head, into state_dir/audit.anchor
+ * and the daemon's log (which syslog can ship off the machine), so that a
+ * log cut short after this point is detected by `postern audit verify`. */
+static void
+write_anchor(struct authd *a)
+{
+	char hash[AUDIT_HASH_HEX];
+	struct buf line = BUF_INIT;
+	uint64_t seq;
+
+	if (audit_sync(a->audit) == -1 || audit_head(a->audit, &seq, hash) == -1) {
+		log_warnx("auth audit-anchor-failed error=\"%s\"", audit_error(a->audit));
+		return;
+	}
+	if (seq == 0)
+		return;
+	audit_anchor_format(seq, hash, &line);
+	log_info("audit anchor %s", buf_cstr(&line));
+	buf_adds(&line, "\n");
+	if (file_write_durable(a->cf->state_dir, AUDIT_ANCHOR_FILE, line.data, line.len) == -1)
+		log_warn("auth audit-anchor-failed file=%s", AUDIT_ANCHOR_FILE);
+	buf_free(&line);
+}
+
+static void
+on_anchor(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	write_anchor(arg);
+}
+
 static void
 apply_conf(struct authd *a)
 {
 	a->params.memlimit = a->cf->auth.argon2_memory;
 	a->params.opslimit = a->cf->auth.argon2_ops;
+	if (a->anchor_ev != NULL)
+		event_add(a->anchor_ev, &(struct timeval){(time_t)a->cf->audit.anchor_every, 0});
 }
 
 static void
@@ -1201,6 +1237,9 @@ authd_new(struct event_base *base, struct conf *cf, const struct authd_ops *ops,
 		goto fail;
 	a->sync_ev = event_new(base, -1, EV_PERSIST, on_sync, a);
 	event_add(a->sync_ev, &(struct timeval){1, 0});
+	a->anchor_ev = event_new(base, -1, EV_PERSIST, on_anchor, a);
+	apply_conf(a);
+	write_anchor(a);
 	a->pool = hashpool_new(base, (unsigned)cf->auth.hash_threads,
 			       (unsigned)cf->auth.hash_queue);
 	a->sessions = map_new();
@@ -1253,6 +1292,10 @@ authd_free(struct authd *a)
 	guardd_free(a->gd);
 	if (a->sync_ev != NULL)
 		event_free(a->sync_ev);
+	if (a->anchor_ev != NULL) {
+		event_free(a->anchor_ev);
+		write_anchor(a);
+	}
 	map_each(a->sessions, free_sess, NULL);
 	map_free(a->sessions);
 	map_each(a->cache, drop_all, NULL);

@@ -143,7 +143,9 @@ bind_control(struct parent *p)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return -1;
-	old = umask(0177);
+	/* Anyone local may connect: the queue process asks the kernel who
+	 * the caller is and maps that to a role (admin { }). */
+	old = umask(0111);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 || listen(fd, 16) == -1) {
 		umask(old);
 		log_warn("cannot bind the control socket %s", sun.sun_path);
@@ -539,9 +541,12 @@ setup(struct parent *p, const char *path)
 	p->smtp.name = "smtp";
 	p->queue.name = "queue";
 	p->auth.name = "auth";
-	str_copy(p->path, path, sizeof(p->path));
+	/* Absolute, so that reloads and the commands the queue process runs
+	 * for admins (proc/job.c) find the same file whatever their cwd. */
+	if (realpath(path, p->path) == NULL)
+		str_copy(p->path, path, sizeof(p->path));
 	if (conf_read_file(path, &p->text, err, sizeof(err)) == -1 ||
-	    (p->cf = conf_new_shared(path, buf_cstr(&p->text), p->text.len, err, sizeof(err))) ==
+	    (p->cf = conf_new_shared(p->path, buf_cstr(&p->text), p->text.len, err, sizeof(err))) ==
 		    NULL) {
 		fprintf(stderr, "postern: %s\n", err);
 		return -1;
