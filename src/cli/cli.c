@@ -91,6 +91,7 @@ static const char usage_text[] =
 	"the daemon runs or not (a running daemon applies a ban within a second, and reads DKIM\n"
 	"keys at start and reload). Other users' commands go through the daemon, which allows\n"
 	"what their admin role allows (auditor, operator, admin) and audits every request.\n"
+	"The same commands are offered over HTTPS to admins with 2FA: admin { api } in the config.\n"
 	"Documentation: docs/ in the source tree (configuration, operations, queue).\n";
 
 static int

@@ -13,6 +13,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <pwd.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,9 +23,11 @@
 #include <unistd.h>
 
 #include "admin/role.h"
+#include "admin/token.h"
 #include "audit/audit.h"
 #include "lib/file.h"
 #include "lib/log.h"
+#include "lib/map.h"
 #include "lib/util.h"
 #include "proc/job.h"
 #include "queue/dmarcrep.h"
@@ -40,6 +43,9 @@ struct control {
 	struct evconnlistener *ev;
 	struct queue *q;
 	struct audit *audit;
+	uint8_t api_key[TOKEN_KEY_LEN];
+	bool has_api_key;
+	struct map *revoked; /* token -> its expiry (uint64_t *) */
 };
 
 struct admin_pending {
@@ -407,6 +413,7 @@ control_new(struct event_base *base, int fd, struct queue *q)
 
 	c->base = base;
 	c->q = q;
+	c->revoked = map_new();
 	snprintf(path, sizeof(path), "%s/%s", q->cf->state_dir, AUDIT_FILE);
 	c->audit = audit_open(path, AUDIT_SYNC, err, sizeof(err));
 	if (c->audit == NULL)
@@ -417,6 +424,14 @@ control_new(struct event_base *base, int fd, struct queue *q)
 	return c;
 }
 
+static void
+free_revoked(const char *key, void *val, void *arg)
+{
+	(void)key;
+	(void)arg;
+	free(val);
+}
+
 void
 control_free(struct control *c)
 {
@@ -424,7 +439,164 @@ control_free(struct control *c)
 		return;
 	evconnlistener_free(c->ev);
 	audit_close(c->audit);
+	map_each(c->revoked, free_revoked, NULL);
+	map_free(c->revoked);
+	sodium_memzero(c->api_key, sizeof(c->api_key));
 	free(c);
+}
+
+/* The admin API's requests (they come from the smtp process). */
+
+struct api_call {
+	control_api_done_fn done;
+	void *arg;
+};
+
+void
+control_set_api_key(struct control *c, const uint8_t key[TOKEN_KEY_LEN])
+{
+	memcpy(c->api_key, key, TOKEN_KEY_LEN);
+	c->has_api_key = true;
+}
+
+/* api_error - an answer of code with {"error": msg}. */
+static void
+api_error(control_api_done_fn done, void *arg, unsigned code, const char *msg)
+{
+	struct buf b = BUF_INIT;
+	json_t *o = json_pack("{s:s}", "error", msg);
+	char *s = json_dumps(o, JSON_COMPACT);
+
+	buf_adds(&b, s != NULL ? s : "{}");
+	done(code, &b, arg);
+	free(s);
+	json_decref(o);
+	buf_free(&b);
+}
+
+static void
+on_api_done(int status, struct buf *out, struct buf *err, void *arg)
+{
+	struct api_call *k = arg;
+	struct buf b = BUF_INIT;
+	json_t *o = json_object();
+	char *s;
+
+	json_object_set_new(o, "status", json_integer(status));
+	json_object_set_new(o, "stdout", audit_str(out->data ? out->data : "", out->len));
+	json_object_set_new(o, "stderr", audit_str(err->data ? err->data : "", err->len));
+	s = json_dumps(o, JSON_COMPACT);
+	if (s == NULL)
+		log_fatalx("control: cannot encode an API answer");
+	buf_adds(&b, s);
+	k->done(200, &b, k->arg);
+	free(s);
+	json_decref(o);
+	buf_free(&b);
+	free(k);
+}
+
+/* api_caller - who the token says the caller is; 0, or -1 with why. */
+static int
+api_caller(struct control *c, const char *token, const char *ip, struct admin_caller *who,
+	   const char **why)
+{
+	struct token_info t;
+
+	if (!c->has_api_key) {
+		*why = "no-key";
+		return -1;
+	}
+	if (token_verify(c->api_key, token, strlen(token), (uint64_t)time(NULL), ip, &t, why) ==
+	    -1)
+		return -1;
+	if (map_get(c->revoked, token) != NULL) {
+		*why = "logged-out";
+		return -1;
+	}
+	memset(who, 0, sizeof(*who));
+	who->role = t.role;
+	snprintf(who->actor, sizeof(who->actor), "api:%s", t.account);
+	snprintf(who->via, sizeof(who->via), "api");
+	snprintf(who->from, sizeof(who->from), "%s", ip);
+	snprintf(who->why, sizeof(who->why), "api_account %s", t.account);
+	return 0;
+}
+
+void
+control_api_run(struct control *c, const char *token, const char *ip, const char *body,
+		size_t len, control_api_done_fn done, void *arg)
+{
+	struct admin_caller who;
+	struct admin_req req;
+	struct api_call *k;
+	const char *why;
+	char err[256];
+
+	if (api_caller(c, token, ip, &who, &why) == -1) {
+		log_warnx("control api-token-refused ip=%s why=%s", ip, why);
+		api_error(done, arg, 401, "log in again: the token is expired or not valid");
+		return;
+	}
+	if (admin_req_decode(body, len, &req, err, sizeof(err)) == -1) {
+		api_error(done, arg, 400, err);
+		admin_req_free(&req);
+		return;
+	}
+	k = xcalloc(1, sizeof(*k));
+	k->done = done;
+	k->arg = arg;
+	(void)control_dispatch(c, &who, &req, on_api_done, k);
+	admin_req_free(&req);
+}
+
+static void
+forget_one(const char *key, void *val, void *arg)
+{
+	map_del(arg, key);
+	free(val);
+}
+
+/* sweep_revoked - forget logged-out tokens that have expired anyway. */
+static void
+sweep_one(const char *key, void *val, void *arg)
+{
+	struct map *gone = arg;
+
+	if (*(uint64_t *)val <= (uint64_t)time(NULL))
+		map_put(gone, key, val);
+}
+
+static void
+sweep_revoked(struct control *c)
+{
+	struct map *gone = map_new();
+
+	map_each(c->revoked, sweep_one, gone);
+	map_each(gone, forget_one, c->revoked);
+	map_free(gone);
+}
+
+void
+control_api_logout(struct control *c, const char *token, const char *ip)
+{
+	struct admin_caller who;
+	struct token_info t;
+	uint64_t *exp;
+	const char *why;
+
+	if (api_caller(c, token, ip, &who, &why) == -1 ||
+	    token_peek(token, strlen(token), &t) == -1)
+		return;
+	sweep_revoked(c);
+	if (map_count(c->revoked) >= CONTROL_REVOKED_MAX) {
+		log_warnx("control api-logout-refused reason=too-many-logged-out-tokens");
+		return;
+	}
+	exp = xmalloc(sizeof(*exp));
+	*exp = t.expiry;
+	map_put(c->revoked, token, exp);
+	log_info("control api-logout actor=%s", who.actor);
 }
 
 /* Client. */

@@ -59,6 +59,25 @@ struct admin_pending *control_dispatch(struct control *c, const struct admin_cal
 /* control_cancel - done will not be called for p (the work still ends). */
 void control_cancel(struct admin_pending *p);
 
+/* Longest API answer body (JSON of both outputs, escaped). */
+#define CONTROL_API_ANSWER_MAX (8 * ADMIN_OUTPUT_MAX)
+/* Most tokens ended by logout before their time, remembered until then. */
+#define CONTROL_REVOKED_MAX 4096
+
+/* control_set_api_key - the key that seals admin API tokens. */
+void control_set_api_key(struct control *c, const uint8_t key[32]);
+/* control_api_done_fn - the HTTP status and JSON body of an API answer
+ * (body freed after the call). */
+typedef void (*control_api_done_fn)(unsigned http, struct buf *body, void *arg);
+/* control_api_run - an admin API request (body: a request as in
+ * admin/request.h) with the bearer token from the client at ip: the token
+ * is checked (seal, expiry, address, not logged out), then the command is
+ * dispatched under its role (via "api"). done is called exactly once. */
+void control_api_run(struct control *c, const char *token, const char *ip, const char *body,
+		     size_t len, control_api_done_fn done, void *arg);
+/* control_api_logout - end token now (if it is valid for ip). */
+void control_api_logout(struct control *c, const char *token, const char *ip);
+
 /* control_request - client side: send the command argv (with in[0..inlen)
  * as its input, in NULL for none) to the socket at path; the command's
  * output goes to out and err. Returns its exit status, or -1 with a

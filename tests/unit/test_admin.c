@@ -15,6 +15,7 @@
 
 #include "admin/request.h"
 #include "admin/role.h"
+#include "admin/token.h"
 #include "lib/util.h"
 
 /* split - words of s (modified in place) into av; returns the count. */
@@ -201,6 +202,54 @@ test_request_refused(void **state)
 	}
 }
 
+static void
+test_tokens(void **state)
+{
+	uint8_t key[TOKEN_KEY_LEN], other[TOKEN_KEY_LEN];
+	struct token_info t = {"alice@example.org", ROLE_OPERATOR, "192.0.2.7", 1000}, got;
+	char tok[TOKEN_MAX + 1], bad[TOKEN_MAX + 1];
+	const char *why;
+	size_t i, len;
+
+	(void)state;
+	memset(key, 7, sizeof(key));
+	memset(other, 8, sizeof(other));
+	assert_int_equal(token_make(key, &t, tok, sizeof(tok)), 0);
+	len = strlen(tok);
+	assert_int_equal(token_verify(key, tok, len, 999, "192.0.2.7", &got, &why), 0);
+	assert_string_equal(got.account, "alice@example.org");
+	assert_int_equal(got.role, ROLE_OPERATOR);
+	assert_int_equal(got.expiry, 1000);
+	assert_int_equal(token_verify(key, tok, len, 1000, "192.0.2.7", &got, &why), -1);
+	assert_string_equal(why, "expired");
+	assert_int_equal(token_verify(key, tok, len, 999, "192.0.2.8", &got, &why), -1);
+	assert_string_equal(why, "other-address");
+	assert_int_equal(token_verify(other, tok, len, 999, "192.0.2.7", &got, &why), -1);
+	assert_string_equal(why, "forged");
+	assert_int_equal(got.role, ROLE_NONE);
+	assert_int_equal(token_peek(tok, len, &got), 0);
+	assert_string_equal(got.ip, "192.0.2.7");
+	/* two tokens for the same login differ (a nonce) */
+	assert_int_equal(token_make(key, &t, bad, sizeof(bad)), 0);
+	assert_string_not_equal(tok, bad);
+	/* any changed character is caught */
+	for (i = 0; i < len; i++) {
+		memcpy(bad, tok, len + 1);
+		bad[i] = bad[i] == 'A' ? 'B' : 'A';
+		if (token_verify(key, bad, len, 999, "192.0.2.7", &got, &why) == 0)
+			fail_msg("changed at %zu and accepted", i);
+	}
+	assert_int_equal(token_verify(key, "", 0, 0, "", &got, &why), -1);
+	assert_string_equal(why, "malformed");
+	assert_int_equal(token_verify(key, "abc", 3, 0, "", &got, &why), -1);
+	assert_int_equal(token_verify(key, tok, len - 1, 999, "192.0.2.7", &got, &why), -1);
+	/* a role of none, or fields too long, make no token */
+	t.role = ROLE_NONE;
+	assert_int_equal(token_make(key, &t, tok, sizeof(tok)), -1);
+	t.role = ROLE_ADMIN;
+	assert_int_equal(token_make(key, &t, tok, 40), -1);
+}
+
 int
 main(void)
 {
@@ -209,6 +258,7 @@ main(void)
 		cmocka_unit_test(test_local_roles),
 		cmocka_unit_test(test_request_codec),
 		cmocka_unit_test(test_request_refused),
+		cmocka_unit_test(test_tokens),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
