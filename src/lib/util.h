@@ -51,6 +51,10 @@ bool strcase_prefix(const char *s, const char *prefix);
 
 /* valid_utf8 - well-formed UTF-8 without overlongs or surrogates. */
 bool valid_utf8(const char *s, size_t len);
+/* utf8_next - the length (1 to 4) of the well-formed UTF-8 sequence that
+ * starts s (len bytes available), its code point in *cp; 0 when the bytes
+ * there are not one (then *cp is untouched). */
+size_t utf8_next(const char *s, size_t len, uint32_t *cp);
 
 /* wipe_free - explicit_bzero then free, for buffers that held secrets. */
 void wipe_free(void *p, size_t n);

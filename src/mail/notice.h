@@ -4,12 +4,17 @@
  * the operator and notices to account owners (locked account, login from
  * a new address).
  *
- * SECURITY: pure. The texts are ours, but they quote account names and
- * addresses an attacker chose: header fields refuse CR and LF, the body
- * is normalised to CRLF lines and dot-stuffed (storage is wire form), and
- * the message is marked Auto-Submitted so that nothing answers it.
- * STANDARDS: RFC 5322 (format), RFC 3834 (Auto-Submitted), RFC 2045
- * (MIME text/plain, 8bit).
+ * SECURITY: pure. The texts are ours or the operator's, but they quote
+ * account names and addresses an attacker chose: header fields refuse CR
+ * and LF, a subject that is not plain ASCII (or that holds "=?", which a
+ * mail reader would decode) is sent as RFC 2047 encoded words, the body
+ * is normalised to CRLF lines of at most NOTICE_LINE_MAX bytes (longer
+ * ones are folded at a space, or cut at a character boundary) and
+ * dot-stuffed (storage is wire form), and the message is marked
+ * Auto-Submitted so that nothing answers it.
+ * STANDARDS: RFC 5322 (format, 2.1.1 line length), RFC 2047 (encoded
+ * words in the subject), RFC 3834 (Auto-Submitted), RFC 2045 (MIME
+ * text/plain, 8bit).
  */
 #ifndef POSTERN_NOTICE_H
 #define POSTERN_NOTICE_H
@@ -21,6 +26,8 @@
 /* Longest subject and body a notice may have. */
 #define NOTICE_SUBJECT_MAX 200
 #define NOTICE_BODY_MAX (16 * 1024)
+/* Longest body line written; a longer one is folded (RFC 5322 allows 998). */
+#define NOTICE_LINE_MAX 900
 
 struct notice {
 	const char *hostname; /* ours: the From domain and the Message-ID's */
