@@ -1131,6 +1131,29 @@ st_audit(struct ctx *c, const struct conf_node *n, void *t)
 	return apply(c, n, audit_tab, nitems(audit_tab), &c->cf->audit);
 }
 
+#define NF(f) offsetof(struct conf_notices, f)
+static const struct directive notices_tab[] = {
+	{"dir", 1, 1, 0, set_abs_path, NF(dir), 0, NULL},
+	{"expiry_check_every", 1, 1, 0, set_duration, NF(expiry_check_every), 10, "ten seconds"},
+	{"password_expiry", 1, 1, 0, set_bool, NF(password_expiry), 0, NULL},
+};
+#undef NF
+
+static int
+st_notices(struct ctx *c, const struct conf_node *n, void *t)
+{
+	(void)t;
+	return apply(c, n, notices_tab, nitems(notices_tab), &c->cf->notices);
+}
+
+/* notices_defaults - the notices block when it is not written. */
+static void
+notices_defaults(struct conf_notices *n)
+{
+	n->expiry_check_every = 3600;
+	n->password_expiry = true;
+}
+
 static const struct directive top_tab[] = {
 	{"hostname", 1, 1, 0, st_hostname, 0, 0, NULL},
 	{"state_dir", 1, 1, 0, st_state_dir, 0, 0, NULL},
@@ -1150,6 +1173,7 @@ static const struct directive top_tab[] = {
 	{"metrics", 1, 1, 0, st_metrics, 0, 0, NULL},
 	{"admin", 0, 0, 1, st_admin, 0, 0, NULL},
 	{"audit", 0, 0, 1, st_audit, 0, 0, NULL},
+	{"notices", 0, 0, 1, st_notices, 0, 0, NULL},
 };
 
 /* apply - store each child of parent through the matching table row. */
@@ -1244,6 +1268,7 @@ conf_defaults(struct conf *cf)
 	(void)net_parse_cidr("::1/128", &cf->admin.api_allow.net[1]);
 	cf->admin.api_allow.n = 2;
 	cf->audit.anchor_every = 3600;
+	notices_defaults(&cf->notices);
 	cf->guard.window = 600;
 	cf->guard.ip_failures = 5;
 	cf->guard.net_failures = 20;
@@ -1452,6 +1477,7 @@ conf_free(struct conf *cf)
 	free(cf->mailauth.psl);
 	free(cf->mailauth.dmarc_report_from);
 	free(cf->mailauth.dmarc_report_org);
+	free(cf->notices.dir);
 	memset(cf, 0, sizeof(*cf));
 }
 
@@ -1688,6 +1714,19 @@ dump_domain(const struct conf_domain *d, struct buf *out)
 	buf_adds(out, "}\n");
 }
 
+/* dump_notices - the notices block, defaults included. */
+static void
+dump_notices(const struct conf_notices *n, struct buf *out)
+{
+	buf_adds(out, "notices {\n");
+	if (n->dir != NULL) {
+		buf_adds(out, "\tdir ");
+		dump_word(out, n->dir, "\n");
+	}
+	buf_addf(out, "\texpiry_check_every %jus\n\tpassword_expiry %s\n}\n",
+		 (uintmax_t)n->expiry_check_every, n->password_expiry ? "yes" : "no");
+}
+
 void
 conf_dump(const struct conf *cf, struct buf *out)
 {
@@ -1791,6 +1830,7 @@ conf_dump(const struct conf *cf, struct buf *out)
 	dump_guard(&cf->guard, out);
 	dump_mailauth(cf, out);
 	dump_admin(cf, out);
+	dump_notices(&cf->notices, out);
 	if (cf->metrics_len > 0) {
 		char m[NET_ADDRSTRLEN + 8];
 

@@ -242,6 +242,13 @@ struct conf_audit {
 	uint64_t anchor_every; /* seconds between chain-head anchors */
 };
 
+/* notices { }: the mails postern writes to users (src/queue/notices.h). */
+struct conf_notices {
+	char *dir;		     /* templates replacing the built-in texts; NULL: none */
+	uint64_t expiry_check_every; /* seconds between password-expiry passes */
+	bool password_expiry;	     /* remind owners before auth max_age (when it is set) */
+};
+
 struct conf {
 	int refs; /* conf_ref/conf_unref count; 0 for an unshared conf */
 	char *path;
@@ -268,6 +275,7 @@ struct conf {
 	struct conf_mailauth mailauth;
 	struct conf_admin admin;
 	struct conf_audit audit;
+	struct conf_notices notices;
 	/* Prometheus metrics over HTTP; metrics_len 0: off */
 	struct sockaddr_storage metrics;
 	socklen_t metrics_len;

@@ -762,6 +762,60 @@ test_signing_only_domain(void **state)
 	conf_free(&cf);
 }
 
+/* notices { }: defaults, values, errors and the dump. */
+static void
+test_notices(void **state)
+{
+	static const struct {
+		const char *text, *err;
+	} bad[] = {
+		{BASE "notices { expiry_check_every 5s }\n",
+		 "t.conf:3: expiry_check_every must be at least 10 (ten seconds)"},
+		{BASE "notices { dir notices }\n",
+		 "t.conf:3: dir: 'notices' must be an absolute path"},
+		{BASE "notices { password_expiry maybe }\n",
+		 "t.conf:3: password_expiry: 'maybe' is not yes or no"},
+		{BASE "notices {\n\tsubject hello\n}\n",
+		 "t.conf:4: unknown directive 'subject' in notices"},
+	};
+	struct conf cf, again;
+	struct buf d = BUF_INIT, d2 = BUF_INIT;
+	char err[CONF_ERR_MAX + 64];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(parse(BASE, &cf, err, sizeof(err)), 0);
+	assert_null(cf.notices.dir);
+	assert_int_equal(cf.notices.expiry_check_every, 3600);
+	assert_true(cf.notices.password_expiry);
+	conf_dump(&cf, &d);
+	assert_non_null(strstr(buf_cstr(&d), "notices {\n\texpiry_check_every 3600s\n"
+					     "\tpassword_expiry yes\n}\n"));
+	conf_free(&cf);
+	buf_reset(&d);
+	assert_int_equal(parse(BASE "notices {\n\tdir \"/etc/postern/my notices\"\n"
+				    "\texpiry_check_every 30s\n\tpassword_expiry no\n}\n",
+			       &cf, err, sizeof(err)),
+			 0);
+	assert_string_equal(cf.notices.dir, "/etc/postern/my notices");
+	assert_int_equal(cf.notices.expiry_check_every, 30);
+	assert_false(cf.notices.password_expiry);
+	conf_dump(&cf, &d);
+	assert_non_null(strstr(buf_cstr(&d), "notices {\n\tdir \"/etc/postern/my notices\"\n"
+					     "\texpiry_check_every 30s\n\tpassword_expiry no\n}\n"));
+	assert_int_equal(parse(buf_cstr(&d), &again, err, sizeof(err)), 0);
+	conf_dump(&again, &d2);
+	assert_string_equal(buf_cstr(&d), buf_cstr(&d2));
+	conf_free(&cf);
+	conf_free(&again);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse(bad[i].text, &cf, err, sizeof(err)), -1);
+		assert_string_equal(err, bad[i].err);
+	}
+	buf_free(&d);
+	buf_free(&d2);
+}
+
 int
 main(void)
 {
@@ -778,6 +832,7 @@ main(void)
 		cmocka_unit_test(test_dump_round_trip),
 		cmocka_unit_test(test_route_parse),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_notices),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
