@@ -23,6 +23,7 @@
 #include "auth/guardd.h"
 #include "auth/hashpool.h"
 #include "auth/pwhash.h"
+#include "auth/reminder.h"
 #include "auth/sasl.h"
 #include "auth/scram.h"
 #include "auth/store.h"
@@ -86,6 +87,7 @@ struct authd {
 	void *arg;
 	struct guardd *gd;
 	struct guardd_ops gd_ops;
+	struct reminder *reminder; /* password-expiry reminders */
 	struct metrics *metrics;
 };
 
@@ -1229,6 +1231,15 @@ gd_notice(void *arg, const char *to, const char *subject, const char *body)
 	a->ops->notice(a->arg, to, subject, body);
 }
 
+static void
+user_notice(void *arg, const char *kind, const char *to, const struct template_var *vars,
+	    size_t nvars)
+{
+	struct authd *a = arg;
+
+	a->ops->user_notice(a->arg, kind, to, vars, nvars);
+}
+
 void
 authd_abuse(struct authd *a, const char *ip, const char *check, uint32_t weight)
 {
@@ -1292,7 +1303,9 @@ authd_new(struct event_base *base, struct conf *cf, const struct authd_ops *ops,
 	a->gd_ops.ban = gd_ban;
 	a->gd_ops.unban = gd_unban;
 	a->gd_ops.notice = gd_notice;
+	a->gd_ops.user_notice = user_notice;
 	a->gd = guardd_new(base, cf, a->store, a->audit, &a->gd_ops, a);
+	a->reminder = reminder_new(base, cf, a->store, a->audit, user_notice, a);
 	/* The made-up SCRAM salts of unknown accounts must not change across
 	 * restarts (a change would tell them from real ones): a key on disk. */
 	snprintf(path, sizeof(path), "%s/%s", cf->state_dir, SCRAM_KEY_FILE);
@@ -1317,6 +1330,7 @@ authd_set_conf(struct authd *a, struct conf *cf)
 	a->cf = conf_ref(cf);
 	apply_conf(a);
 	guardd_set_conf(a->gd, cf);
+	reminder_set_conf(a->reminder, cf);
 }
 
 static void
@@ -1333,6 +1347,7 @@ authd_free(struct authd *a)
 	if (a == NULL)
 		return;
 	hashpool_free(a->pool);
+	reminder_free(a->reminder);
 	guardd_free(a->gd);
 	if (a->sync_ev != NULL)
 		event_free(a->sync_ev);

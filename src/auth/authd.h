@@ -4,8 +4,8 @@
  * (PLAIN, LOGIN) driven by messages from the smtp process, and the checks
  * behind them: the account store, password hashes on a bounded pool, a
  * verified-credential cache, 2FA (app passwords, password + TOTP code),
- * locks, allowed networks, password expiry, and an audit record for every
- * attempt.
+ * locks, allowed networks, password expiry (with its reminders, see
+ * auth/reminder.h), and an audit record for every attempt.
  *
  * SECURITY: the only process that reads hashes, TOTP secrets and the seal
  * key; the smtp process gets a verdict and the account's sending
@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "conf/conf.h"
+#include "mail/template.h"
 
 struct event_base;
 struct authd;
@@ -62,8 +63,12 @@ struct authd_ops {
 	/* the guard banned net until (unix seconds), or lifted a ban */
 	void (*ban)(void *arg, const char *net, uint64_t until, const char *reason);
 	void (*unban)(void *arg, const char *net);
-	/* a mail to queue: a guard alert or a notice to an account owner */
+	/* a mail to queue: a guard alert */
 	void (*notice)(void *arg, const char *to, const char *subject, const char *body);
+	/* a notice to an account owner, from the template of kind ("lockout",
+	 * "new-ip", "password-expiry"; src/queue/notices.h) with vars */
+	void (*user_notice)(void *arg, const char *kind, const char *to,
+			    const struct template_var *vars, size_t nvars);
 };
 
 /* authd_new - open the store, the seal key and the audit log in state_dir. */

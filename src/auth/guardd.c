@@ -79,26 +79,27 @@ alert(struct guardd *gd, const char *kind, const char *subject, const char *body
 }
 
 /* owner - the account's owner hears of it (notify_users; accounts are
- * named by their address). */
+ * named by their address): a notice from the template of kind, audited as
+ * what (the stable words "lock" and "new-source"). */
 static void
-owner(struct guardd *gd, const char *kind, const char *account, const char *subject,
-      const char *body)
+owner(struct guardd *gd, const char *what, const char *kind, const char *account,
+      const struct template_var *vars, size_t nvars)
 {
 	char esc[LOG_ESCAPE_BUF];
 	json_t *f;
 
 	if (!gd->cf->guard.notify_users || strchr(account, '@') == NULL)
 		return;
-	log_info("guard notice kind=%s user=\"%s\" to=%s", kind, log_escape_str(esc, account),
+	log_info("guard notice kind=%s user=\"%s\" to=%s", what, log_escape_str(esc, account),
 		 account);
 	f = json_object();
-	json_object_set_new(f, "kind", json_string(kind));
+	json_object_set_new(f, "kind", json_string(what));
 	json_object_set_new(f, "account", audit_str(account, strlen(account)));
 	json_object_set_new(f, "actor", json_string("guard"));
 	if (gd->au != NULL && audit_append(gd->au, "notice", f) == -1)
 		log_warnx("guard audit-append-failed error=\"%s\"", audit_error(gd->au));
 	json_decref(f);
-	gd->ops->notice(gd->arg, account, subject, body);
+	gd->ops->user_notice(gd->arg, kind, account, vars, nvars);
 }
 
 /* audit_guard - one audit record of a guard event. */
@@ -235,25 +236,16 @@ lock(struct guardd *gd, const struct guard_alert *al)
 			 "`postern user unlock %s` lifts the lock.\n",
 			 gd->cf->hostname, esc, until_s, al->failures, al->ip, esc);
 		alert(gd, "lock", subject, body);
-		snprintf(body, sizeof(body),
-			 "Hello,\n\n"
-			 "Someone tried many times to sign in to your mail account %s with a "
-			 "wrong password: %u failed attempts, the last one from the internet "
-			 "address %s at %s.\n\n"
-			 "To protect you, your account now refuses sign-ins from places you have "
-			 "not used before, until %s. Your own devices, where you signed in "
-			 "recently, keep working as usual.\n\n"
-			 "If this was you: wait until then, or ask your mail administrator to "
-			 "unlock your account.\n\n"
-			 "If this was not you: your password held and nothing was sent in your "
-			 "name. Still, if you use this password anywhere else, or if it is easy "
-			 "to guess, change it now, and ask about two-factor sign-in.\n\n"
-			 "-- \npostern on %s\n",
-			 esc, al->failures, al->ip, when, until_s, gd->cf->hostname);
-		if (known)
-			owner(gd, "lock", al->account,
-			      "Your mail account was protected from a password-guessing attack",
-			      body);
+		if (known) {
+			char failures[16];
+			const struct template_var v[] = {
+				{"account", al->account}, {"ip", al->ip}, {"failures", failures},
+				{"until", until_s},	  {"time", when},
+			};
+
+			snprintf(failures, sizeof(failures), "%u", al->failures);
+			owner(gd, "lock", "lockout", al->account, v, nitems(v));
+		}
 	}
 }
 
@@ -595,21 +587,12 @@ guardd_succeeded(struct guardd *gd, const struct guard_attempt *ga)
 void
 guardd_new_source(struct guardd *gd, const char *account, const char *ip, const char *mechanism)
 {
-	char body[2048], when[40], esc[LOG_ESCAPE_BUF];
+	char when[40];
+	const struct template_var v[] = {
+		{"account", account}, {"ip", ip}, {"mechanism", mechanism}, {"time", when}};
 
 	fmt_utc(now_s(), when, sizeof(when));
-	log_escape_str(esc, account);
-	snprintf(body, sizeof(body),
-		 "Hello,\n\n"
-		 "Your mail account %s was just used to sign in from an internet address "
-		 "it had not used before:\n\n    %s, at %s (%s)\n\n"
-		 "If this was you (a new phone or computer, a trip, a new internet "
-		 "connection), there is nothing to do.\n\n"
-		 "If it was not you, someone knows your password: change it now and tell "
-		 "your mail administrator, who can see every sign-in and block the "
-		 "address.\n\n-- \npostern on %s\n",
-		 esc, ip, when, mechanism, gd->cf->hostname);
-	owner(gd, "new-source", account, "New sign-in to your mail account", body);
+	owner(gd, "new-source", "new-ip", account, v, nitems(v));
 }
 
 void

@@ -31,6 +31,7 @@
 
 #include "conf/conf.h"
 #include "guard/guard.h"
+#include "mail/template.h"
 
 struct event_base;
 struct store;
@@ -42,8 +43,12 @@ struct guardd_ops {
 	void (*ban)(void *arg, const char *net, uint64_t until, const char *reason);
 	/* unban - a ban was lifted before its end. */
 	void (*unban)(void *arg, const char *net);
-	/* notice - a mail to queue (alert_to, or an account owner). */
+	/* notice - a mail to queue for alert_to. */
 	void (*notice)(void *arg, const char *to, const char *subject, const char *body);
+	/* user_notice - a notice of kind ("lockout", "new-ip") to an account
+	 * owner, written from its template with vars (src/queue/notices.h). */
+	void (*user_notice)(void *arg, const char *kind, const char *to,
+			    const struct template_var *vars, size_t nvars);
 };
 
 /* guardd_new - st and au stay the caller's and must outlive the guardd. */

@@ -86,6 +86,15 @@ static const char schema[] =
 	" level INTEGER NOT NULL DEFAULT 1);"
 	"INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1');";
 
+/* Password-expiry reminders (auth/reminder.h): which were sent for which
+ * password. A table of its own, made apart from the schema above. */
+static const char reminder_schema[] =
+	"CREATE TABLE IF NOT EXISTS pw_reminders ("
+	" account INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,"
+	" pw_changed INTEGER NOT NULL,"
+	" stage INTEGER NOT NULL,"
+	" sent INTEGER NOT NULL);";
+
 static int
 fail(struct store *st)
 {
@@ -118,7 +127,8 @@ store_open(const char *path, char *err, size_t errsz)
 	sqlite3_busy_timeout(st->db, 5000);
 	if (sqlite3_exec(st->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;", NULL,
 			 NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(st->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+	    sqlite3_exec(st->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(st->db, reminder_schema, NULL, NULL, NULL) != SQLITE_OK) {
 		snprintf(err, errsz, "%s: %s", path, sqlite3_errmsg(st->db));
 		goto fail;
 	}
@@ -775,4 +785,49 @@ store_data_version(struct store *st, int64_t *version)
 		*version = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW ? 0 : fail(st);
+}
+
+int
+store_expiring(struct store *st, int64_t after, int64_t until,
+	       int (*cb)(const struct store_expiring *e, void *arg), void *arg)
+{
+	sqlite3_stmt *s = prep(st, "SELECT a.name, a.pw_changed, COALESCE(r.pw_changed, 0), "
+				   "COALESCE(r.stage, 0), COALESCE(r.sent, 0) FROM accounts a "
+				   "LEFT JOIN pw_reminders r ON r.account = a.id WHERE "
+				   "a.pw_changed > ? AND a.pw_changed <= ? AND a.must_change = 0 "
+				   "AND a.locked = 0 ORDER BY a.pw_changed");
+	struct store_expiring e;
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, after);
+	sqlite3_bind_int64(s, 2, until);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		e.name = (const char *)sqlite3_column_text(s, 0);
+		e.pw_changed = sqlite3_column_int64(s, 1);
+		e.noticed_pw = sqlite3_column_int64(s, 2);
+		e.stage = sqlite3_column_int64(s, 3);
+		e.sent = sqlite3_column_int64(s, 4);
+		if (e.name != NULL && cb(&e, arg) != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : fail(st);
+}
+
+int
+store_reminder_put(struct store *st, const char *name, int64_t pw_changed, int64_t stage,
+		   int64_t sent)
+{
+	int rc = exec(st,
+		      "INSERT INTO pw_reminders (account, pw_changed, stage, sent) SELECT id, ?, "
+		      "?, ? FROM accounts WHERE name = ? ON CONFLICT (account) DO UPDATE SET "
+		      "pw_changed = excluded.pw_changed, stage = excluded.stage, sent = "
+		      "excluded.sent",
+		      "iiit", pw_changed, stage, sent, name);
+
+	return rc < 0 ? -1 : rc == 0 ? 1 : 0;
 }

@@ -153,6 +153,27 @@ int store_guard_lock_get(struct store *st, const char *name, int64_t *until, int
 int store_guard_lock(struct store *st, const char *name, int64_t until);
 /* store_guard_unlock - 0, 1 if there was no lock, -1. */
 int store_guard_unlock(struct store *st, const char *name);
+/* Password-expiry reminders. */
+
+struct store_expiring {
+	const char *name;   /* valid during the callback */
+	int64_t pw_changed; /* of the current password */
+	int64_t noticed_pw; /* pw_changed of the password last reminded of, 0: none */
+	int64_t stage;	    /* the last reminder sent for it (1, 2), 0: none */
+	int64_t sent;	    /* when (unix seconds), 0: never */
+};
+
+/* store_expiring - the accounts whose password was set in (after, until],
+ * neither locked nor waiting for a forced change, oldest password first,
+ * with the reminders sent; cb returns 0 to go on. Do not write to the
+ * store from cb. */
+int store_expiring(struct store *st, int64_t after, int64_t until,
+		   int (*cb)(const struct store_expiring *e, void *arg), void *arg);
+/* store_reminder_put - reminder stage for the password set at pw_changed
+ * went out at sent: 0, 1 no such account, -1. */
+int store_reminder_put(struct store *st, const char *name, int64_t pw_changed, int64_t stage,
+		       int64_t sent);
+
 /* store_data_version - changes whenever another connection (the CLI)
  * commits to the database. */
 int store_data_version(struct store *st, int64_t *version);

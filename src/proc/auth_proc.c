@@ -106,7 +106,25 @@ on_notice(void *arg, const char *to, const char *subject, const char *body)
 	ipc_send(ap->parent, &out);
 }
 
-static const struct authd_ops ap_ops = {on_answer, on_ban, on_unban, on_notice};
+/* on_user_notice - a notice from a template, through the parent. An
+ * account name longer than a mailbox can be is no address to mail. */
+static void
+on_user_notice(void *arg, const char *kind, const char *to, const struct template_var *vars,
+	       size_t nvars)
+{
+	struct auth_proc *ap = arg;
+	struct ipc_out out;
+
+	if (strlen(to) > SMTP_PATH_MAX - 2) {
+		log_warnx("auth notice-refused kind=%s reason=address-too-long", kind);
+		return;
+	}
+	ipc_begin(&out, IMSG_USER_NOTICE);
+	proto_add_user_notice(&out, kind, to, vars, nvars);
+	ipc_send(ap->parent, &out);
+}
+
+static const struct authd_ops ap_ops = {on_answer, on_ban, on_unban, on_notice, on_user_notice};
 
 /* do_abuse - protocol abuse the smtp process scored. */
 static void

@@ -50,6 +50,7 @@ struct parent {
 	struct conf *cf;
 	struct buf text; /* the config text cf was parsed from */
 	struct tls_certs certs; /* keys wiped once handed to the smtp process */
+	struct notices *notices; /* the user notice templates (notices { dir }) */
 	struct event *ev_expiry;
 	struct privsep_user pu;
 	int *lfds;	 /* listening sockets, one per cf->listeners */
@@ -259,6 +260,7 @@ reload(struct parent *p)
 	char err[CONF_ERR_MAX + 1024];
 	struct buf text = BUF_INIT;
 	struct tls_certs certs;
+	struct notices *notices;
 	struct conf *cf;
 	int *fds;
 	size_t i;
@@ -279,8 +281,15 @@ reload(struct parent *p)
 		return;
 	}
 	if (dkimkey_check_conf(cf, p->pu.drop ? p->pu.uid : (uid_t)-1, err, sizeof(err)) == -1 ||
-	    tls_certs_load(cf, &certs, err, sizeof(err)) == -1) {
+	    (notices = notices_load(cf->notices.dir, err, sizeof(err))) == NULL) {
 		log_warnx("parent reload-refused reason=\"%s\" (keeping the running config)", err);
+		conf_unref(cf);
+		buf_free(&text);
+		return;
+	}
+	if (tls_certs_load(cf, &certs, err, sizeof(err)) == -1) {
+		log_warnx("parent reload-refused reason=\"%s\" (keeping the running config)", err);
+		notices_free(notices);
 		conf_unref(cf);
 		buf_free(&text);
 		return;
@@ -288,6 +297,7 @@ reload(struct parent *p)
 	fds = bind_listeners(cf, p->cf, p->lfds);
 	if (fds == NULL) {
 		tls_certs_free(&certs);
+		notices_free(notices);
 		log_warnx("parent reload-refused reason=\"cannot listen\" (keeping the running "
 			  "config)");
 		conf_unref(cf);
@@ -307,6 +317,9 @@ reload(struct parent *p)
 	tls_certs_free(&p->certs);
 	p->certs = certs;
 	tls_certs_log_expiry(&p->certs);
+	notices_free(p->notices);
+	p->notices = notices;
+	proto_send_notices(p->queue.ipc, p->notices);
 	send_conf(p, &p->queue);
 	send_conf(p, &p->auth);
 	send_conf(p, &p->smtp);
@@ -394,6 +407,23 @@ child_gone(struct parent *p, struct child *c, const char *how)
 		event_base_loopexit(p->base, NULL);
 }
 
+/* forward_user_notice - checked here too, then to the queue. */
+static void
+forward_user_notice(struct parent *p, struct ipc_msg *m)
+{
+	struct user_notice *un = xmalloc(sizeof(*un));
+	struct ipc_out out;
+
+	proto_get_user_notice(m, un);
+	if (p->queue.ipc != NULL && !p->stopping) {
+		ipc_begin(&out, IMSG_USER_NOTICE);
+		proto_add_user_notice(&out, notices_kind_name(un->kind), un->to, un->vars,
+				      un->nvars);
+		ipc_send(p->queue.ipc, &out);
+	}
+	free(un);
+}
+
 /* from_auth - what the auth process asks of the parent: a notice to pass
  * on to the queue, bans for the firewall. */
 static void
@@ -403,6 +433,10 @@ from_auth(struct parent *p, struct ipc_msg *m)
 	struct ipc_out out;
 	uint64_t until = 0;
 
+	if (m->type == IMSG_USER_NOTICE) {
+		forward_user_notice(p, m);
+		return;
+	}
 	if (m->type == IMSG_NOTICE) {
 		ipc_get_strbuf(m, to, sizeof(to));
 		ipc_get_strbuf(m, subject, sizeof(subject));
@@ -440,8 +474,8 @@ on_child_msg(struct ipc *ipc, struct ipc_msg *m, void *arg)
 	(void)ipc;
 	if (m == NULL)
 		return; /* SIGCHLD tells */
-	if (c == &pp.auth && (m->type == IMSG_NOTICE || m->type == IMSG_GUARD_BAN ||
-			      m->type == IMSG_GUARD_UNBAN)) {
+	if (c == &pp.auth && (m->type == IMSG_NOTICE || m->type == IMSG_USER_NOTICE ||
+			      m->type == IMSG_GUARD_BAN || m->type == IMSG_GUARD_UNBAN)) {
 		from_auth(&pp, m);
 		return;
 	}
@@ -537,6 +571,7 @@ start_child(struct parent *p, enum child_kind kind, int child_end, int peer_end,
 		auth_proc_main(p->cf, &fds, &p->pu);
 	}
 	fds.control = p->control_fd;
+	fds.notices = p->notices;
 	queue_proc_main(p->cf, &fds, &p->pu);
 }
 
@@ -599,6 +634,12 @@ setup(struct parent *p, const char *path)
 	 * config error now rather than unsigned mail later. */
 	if (dkimkey_check_conf(p->cf, p->pu.drop ? p->pu.uid : (uid_t)-1, err, sizeof(err)) ==
 	    -1) {
+		fprintf(stderr, "postern: %s\n", err);
+		return -1;
+	}
+	/* The operator's notice templates: a broken one is a config error. */
+	p->notices = notices_load(p->cf->notices.dir, err, sizeof(err));
+	if (p->notices == NULL) {
 		fprintf(stderr, "postern: %s\n", err);
 		return -1;
 	}

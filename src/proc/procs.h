@@ -31,6 +31,8 @@ struct proc_fds {
 	/* auth and queue: the key sealing admin API tokens (made by the
 	 * parent at each start; the smtp process never has it) */
 	uint8_t api_key[32];
+	/* queue: the user notice templates the parent loaded (given away) */
+	struct notices *notices;
 };
 
 struct tls_certs;

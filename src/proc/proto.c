@@ -11,6 +11,8 @@
 
 #include "lib/metrics.h"
 
+#include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -212,4 +214,97 @@ proto_get_dmarc_eval(struct ipc_msg *m, struct dmarc_eval *e)
 		if ((unsigned)e->dkim[i].result > DMARC_DKIM_PERMERROR)
 			log_bug("ipc: dmarc evaluation: dkim result out of range");
 	}
+}
+
+void
+proto_add_user_notice(struct ipc_out *out, const char *kind, const char *to,
+		      const struct template_var *vars, size_t nvars)
+{
+	char v[NOTICES_VALUE_MAX + 1];
+	size_t i;
+
+	if (nvars > NOTICES_VARS_MAX)
+		log_bug("proto: a notice with %zu values", nvars);
+	ipc_add_str(out, kind);
+	ipc_add_str(out, to);
+	ipc_add_u32(out, (uint32_t)nvars);
+	for (i = 0; i < nvars; i++) {
+		(void)str_copy(v, vars[i].value != NULL ? vars[i].value : "", sizeof(v));
+		ipc_add_str(out, vars[i].name);
+		ipc_add_str(out, v);
+	}
+}
+
+/* allowed - is name a placeholder of kind k? */
+static bool
+allowed(enum notices_kind k, const char *name)
+{
+	const char *const *v;
+
+	for (v = notices_kind_vars(k); *v != NULL; v++)
+		if (strcmp(*v, name) == 0)
+			return true;
+	return false;
+}
+
+void
+proto_get_user_notice(struct ipc_msg *m, struct user_notice *un)
+{
+	char kind[32];
+	uint32_t n, i;
+
+	memset(un, 0, sizeof(*un));
+	ipc_get_strbuf(m, kind, sizeof(kind));
+	ipc_get_strbuf(m, un->to, sizeof(un->to));
+	n = ipc_get_u32(m);
+	if (notices_kind_parse(kind, &un->kind) == -1 || n > NOTICES_VARS_MAX)
+		log_bug("ipc %s: a notice of kind \"%.32s\" with %u values", m->peer, kind, n);
+	for (i = 0; i < n; i++) {
+		ipc_get_strbuf(m, un->name[i], sizeof(un->name[i]));
+		ipc_get_strbuf(m, un->value[i], sizeof(un->value[i]));
+		if (!allowed(un->kind, un->name[i]))
+			log_bug("ipc %s: a %s notice with {%s}", m->peer, kind, un->name[i]);
+		un->vars[i].name = un->name[i];
+		un->vars[i].value = un->value[i];
+	}
+	un->nvars = n;
+	ipc_end(m);
+}
+
+void
+proto_send_notices(struct ipc *ipc, const struct notices *ns)
+{
+	struct ipc_out out;
+	const char *source, *text;
+	unsigned k;
+
+	ipc_begin(&out, IMSG_NOTICES);
+	ipc_add_u32(&out, NK_COUNT);
+	for (k = 0; k < NK_COUNT; k++) {
+		text = notices_text(ns, (enum notices_kind)k, &source);
+		ipc_add_str(&out, source);
+		ipc_add_data(&out, text, strlen(text));
+	}
+	ipc_send(ipc, &out);
+}
+
+struct notices *
+proto_get_notices(struct ipc_msg *m)
+{
+	struct notices *ns = notices_new();
+	char source[PATH_MAX], err[PATH_MAX + 600];
+	const void *text;
+	size_t len;
+	unsigned k;
+
+	if (ipc_get_u32(m) != NK_COUNT)
+		log_bug("ipc %s: NOTICES for another set of kinds", m->peer);
+	for (k = 0; k < NK_COUNT; k++) {
+		ipc_get_strbuf(m, source, sizeof(source));
+		text = ipc_get_data(m, &len);
+		if (notices_set(ns, (enum notices_kind)k, source, text, len, err, sizeof(err)) == -1)
+			log_bug("ipc %s: a notice template that does not parse: %s", m->peer, err);
+	}
+	ipc_end(m);
+	return ns;
 }

@@ -13,8 +13,10 @@
  *   auth   -> smtp:         AUTH_ANSWER, GUARD_BAN (net, until, reason),
  *                           GUARD_UNBAN (net)
  *   smtp   -> auth:         GUARD_ABUSE (ip, check, weight)
- *   auth   -> parent:       NOTICE (to, subject, body), GUARD_BAN, GUARD_UNBAN
- *   parent -> queue:        NOTICE (passed on as it came)
+ *   auth   -> parent:       NOTICE (to, subject, body), GUARD_BAN, GUARD_UNBAN,
+ *                           USER_NOTICE (kind, to, values by name)
+ *   parent -> queue:        NOTICE, USER_NOTICE (passed on as they came);
+ *                           NOTICES (the templates) before CONF on a reload
  *   auth, queue -> smtp:    METRICS (a registry snapshot, once a second)
  *   smtp, queue, auth -> parent: STOPPED
  *
@@ -27,6 +29,8 @@
 #include "conf/conf.h"
 #include "lib/ipc.h"
 #include "mail/envelope.h"
+#include "mail/syntax.h"
+#include "queue/notices.h"
 
 enum imsg_type {
 	IMSG_CONF = 1,
@@ -55,6 +59,8 @@ enum imsg_type {
 	IMSG_ADMIN_RUN,	   /* smtp -> queue: an admin API request with its token */
 	IMSG_ADMIN_RESULT, /* queue -> smtp: its HTTP status and JSON body (an fd) */
 	IMSG_ADMIN_LOGOUT, /* smtp -> queue: a token to end now */
+	IMSG_USER_NOTICE,  /* auth -> parent -> queue: a notice from a template */
+	IMSG_NOTICES,	   /* parent -> queue: the notice templates */
 };
 
 void proto_add_envelope(struct ipc_out *out, const struct envelope *env);
@@ -78,6 +84,30 @@ struct tls_pem;
 void proto_send_cert(struct ipc *ipc, const struct tls_pem *p);
 /* proto_get_cert - into p (allocated; free with tls_certs_free). */
 void proto_get_cert(struct ipc_msg *m, struct tls_pem *p);
+
+/* A user notice as it travels: the kind, the mailbox, the values. */
+struct user_notice {
+	enum notices_kind kind;
+	char to[SMTP_PATH_MAX + 1];
+	size_t nvars;
+	char name[NOTICES_VARS_MAX][TEMPLATE_NAME_MAX + 1];
+	char value[NOTICES_VARS_MAX][NOTICES_VALUE_MAX + 1];
+	struct template_var vars[NOTICES_VARS_MAX]; /* pointing into name and value */
+};
+
+/* proto_add_user_notice - kind (its name, as notices_kind_name says), to
+ * and vars; values longer than NOTICES_VALUE_MAX are cut. */
+void proto_add_user_notice(struct ipc_out *out, const char *kind, const char *to,
+			   const struct template_var *vars, size_t nvars);
+/* proto_get_user_notice - read and check (a known kind, no more than
+ * NOTICES_VARS_MAX values, each a placeholder of that kind); aborts on a
+ * malformed message. */
+void proto_get_user_notice(struct ipc_msg *m, struct user_notice *un);
+/* proto_send_notices - every kind's template text and source. */
+void proto_send_notices(struct ipc *ipc, const struct notices *ns);
+/* proto_get_notices - the templates of a NOTICES message (the parent
+ * checked them: one that does not parse is a bug). */
+struct notices *proto_get_notices(struct ipc_msg *m);
 
 /* proto_get_conf - the config of an IMSG_CONF message (file name and
  * text); the parent validated it, so a parse failure is a bug. */

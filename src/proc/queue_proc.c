@@ -33,6 +33,7 @@
 #include "proc/procs.h"
 #include "proc/proto.h"
 #include "queue/dmarcrep.h"
+#include "queue/notices.h"
 #include "queue/queue.h"
 #include "queue/spool.h"
 
@@ -259,60 +260,34 @@ queue_finish_stop(struct queue_proc *qp)
 	exit(0);
 }
 
-/* on_notice - a mail of our own (a guard alert or a user notice), passed
- * on by the parent from the auth process: composed here and queued with
- * the null sender, so that a failure never bounces back (RFC 3834). */
+/* on_notice - a mail of our own (a guard alert), passed on by the parent
+ * from the auth process: composed here and queued with the null sender,
+ * so that a failure never bounces back (RFC 3834). */
 static void
 on_notice(struct queue_proc *qp, struct ipc_msg *m)
 {
-	char to[SMTP_PATH_MAX + 1], subject[NOTICE_SUBJECT_MAX + 1], id[40], *text;
-	struct envelope env;
-	struct env_rcpt r;
-	struct notice n;
-	struct buf msg = BUF_INIT;
-	struct smtp_path path;
-	char quoted[SMTP_PATH_MAX + 3];
-	uint32_t rnd;
+	char to[SMTP_PATH_MAX + 1], subject[NOTICE_SUBJECT_MAX + 1], *text;
 
 	ipc_get_strbuf(m, to, sizeof(to));
 	ipc_get_strbuf(m, subject, sizeof(subject));
 	text = ipc_get_str(m, NOTICE_BODY_MAX);
 	ipc_end(m);
-	snprintf(quoted, sizeof(quoted), "<%s>", to);
-	if (smtp_parse_path(quoted, strlen(quoted), true, &path) == -1 || path.null) {
-		log_warnx("queue notice-refused to=<%.80s> reason=bad-address", to);
-		free(text);
-		return;
+	if (notices_inject(&qp->q, to, subject, text != NULL ? text : "") == 0) {
+		qp->q.alerts_sent++;
+		log_info("queue notice-sent to=<%s> subject=\"%s\"", to, subject);
 	}
-	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
-		rnd = (uint32_t)getpid();
-	snprintf(id, sizeof(id), "%lld.%08x", (long long)time(NULL), rnd);
-	memset(&n, 0, sizeof(n));
-	n.hostname = qp->cf->hostname;
-	n.to = path.addr;
-	n.subject = subject;
-	n.body = text;
-	n.now = time(NULL);
-	n.id = id;
-	memset(&env, 0, sizeof(env));
-	memset(&r, 0, sizeof(r));
-	env.arrival = (uint64_t)n.now;
-	str_copy(env.client_ip, "127.0.0.1", sizeof(env.client_ip));
-	str_copy(env.helo, qp->cf->hostname, sizeof(env.helo));
-	str_copy(env.proto, "local", sizeof(env.proto));
-	env.originated = true; /* ours: DKIM-signed when its From: domain has keys */
-	env.body = BODY_8BITMIME;
-	env.smtputf8 = path.utf8;
-	str_copy(r.addr, path.addr, sizeof(r.addr));
-	str_copy(r.domain, path.domain, sizeof(r.domain));
-	envelope_add_rcpt(&env, &r);
-	if (notice_compose(&n, &msg) == -1)
-		log_warnx("queue notice-refused to=<%s> reason=bad-fields", path.addr);
-	else if (queue_inject(&qp->q, &env, &msg) == 0)
-		log_info("queue notice-sent to=<%s> subject=\"%s\"", path.addr, subject);
-	envelope_clear(&env);
-	buf_free(&msg);
 	free(text);
+}
+
+/* on_user_notice - a notice to an account's owner, from its template. */
+static void
+on_user_notice(struct queue_proc *qp, struct ipc_msg *m)
+{
+	struct user_notice *un = xmalloc(sizeof(*un));
+
+	proto_get_user_notice(m, un);
+	(void)notices_send(&qp->q, un->kind, un->to, un->vars, un->nvars);
+	free(un);
 }
 
 static void
@@ -335,9 +310,65 @@ on_parent(struct ipc *ipc, struct ipc_msg *m, void *arg)
 	case IMSG_NOTICE:
 		on_notice(qp, m);
 		break;
+	case IMSG_USER_NOTICE:
+		on_user_notice(qp, m);
+		break;
+	case IMSG_NOTICES:
+		notices_free(qp->q.notices);
+		qp->q.notices = proto_get_notices(m);
+		break;
 	default:
 		log_bug("queue: unexpected message %u from parent", m->type);
 	}
+}
+
+/* queue_families - what the queue's snapshot holds. */
+static void
+queue_families(struct metrics *m)
+{
+	metrics_describe(m, "postern_queue_messages", METRIC_GAUGE, "messages in the queue");
+	metrics_describe(m, "postern_queue_messages_by_state", METRIC_GAUGE,
+			 "messages in the queue by state");
+	metrics_describe(m, "postern_queue_oldest_seconds", METRIC_GAUGE,
+			 "age of the oldest message in the queue (0: empty)");
+	metrics_describe(m, "postern_deliveries_total", METRIC_COUNTER,
+			 "delivery results per recipient");
+	metrics_describe(m, "postern_tls_sessions_total", METRIC_COUNTER,
+			 "TLS sessions by direction and protocol version");
+	metrics_describe(m, "postern_notices_total", METRIC_COUNTER,
+			 "mails of postern's own queued, by kind");
+}
+
+/* queue_numbers - the queue's state and counters into m. */
+static void
+queue_numbers(struct queue *q, struct metrics *m)
+{
+	static const char *const tls[QUEUE_TLS_VERSIONS] = {"TLSv1.2", "TLSv1.3", "other"};
+	struct queue_stats st;
+	char l[METRICS_LABELS_MAX];
+	uint64_t now = (uint64_t)time(NULL);
+	unsigned i;
+
+	queue_stats(q, &st);
+	metrics_set(m, "postern_queue_messages", NULL, (double)q->nmsgs);
+	for (i = 0; i < QS_COUNT; i++) {
+		metrics_labels(l, sizeof(l), "state", queue_state_name(i), (char *)NULL);
+		metrics_set(m, "postern_queue_messages_by_state", l, (double)st.by_state[i]);
+	}
+	metrics_set(m, "postern_queue_oldest_seconds", NULL,
+		    st.oldest != 0 && now > st.oldest ? (double)(now - st.oldest) : 0);
+	metrics_add(m, "postern_deliveries_total", "result=\"sent\"", (double)q->sent);
+	metrics_add(m, "postern_deliveries_total", "result=\"deferred\"", (double)q->deferred);
+	metrics_add(m, "postern_deliveries_total", "result=\"bounced\"", (double)q->bounced);
+	for (i = 0; i < QUEUE_TLS_VERSIONS; i++) {
+		metrics_labels(l, sizeof(l), "direction", "outbound", "version", tls[i], (char *)NULL);
+		metrics_add(m, "postern_tls_sessions_total", l, (double)q->tls_out[i]);
+	}
+	for (i = 0; i < NK_COUNT; i++) {
+		metrics_labels(l, sizeof(l), "kind", notices_kind_name(i), (char *)NULL);
+		metrics_add(m, "postern_notices_total", l, (double)q->notices_sent[i]);
+	}
+	metrics_add(m, "postern_notices_total", "kind=\"alert\"", (double)q->alerts_sent);
 }
 
 /* on_metrics_timer - the queue's numbers, to the smtp process. */
@@ -349,13 +380,8 @@ on_metrics_timer(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	metrics_describe(m, "postern_queue_messages", METRIC_GAUGE, "messages in the queue");
-	metrics_describe(m, "postern_deliveries_total", METRIC_COUNTER,
-			 "delivery results per recipient");
-	metrics_set(m, "postern_queue_messages", NULL, (double)qp->q.nmsgs);
-	metrics_add(m, "postern_deliveries_total", "result=\"sent\"", (double)qp->q.sent);
-	metrics_add(m, "postern_deliveries_total", "result=\"deferred\"", (double)qp->q.deferred);
-	metrics_add(m, "postern_deliveries_total", "result=\"bounced\"", (double)qp->q.bounced);
+	queue_families(m);
+	queue_numbers(&qp->q, m);
 	proto_send_metrics(qp->smtp, m);
 	metrics_free(m);
 }
@@ -381,6 +407,10 @@ queue_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user
 	qp->cf = cf;
 	if (queue_init(&qp->q, qp->base, cf) == -1)
 		log_fatalx("queue: cannot use the spool in %s", cf->state_dir);
+	if (fds->notices != NULL) {
+		notices_free(qp->q.notices);
+		qp->q.notices = fds->notices;
+	}
 	qp->q.dns = dns_new(qp->base, cf, err, sizeof(err));
 	if (qp->q.dns == NULL)
 		log_fatalx("queue: %s", err);

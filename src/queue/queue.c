@@ -810,6 +810,7 @@ queue_init(struct queue *q, struct event_base *base, struct conf *cf)
 	memset(q, 0, sizeof(*q));
 	q->base = base;
 	q->cf = conf_ref(cf);
+	q->notices = notices_new();
 	TAILQ_INIT(&q->msgs);
 	q->by_id = map_new();
 	q->incoming = map_new();
@@ -908,21 +909,64 @@ queue_free(struct queue *q)
 	/* Files still being received stay in incoming/ and go at the next start. */
 	map_free(q->by_id);
 	map_free(q->incoming);
+	notices_free(q->notices);
+	q->notices = NULL;
 	conf_unref(q->cf);
 }
 
 /* The operator's view (postern queue ...). */
 
+static const char *const state_names[QS_COUNT] = {"queued", "active", "deferred", "held",
+						   "quarantined"};
+
+static enum queue_state
+msg_state(const struct qmsg *m)
+{
+	if (m->st.hold)
+		return m->quarantine != NULL ? QS_QUARANTINED : QS_HELD;
+	if (m->jobs > 0)
+		return QS_ACTIVE;
+	if (m->st.attempts > 0)
+		return QS_DEFERRED;
+	return QS_QUEUED;
+}
+
 static const char *
 msg_status(const struct qmsg *m)
 {
-	if (m->st.hold)
-		return m->quarantine != NULL ? "quarantined" : "held";
-	if (m->jobs > 0)
-		return "active";
-	if (m->st.attempts > 0)
-		return "deferred";
-	return "queued";
+	return state_names[msg_state(m)];
+}
+
+const char *
+queue_state_name(enum queue_state s)
+{
+	return (unsigned)s < QS_COUNT ? state_names[s] : "?";
+}
+
+void
+queue_stats(const struct queue *q, struct queue_stats *st)
+{
+	const struct qmsg *m;
+
+	memset(st, 0, sizeof(*st));
+	TAILQ_FOREACH(m, &q->msgs, entry) {
+		if (m->deleted)
+			continue;
+		st->by_state[msg_state(m)]++;
+		if (st->oldest == 0 || m->env.arrival < st->oldest)
+			st->oldest = m->env.arrival;
+	}
+}
+
+void
+queue_count_tls(struct queue *q, const char *version)
+{
+	if (strcmp(version, "TLSv1.2") == 0)
+		q->tls_out[0]++;
+	else if (strcmp(version, "TLSv1.3") == 0)
+		q->tls_out[1]++;
+	else
+		q->tls_out[2]++;
 }
 
 static void

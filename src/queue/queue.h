@@ -28,6 +28,7 @@
 #include "lib/buf.h"
 #include "lib/map.h"
 #include "mail/envelope.h"
+#include "queue/notices.h"
 #include "queue/spool.h"
 
 struct event_base;
@@ -38,6 +39,9 @@ struct dns;
 struct tls_client;
 struct dmarcrep;
 struct dkimsign;
+
+/* Outbound TLS versions counted apart: TLSv1.2, TLSv1.3, anything else. */
+#define QUEUE_TLS_VERSIONS 3
 
 struct qmsg {
 	TAILQ_ENTRY(qmsg) entry;
@@ -83,6 +87,10 @@ struct queue {
 	bool stopping;
 	uint64_t nmsgs;
 	uint64_t sent, deferred, bounced; /* recipient results, for metrics */
+	struct notices *notices;	  /* user notice templates (owned) */
+	uint64_t notices_sent[NK_COUNT];  /* for metrics: user notices queued */
+	uint64_t alerts_sent;		  /* ... and mails of ours written elsewhere */
+	uint64_t tls_out[QUEUE_TLS_VERSIONS]; /* outbound TLS sessions, by version */
 };
 
 typedef void (*queue_commit_cb)(void *arg, const char *id, int err);
@@ -131,5 +139,20 @@ int queue_ctl(struct queue *q, char **argv, int argc, struct buf *out);
 const char *queue_state_word(struct queue *q, const char *id);
 void queue_stop(struct queue *q);
 void queue_free(struct queue *q);
+
+/* Message states as `postern queue list` names them. */
+enum queue_state { QS_QUEUED, QS_ACTIVE, QS_DEFERRED, QS_HELD, QS_QUARANTINED, QS_COUNT };
+
+struct queue_stats {
+	uint64_t by_state[QS_COUNT];
+	uint64_t oldest; /* arrival of the oldest message (unix seconds), 0: none */
+};
+
+/* queue_stats - count the messages (deleted ones not) by state. */
+void queue_stats(const struct queue *q, struct queue_stats *st);
+/* queue_state_name - "queued", "active", "deferred", "held", "quarantined". */
+const char *queue_state_name(enum queue_state s);
+/* queue_count_tls - one outbound TLS session of version ("TLSv1.3"). */
+void queue_count_tls(struct queue *q, const char *version);
 
 #endif

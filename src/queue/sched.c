@@ -413,8 +413,13 @@ static void
 on_ready(void *arg, struct client *cl)
 {
 	struct conn *c = arg;
+	const char *tls = client_tls(cl);
+	char version[16];
 
-	(void)cl;
+	/* once per connection: "TLSv1.3 with cipher ..." -> TLSv1.3 */
+	if (tls != NULL && str_fmt(version, sizeof(version), "%.*s", (int)strcspn(tls, " "),
+				   tls) == 0)
+		queue_count_tls(c->dest->s->q, version);
 	conn_next(c);
 }
 
