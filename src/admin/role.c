@@ -36,6 +36,8 @@ static const struct verb_row verbs[] = {
 	{"dkim", "verify", NULL, ROLE_AUDITOR},
 	{"dmarc", "check", NULL, ROLE_AUDITOR},
 	{"dns", "check", NULL, ROLE_AUDITOR},
+	{"notice", "list", NULL, ROLE_AUDITOR},
+	{"notice", "show", NULL, ROLE_AUDITOR},
 	/* operations */
 	{"queue", NULL, NULL, ROLE_OPERATOR},
 	{"ban", NULL, NULL, ROLE_OPERATOR},
@@ -50,6 +52,7 @@ static const struct verb_row verbs[] = {
 	{"user", NULL, NULL, ROLE_ADMIN},
 	{"dkim", NULL, NULL, ROLE_ADMIN},
 	{"backup", NULL, NULL, ROLE_ADMIN},
+	{"notice", NULL, NULL, ROLE_ADMIN}, /* notice send: mails a user */
 };
 
 static bool

@@ -3,7 +3,8 @@
  * role - what each admin role may do, and which role a local caller has.
  *
  * Three roles, each including the one below it:
- *   auditor   read-only: the audit log, the self-audit, the effective config;
+ *   auditor   read-only: the audit log, the self-audit, the effective config
+ *             and notice templates;
  *   operator  the queue, bans, DMARC reports, looking up accounts, locking,
  *             unlocking and resetting them (`user passwd NAME --reset`);
  *             no config, key or account-policy changes;

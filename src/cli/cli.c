@@ -26,6 +26,7 @@
 #include "proc/control.h"
 #include "proc/privsep.h"
 #include "proc/procs.h"
+#include "queue/notices.h"
 #include "tls/tls.h"
 
 static const char usage_text[] =
@@ -52,8 +53,9 @@ static const char usage_text[] =
 	"  user address add|del NAME ADDRESS   addresses NAME may send as (@domain: all of it)\n"
 	"  user allow-from NAME CIDR [--remove] networks NAME may log in from (none: any)\n"
 	"  user import FILE           accounts from a Dovecot passwd-file (hashes kept)\n"
-	"  user 2fa enable NAME [--reset] | disable NAME\n"
-	"                             TOTP: prints the secret, otpauth URI and QR code once\n"
+	"  user 2fa enable NAME [--reset] [--no-mail] | disable NAME\n"
+	"                             TOTP: prints the secret, otpauth URI and QR code once;\n"
+	"                             mails NAME how to set it up (never the secret itself)\n"
 	"  user app-password add NAME --label L [--expires 90d] [--from CIDR]\n"
 	"                             a generated password for one device, shown once\n"
 	"  user app-password list NAME | revoke NAME LABEL\n"
@@ -78,6 +80,11 @@ static const char usage_text[] =
 	"  audit tail [-f]            the last audit records (-f: keep following)\n"
 	"  audit search [--since 2026-11-28|24h] [--actor A] [--event E|user.] [--format json|syslog]\n"
 	"                             records that match, as JSON lines or RFC 5424 syslog\n"
+	"  notice list                the notice kinds, where each text comes from, placeholders\n"
+	"  notice show KIND           the template in use (lockout, new-ip, password-expiry,\n"
+	"                             2fa-enrolment): a start for your own (notices { dir })\n"
+	"  notice send 2fa-enrolment ACCOUNT\n"
+	"                             mail the two-step sign-in instructions (again)\n"
 	"  role                       the admin role the daemon gives you (admin { } in the config)\n"
 	"  version                    print the version\n"
 	"  help                       this text\n"
@@ -86,10 +93,10 @@ static const char usage_text[] =
 	"  -c, --config FILE          config file (default " CONF_DEFAULT_PATH ")\n"
 	"  -h, --help                 this text\n"
 	"\n"
-	"Queue commands talk to the running daemon over STATE_DIR/control.sock; user, ban, dkim\n"
-	"and audit commands run by root or the daemon's user work on STATE_DIR directly, whether\n"
-	"the daemon runs or not (a running daemon applies a ban within a second, and reads DKIM\n"
-	"keys at start and reload). Other users' commands go through the daemon, which allows\n"
+	"Queue and notice commands talk to the running daemon over STATE_DIR/control.sock; user,\n"
+	"ban, dkim and audit commands run by root or the daemon's user work on STATE_DIR directly,\n"
+	"whether the daemon runs or not (a running daemon applies a ban within a second, and reads\n"
+	"DKIM keys and notice templates at start and reload). Other users' commands go through the daemon, which allows\n"
 	"what their admin role allows (auditor, operator, admin) and audits every request.\n"
 	"The same commands are offered over HTTPS to admins with 2FA: admin { api } in the config.\n"
 	"Documentation: docs/ in the source tree (configuration, operations, queue).\n";
@@ -162,6 +169,8 @@ parse_args(struct cli *c, int argc, char **argv)
 			c->follow = true;
 		} else if (strcmp(a, "--force") == 0) {
 			c->force = true;
+		} else if (strcmp(a, "--no-mail") == 0) {
+			c->no_mail = true;
 		} else if (value_slot(c, a) != NULL) {
 			if (++i >= argc) {
 				fprintf(stderr, "postern: %s needs a value\n", a);
@@ -192,6 +201,21 @@ parse_args(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
+/* check_notices - the operator's notice templates load (as at start). */
+static int
+check_notices(const struct conf *cf)
+{
+	char err[PATH_MAX + 600];
+	struct notices *ns = notices_load(cf->notices.dir, err, sizeof(err));
+
+	if (ns == NULL) {
+		fprintf(stderr, "postern: %s\n", err);
+		return 1;
+	}
+	notices_free(ns);
+	return 0;
+}
+
 /* config_check - what the daemon checks beyond the syntax: certificates
  * and keys, and every configured DKIM selector's key; 0 or 1. */
 static int
@@ -206,6 +230,8 @@ config_check(const char *path, const struct conf *cf)
 		return 1;
 	}
 	tls_certs_free(&certs);
+	if (check_notices(cf) != 0)
+		return 1;
 	if (privsep_lookup(cf->user, &pu, err, sizeof(err)) == -1 ||
 	    dkimkey_check_conf(cf, pu.drop ? pu.uid : (uid_t)-1, err, sizeof(err)) == -1) {
 		fprintf(stderr, "postern: %s\n", err);
@@ -331,8 +357,9 @@ cmd_forward(struct cli *c, const struct conf *cf, int argc, char **argv)
 	return status == -1 ? 1 : status;
 }
 
-/* via_daemon - should this command go through the control socket? Queue
- * and DMARC report requests always do; the others when the caller is
+/* via_daemon - should this command go through the control socket? Queue,
+ * DMARC report and notice requests always do (the queue process holds the
+ * notice templates and queues the mail); the others when the caller is
  * neither root nor the daemon's user (so cannot read state_dir). A child
  * the daemon started for such a request runs the command itself. */
 static bool
@@ -345,7 +372,7 @@ via_daemon(const struct cli *c, const struct conf *cf, int argc, char **argv)
 	if (strcmp(c->words[0], "queue") == 0 ||
 	    (strcmp(c->words[0], "dmarc") == 0 && c->nwords == 2 &&
 	     strcmp(c->words[1], "report") == 0) ||
-	    strcmp(c->words[0], "role") == 0)
+	    strcmp(c->words[0], "role") == 0 || strcmp(c->words[0], "notice") == 0)
 		return true;
 	if (getenv("POSTERN_VIA_DAEMON") != NULL || geteuid() == 0)
 		return false;
@@ -367,7 +394,7 @@ maybe_forward(struct cli *c, int argc, char **argv, int *status)
 
 	if (conf_load(c->config, &cf, err, sizeof(err)) == -1) {
 		if (strcmp(c->words[0], "queue") != 0 && strcmp(c->words[0], "role") != 0 &&
-		    strcmp(c->words[0], "dmarc") != 0)
+		    strcmp(c->words[0], "dmarc") != 0 && strcmp(c->words[0], "notice") != 0)
 			return 0; /* the command says what is wrong with the config */
 		fprintf(stderr, "postern: %s\n", err);
 		*status = 1;

@@ -35,6 +35,7 @@ struct cli {
 	const char *format;    /* --format json|syslog */
 	const char *anchor;    /* --anchor N:HASH (audit verify) */
 	bool force;	      /* --force */
+	bool no_mail;	      /* --no-mail: user 2fa enable sends no instructions */
 	const char *algo;     /* --algo rsa2048|ed25519 */
 	const char *domain;   /* --domain NAME */
 	const char *selectors[CLI_SELECTORS_MAX]; /* --selector NAME, repeatable */

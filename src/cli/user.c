@@ -43,7 +43,9 @@
 #include "lib/net.h"
 #include "lib/util.h"
 #include "mail/syntax.h"
+#include "proc/control.h"
 #include "proc/privsep.h"
+#include "proc/procs.h"
 #include "cli/ctx.h"
 
 int
@@ -540,8 +542,54 @@ user_import(struct cli_ctx *x, const char *file)
 	return 0;
 }
 
+/* said - the daemon's message in b as one line: without "postern: " and
+ * the line end. */
+static const char *
+said(struct buf *b)
+{
+	const char *s = buf_cstr(b);
+
+	while (b->len > 0 && (b->data[b->len - 1] == '\n' || b->data[b->len - 1] == ' '))
+		b->data[--b->len] = '\0';
+	if (strncmp(s, "postern: ", 9) == 0)
+		s += 9;
+	return s[0] != '\0' ? s : "the daemon refused";
+}
+
+/* enrolment_mail - ask the daemon to mail name how to set up two-step
+ * sign-in (src/queue/notices.h): the instructions only, never the secret,
+ * which stays on this terminal to be handed over in person. The daemon's
+ * queue process holds the templates and the queue; this command, running
+ * as the daemon's user (or as a job of the daemon), may ask it. */
+static void
+enrolment_mail(struct cli_ctx *x, const char *name)
+{
+	char path[PATH_MAX], *argv[] = {"notice", "send", "2fa-enrolment", (char *)name};
+	struct buf out = BUF_INIT, err = BUF_INIT;
+	int rc;
+
+	if (x->c->no_mail)
+		return;
+	if (strchr(name, '@') == NULL) {
+		printf("\nNo instructions were mailed: %s is not a mail address.\n", name);
+		return;
+	}
+	control_path(&x->cf, path, sizeof(path));
+	rc = control_request(path, 4, argv, NULL, 0, &out, &err);
+	if (rc == 0)
+		printf("\nInstructions for setting it up were mailed to %s (without the secret:\n"
+		       "hand the QR code over in person).\n",
+		       name);
+	else
+		printf("\nNo instructions were mailed (%s); once the daemon runs:\n"
+		       "  postern notice send 2fa-enrolment %s\n",
+		       said(&err), name);
+	buf_free(&out);
+	buf_free(&err);
+}
+
 /* user_2fa - turn TOTP on (printing the secret, the otpauth URI and a QR
- * code, once) or off. */
+ * code, once, and mailing the instructions) or off. */
 static int
 user_2fa(struct cli_ctx *x, const char *op, const char *name)
 {
@@ -598,6 +646,7 @@ user_2fa(struct cli_ctx *x, const char *op, const char *name)
 	       "immediately followed by the current 6-digit code. This secret is not\n"
 	       "shown again.\n",
 	       name);
+	enrolment_mail(x, name);
 	rc = 0;
 out:
 	sodium_memzero(key, sizeof(key));

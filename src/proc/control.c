@@ -31,6 +31,7 @@
 #include "lib/util.h"
 #include "proc/job.h"
 #include "queue/dmarcrep.h"
+#include "queue/notices.h"
 #include "queue/queue.h"
 
 /* The command as written into audit records and log lines. */
@@ -148,7 +149,7 @@ on_job_done(int status, struct buf *out, struct buf *err, void *arg)
 	finish(p, status, out, err, NULL);
 }
 
-/* run_queue - a queue or DMARC report request, answered here; queue
+/* run_here - a queue, DMARC report or notice request, answered here; queue
  * changes are recorded with the message's state before and after. */
 static void
 run_here(struct admin_pending *p, struct admin_req *req)
@@ -168,6 +169,8 @@ run_here(struct admin_pending *p, struct admin_req *req)
 			json_object_set_new(f, "message", audit_str(id, strlen(id)));
 			json_object_set_new(f, "after", json_string(queue_state_word(c->q, id)));
 		}
+	} else if (strcmp(req->argv[0], "notice") == 0) {
+		rc = notices_ctl(c->q, req->argv + 1, req->argc - 1, &body);
 	} else {
 		rc = c->q->reports != NULL
 			     ? dmarcrep_ctl(c->q->reports, req->argv + 1, req->argc - 1, &body)
@@ -232,7 +235,8 @@ control_dispatch(struct control *c, const struct admin_caller *who, struct admin
 		     conf_admin_role_name(need), conf_admin_role_name(who->role), who->why);
 		return NULL;
 	}
-	if (strcmp(req->argv[0], "queue") == 0 || strcmp(req->argv[0], "dmarc") == 0) {
+	if (strcmp(req->argv[0], "queue") == 0 || strcmp(req->argv[0], "dmarc") == 0 ||
+	    strcmp(req->argv[0], "notice") == 0) {
 		run_here(p, req);
 		return NULL;
 	}

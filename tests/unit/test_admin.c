@@ -49,6 +49,8 @@ test_verb_roles(void **state)
 		{"config dump", ROLE_AUDITOR},
 		{"dns check example.org", ROLE_AUDITOR},
 		{"dkim verify", ROLE_AUDITOR},
+		{"notice list", ROLE_AUDITOR},
+		{"notice show lockout", ROLE_AUDITOR},
 		/* operator: queue, bans, unlock and reset users */
 		{"queue list", ROLE_OPERATOR},
 		{"queue delete 0123456789abcdef", ROLE_OPERATOR},
@@ -74,6 +76,8 @@ test_verb_roles(void **state)
 		{"dkim keygen example.org s1", ROLE_ADMIN},
 		{"dkim sign --domain example.org", ROLE_ADMIN},
 		{"backup /var/backups/x", ROLE_ADMIN},
+		{"notice send 2fa-enrolment bob@example.org", ROLE_ADMIN},
+		{"notice", ROLE_ADMIN},
 		/* never through the daemon */
 		{"serve", ROLE_NONE},
 		{"restore x", ROLE_NONE},
