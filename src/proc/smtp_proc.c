@@ -18,6 +18,8 @@
  * SMTP_DKIM_KEYS of them are kept).
  */
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <signal.h>
@@ -89,6 +91,14 @@ struct smtp_proc {
 	/* DKIM keys of recent senders, parsed once (this process has one
 	 * thread, and a cache is for one thread); kept until exit */
 	struct dkim_keycache *dkim_keys;
+	/* the certificates in use: path and end of validity, for metrics */
+	struct cert_date *cert_dates;
+	size_t ncert_dates;
+};
+
+struct cert_date {
+	char path[PATH_MAX];
+	time_t not_after;
 };
 
 static struct smtp_proc sp_global;
@@ -333,10 +343,21 @@ ops_rate(void *arg, enum session_rate kind, const char *key)
 	return ok;
 }
 
+/* ops_tally - a session's event in our metrics. */
+static void
+ops_tally(void *arg, const char *family, const char *labels)
+{
+	struct smtp_proc *sp = arg;
+
+	if (sp->metrics != NULL)
+		metrics_add(sp->metrics, family, labels, 1);
+}
+
 static const struct session_ops sp_ops = {
 	ops_open,	  ops_commit,	 ops_abort,	  ops_closed,
 	ops_auth_begin, ops_auth_step, ops_auth_cancel, ops_abuse,
 	ops_greet_known, ops_greet_passed, ops_rate,	  ops_dmarc_eval,
+	ops_tally,
 };
 
 struct sweep {
@@ -578,6 +599,41 @@ smtp_stop(struct smtp_proc *sp)
 	evtimer_add(sp->ev_stop, &tv);
 }
 
+/* keep_cert_dates - which certificates are in use, until when. */
+static void
+keep_cert_dates(struct smtp_proc *sp, const struct tls_certs *certs)
+{
+	size_t i;
+
+	free(sp->cert_dates);
+	sp->cert_dates = xcalloc(certs->n ? certs->n : 1, sizeof(*sp->cert_dates));
+	for (i = 0; i < certs->n; i++) {
+		(void)str_copy(sp->cert_dates[i].path, certs->pem[i].cert_path,
+			       sizeof(sp->cert_dates[i].path));
+		sp->cert_dates[i].not_after = certs->pem[i].not_after;
+	}
+	sp->ncert_dates = certs->n;
+}
+
+/* cert_days - days each certificate in use has left (negative: expired),
+ * into m. */
+static void
+cert_days(const struct smtp_proc *sp, struct metrics *m)
+{
+	char l[METRICS_LABELS_MAX];
+	time_t now = time(NULL);
+	size_t i;
+
+	metrics_describe(m, "postern_cert_expiry_days", METRIC_GAUGE,
+			 "whole days until a certificate in use expires (negative: expired)");
+	for (i = 0; i < sp->ncert_dates; i++) {
+		double left = (double)(sp->cert_dates[i].not_after - now) / 86400.0;
+
+		metrics_labels(l, sizeof(l), "cert", sp->cert_dates[i].path, (char *)NULL);
+		metrics_set(m, "postern_cert_expiry_days", l, floor(left));
+	}
+}
+
 /* use_certs - TLS contexts for certs and cf, replacing the current ones
  * (sessions keep theirs); the certificates are wiped afterwards. */
 static void
@@ -595,6 +651,7 @@ use_certs(struct smtp_proc *sp, struct tls_certs *certs, const struct conf *cf)
 			return;
 		}
 	}
+	keep_cert_dates(sp, certs);
 	tls_certs_free(certs);
 	tls_server_unref(sp->senv.tls);
 	sp->senv.tls = ts;
@@ -695,6 +752,7 @@ render_metrics(void *arg, struct buf *out)
 	metrics_merge(all, sp->metrics);
 	metrics_merge(all, sp->snap_auth);
 	metrics_merge(all, sp->snap_queue);
+	cert_days(sp, all);
 	metrics_render(all, out);
 	metrics_free(all);
 }
@@ -717,6 +775,12 @@ metrics_start(struct smtp_proc *sp, int fd)
 	metrics_describe(m, "postern_messages_accepted_total", METRIC_COUNTER,
 			 "messages committed to the queue");
 	metrics_add(m, "postern_messages_accepted_total", NULL, 0);
+	metrics_describe(m, "postern_tls_sessions_total", METRIC_COUNTER,
+			 "TLS sessions by direction and protocol version");
+	metrics_add(m, "postern_tls_sessions_total", "direction=\"inbound\",version=\"TLSv1.2\"", 0);
+	metrics_add(m, "postern_tls_sessions_total", "direction=\"inbound\",version=\"TLSv1.3\"", 0);
+	metrics_describe(m, "postern_dmarc_results_total", METRIC_COUNTER,
+			 "DMARC verdicts on received mail, by policy and what was done");
 	sp->metrics = m;
 	sp->httpd = httpd_new(sp->base, fd, render_metrics, sp);
 	if (sp->httpd == NULL)

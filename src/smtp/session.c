@@ -33,6 +33,7 @@
 #include "lib/buf.h"
 #include "lib/file.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/util.h"
 #include "mail/data.h"
 #include "mail/header.h"
@@ -1571,6 +1572,36 @@ report_evals(struct session *s, const struct msgauth_result *r, enum dmarc_polic
 	free(e);
 }
 
+/* tally - one event for the owner's metrics: a family and up to three
+ * label pairs (k3 NULL: two). */
+static void
+tally(struct session *s, const char *family, const char *k1, const char *v1, const char *k2,
+      const char *v2, const char *k3, const char *v3)
+{
+	char l[METRICS_LABELS_MAX];
+
+	if (s->env.ops->tally == NULL)
+		return;
+	metrics_labels(l, sizeof(l), k1, v1, k2, v2, k3, v3, (char *)NULL);
+	s->env.ops->tally(s->env.arg, family, l);
+}
+
+/* tally_dmarc - the DMARC verdict (when DMARC ran), the policy that
+ * applied ("absent": no record) and what became of the message. */
+static void
+tally_dmarc(struct session *s, const struct msgauth_result *r, const char *action)
+{
+	const struct msgauth_dmarc *d = r->decisive != NULL ? r->decisive
+					: r->ndmarc > 0	    ? &r->dmarc[0]
+							    : NULL;
+
+	if (!s->cf->mailauth.dmarc || s->env.psl == NULL)
+		return;
+	tally(s, "postern_dmarc_results_total", "result", dmarc_result_name(r->dmarc_result),
+	      "policy", d != NULL && d->have_record ? dmarc_policy_name(d->policy) : "absent",
+	      "action", action);
+}
+
 /* mailauth_decide - DKIM and DMARC are in: refuse, quarantine or commit. */
 static void
 mailauth_decide(struct session *s, bool resume)
@@ -1595,6 +1626,9 @@ mailauth_decide(struct session *s, bool resume)
 		 : reason[0] ? "quarantine"
 			     : "accept");
 	buf_free(&dk);
+	tally_dmarc(s, r, refusal[0] ? (refusal[0] == '4' ? "defer" : "reject")
+			  : reason[0] ? "quarantine"
+				      : "accept");
 	if (refusal[0] != '4')
 		report_evals(s, r, refusal[0] == '5' ? DMARC_P_REJECT
 				   : reason[0]	     ? DMARC_P_QUARANTINE
@@ -2086,6 +2120,8 @@ tls_established(struct session *s)
 	tls_describe(ssl, s->tls_info, sizeof(s->tls_info));
 	log_info("%s smtp tls ip=%s version=%s cipher=%s sni=\"%s\"", s->sid, s->ip,
 		 SSL_get_version(ssl), SSL_get_cipher_name(ssl), log_escape_str(esc, sni));
+	tally(s, "postern_tls_sessions_total", "direction", "inbound", "version",
+	      SSL_get_version(ssl), NULL, NULL);
 	set_read_timeout(s, s->cf->limits.command_timeout);
 }
 

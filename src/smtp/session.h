@@ -74,6 +74,9 @@ struct session_ops {
 	bool (*rate)(void *arg, enum session_rate kind, const char *key);
 	/* dmarc_eval - one DMARC evaluation for the aggregate reports. */
 	void (*dmarc_eval)(void *arg, const struct dmarc_eval *e);
+	/* tally - one event for the metrics: family and its label set (as
+	 * metrics_labels writes it); NULL: not counted. */
+	void (*tally)(void *arg, const char *family, const char *labels);
 };
 
 struct tls_server;
