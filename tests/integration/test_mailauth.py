@@ -106,9 +106,9 @@ class MailAuthTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.dns.stop()
 
-    def start(self, sink, mailauth=""):
+    def start(self, sink, mailauth="", extra=""):
         d = Daemon(deliver=f"smtp://127.0.0.1:{sink.port}", trusted="",
-                   extra=f"resolver 127.0.0.1:{self.dns.port}\n"
+                   extra=extra + f"resolver 127.0.0.1:{self.dns.port}\n"
                          "guard {\n    greet_delay 0\n}\n"
                          "mailauth {\n    dns_timeout 3s\n" + mailauth + "}\n")
         d.start()
@@ -204,6 +204,32 @@ class MailAuthTest(unittest.TestCase):
             self.assertIn("dmarc=fail", ar)
             self.assertIn("header.from=shop.test", ar)
             self.assertNotIn(qid, d.ctl("queue", "quarantine").stdout)
+
+    def test_dmarc_results_in_metrics(self):
+        import urllib.request
+        from harness import free_port
+        port = free_port()
+        with Sink() as sink:
+            d = self.start(sink, extra=f"metrics 127.0.0.1:{port}\n")
+            # pass (p=reject, delivered), fail (p=reject, refused), no record
+            for env, msg in (("bounce@sender.test",
+                              dkim_sign(message("alice@sender.test", "aligned"))),
+                             ("bounce@sender.test", message("ceo@bank.test")),
+                             ("bounce@sender.test", message("x@nodmarc.test"))):
+                r_mail, _, r_data = send_raw(d.mx_port, env, "user@example.test", msg)
+                self.assertTrue(r_mail.startswith("250"), r_mail)
+
+            def scrape():
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
+                                            timeout=5) as r:
+                    return r.read().decode()
+            want = ['postern_dmarc_results_total{action="accept",policy="reject",'
+                    'result="pass"} 1',
+                    'postern_dmarc_results_total{action="reject",policy="reject",'
+                    'result="fail"} 1',
+                    'postern_dmarc_results_total{action="accept",policy="absent",'
+                    'result="none"} 1']
+            self.assertTrue(wait_for(lambda: all(w in scrape() for w in want), 5), scrape())
 
     def test_spf_fail_left_to_dmarc(self):
         with Sink() as sink:
