@@ -425,7 +425,7 @@ notices_send(struct queue *q, enum notices_kind k, const char *to,
 	if (nvars > NOTICES_VARS_MAX || (unsigned)k >= NK_COUNT)
 		log_bug("notices_send: kind %d with %zu values", (int)k, nvars);
 	gmtime_r(&now, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
 	for (i = 0; i < nvars; i++)
 		all[n++] = vars[i];
 	if (!has_var(vars, nvars, "hostname"))
