@@ -738,14 +738,23 @@ set_bool(struct ctx *c, const struct conf_node *n, void *t)
 	return 0;
 }
 
+/* valid_mail_address - local@host, no more than 254 bytes, nothing that
+ * would need quoting in a header or an SMTP path. */
+static bool
+valid_mail_address(const char *s)
+{
+	const char *at = strrchr(s, '@');
+
+	return at != NULL && at != s && valid_hostname(at + 1) && strlen(s) <= 254 &&
+	       strpbrk(s, " <>\"\\,;") == NULL;
+}
+
 static int
 gu_alert_to(struct ctx *c, const struct conf_node *n, void *t)
 {
 	char **field = t;
-	const char *at = strrchr(n->args[0], '@');
 
-	if (at == NULL || at == n->args[0] || !valid_hostname(at + 1) ||
-	    strlen(n->args[0]) > 254 || strpbrk(n->args[0], " <>\"\\,;") != NULL)
+	if (!valid_mail_address(n->args[0]))
 		return cerr(c, n, "%s: '%s' is not a mail address (like "
 				  "security@example.org)",
 			    n->name, n->args[0]);
@@ -981,6 +990,46 @@ st_metrics(struct ctx *c, const struct conf_node *n, void *t)
 	return 0;
 }
 
+/* The check block: when `postern check` runs by itself, and who reads it. */
+static int
+ck_mail_to(struct ctx *c, const struct conf_node *n, void *t)
+{
+	struct conf_check *k = t;
+	size_t i;
+
+	for (i = 0; i < n->nargs; i++) {
+		if (!valid_mail_address(n->args[i]))
+			return cerr(c, n, "mail_to: '%s' is not a mail address (like "
+					  "security@example.org)",
+				    n->args[i]);
+		if (k->nmail_to == CONF_CHECK_MAIL_TO_MAX)
+			return cerr(c, n, "mail_to: more than %d addresses", CONF_CHECK_MAIL_TO_MAX);
+		k->mail_to[k->nmail_to++] = xstrdup(n->args[i]);
+	}
+	return 0;
+}
+
+static const struct directive check_tab[] = {
+	{"every", 1, 1, 0, set_duration, offsetof(struct conf_check, every), CONF_CHECK_EVERY_MIN,
+	 "a check probes the listeners and looks up DNS: 1h at the most often"},
+	{"mail_to", 1, CONF_MAX_ARGS, 0, ck_mail_to, 0, 0, NULL},
+};
+
+static int
+st_check(struct ctx *c, const struct conf_node *n, void *t)
+{
+	struct conf_check *k = &c->cf->check;
+
+	(void)t;
+	if (apply(c, n, check_tab, nitems(check_tab), k) == -1)
+		return -1;
+	if (k->nmail_to == 0)
+		return cerr(c, n, "check: add 'mail_to ADDRESS' (who gets the report)");
+	if (k->every == 0)
+		k->every = CONF_CHECK_EVERY_DEFAULT;
+	return 0;
+}
+
 static const struct directive top_tab[] = {
 	{"hostname", 1, 1, 0, st_hostname, 0, 0, NULL},
 	{"state_dir", 1, 1, 0, st_state_dir, 0, 0, NULL},
@@ -998,6 +1047,7 @@ static const struct directive top_tab[] = {
 	{"guard", 0, 0, 1, st_guard, 0, 0, NULL},
 	{"mailauth", 0, 0, 1, st_mailauth, 0, 0, NULL},
 	{"metrics", 1, 1, 0, st_metrics, 0, 0, NULL},
+	{"check", 0, 0, 1, st_check, 0, 0, NULL},
 };
 
 /* apply - store each child of parent through the matching table row. */
@@ -1267,6 +1317,16 @@ conf_load(const char *path, struct conf *cf, char *err, size_t errsz)
 	return rc;
 }
 
+static void
+check_free(struct conf_check *k)
+{
+	size_t i;
+
+	for (i = 0; i < k->nmail_to; i++)
+		free(k->mail_to[i]);
+	k->nmail_to = 0;
+}
+
 void
 conf_free(struct conf *cf)
 {
@@ -1290,6 +1350,7 @@ conf_free(struct conf *cf)
 	free(cf->mailauth.psl);
 	free(cf->mailauth.dmarc_report_from);
 	free(cf->mailauth.dmarc_report_org);
+	check_free(&cf->check);
 	memset(cf, 0, sizeof(*cf));
 }
 
@@ -1491,6 +1552,20 @@ dump_domain(const struct conf_domain *d, struct buf *out)
 	buf_adds(out, "}\n");
 }
 
+/* dump_check - the check block, when the check is scheduled. */
+static void
+dump_check(const struct conf_check *k, struct buf *out)
+{
+	size_t i;
+
+	if (k->every == 0)
+		return;
+	buf_addf(out, "check {\n\tevery %jus\n\tmail_to", (uintmax_t)k->every);
+	for (i = 0; i < k->nmail_to; i++)
+		buf_addf(out, " %s", k->mail_to[i]);
+	buf_adds(out, "\n}\n");
+}
+
 void
 conf_dump(const struct conf *cf, struct buf *out)
 {
@@ -1593,6 +1668,7 @@ conf_dump(const struct conf *cf, struct buf *out)
 		 (uintmax_t)q->reply_timeout, (uintmax_t)q->idle_reuse);
 	dump_guard(&cf->guard, out);
 	dump_mailauth(cf, out);
+	dump_check(&cf->check, out);
 	if (cf->metrics_len > 0) {
 		char m[NET_ADDRSTRLEN + 8];
 

@@ -203,6 +203,17 @@ struct conf_guard {
 	char *store;	     /* "redis://host:port[/db]" shared by gateways, NULL: local */
 };
 
+/* The scheduled self-audit (the `check` block): the queue process runs
+ * `postern check` every `every` seconds and mails the report to mail_to. */
+#define CONF_CHECK_MAIL_TO_MAX 8
+#define CONF_CHECK_EVERY_MIN 3600 /* it probes listeners and looks up DNS */
+#define CONF_CHECK_EVERY_DEFAULT 86400
+struct conf_check {
+	uint64_t every; /* seconds; 0: not scheduled */
+	char *mail_to[CONF_CHECK_MAIL_TO_MAX];
+	size_t nmail_to;
+};
+
 struct conf {
 	int refs; /* conf_ref/conf_unref count; 0 for an unshared conf */
 	char *path;
@@ -227,6 +238,7 @@ struct conf {
 	struct conf_auth auth;
 	struct conf_guard guard;
 	struct conf_mailauth mailauth;
+	struct conf_check check;
 	/* Prometheus metrics over HTTP; metrics_len 0: off */
 	struct sockaddr_storage metrics;
 	socklen_t metrics_len;
