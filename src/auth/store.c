@@ -8,6 +8,7 @@
  */
 #include "auth/store.h"
 
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -129,6 +130,42 @@ store_open(const char *path, char *err, size_t errsz)
 fail:
 	sqlite3_close(st->db);
 	free(st);
+	return NULL;
+}
+
+struct store *
+store_open_ro(const char *path, char *err, size_t errsz)
+{
+	struct store *st = xcalloc(1, sizeof(*st));
+	sqlite3_stmt *s = NULL;
+	struct stat sb;
+
+	if (stat(path, &sb) == -1) {
+		int e = errno;
+
+		snprintf(err, errsz, "%s: %s", path, strerror(e));
+		free(st);
+		errno = e;
+		return NULL;
+	}
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK)
+		goto fail;
+	sqlite3_busy_timeout(st->db, 5000);
+	/* not a store (or not one we know) is an error now, not at the first read */
+	if (sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = 'schema'", -1, &s,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_ROW)
+		goto fail;
+	sqlite3_finalize(s);
+	return st;
+fail:
+	snprintf(err, errsz, "%s: %s", path, st->db ? sqlite3_errmsg(st->db)
+						   : "cannot open the database");
+	sqlite3_finalize(s);
+	sqlite3_close(st->db);
+	free(st);
+	errno = EINVAL;
 	return NULL;
 }
 

@@ -54,6 +54,10 @@ struct app_password {
 
 /* store_open - open (creating the schema) the database at path. */
 struct store *store_open(const char *path, char *err, size_t errsz);
+/* store_open_ro - an existing database, read-only: no schema is made or
+ * changed (for reports such as `postern check`). NULL with err set; errno
+ * ENOENT when there is no database. */
+struct store *store_open_ro(const char *path, char *err, size_t errsz);
 void store_close(struct store *st);
 /* store_error - the last database error, for messages. */
 const char *store_error(const struct store *st);

@@ -3,6 +3,7 @@
  * test_store - the SQLite account store: accounts, history, generations,
  * addresses, allowed networks, app passwords, file mode.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -249,6 +250,51 @@ test_totp_state(void **state)
 	store_close(st);
 }
 
+static int
+count_cb(const struct account *a, void *arg)
+{
+	(void)a;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* store_open_ro: for reports; it never makes a database, nor writes. */
+static void
+test_read_only(void **state)
+{
+	struct store *st;
+	struct stat sb;
+	char err[256];
+	int n = 0;
+
+	(void)state;
+	errno = 0;
+	assert_null(store_open_ro(path, err, sizeof(err)));
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(stat(path, &sb), -1); /* not created */
+	st = open_store();
+	assert_int_equal(store_add(st, "r@example.test", "{PLAIN}x", 1), 0);
+	store_close(st);
+	st = store_open_ro(path, err, sizeof(err));
+	if (st == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(store_list(st, count_cb, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_add(st, "w@example.test", "{PLAIN}x", 1), -1);
+	store_close(st);
+	/* a file that is not a store */
+	st = open_store();
+	store_close(st);
+	{
+		FILE *fp = fopen(path, "w");
+
+		fputs("not a database", fp);
+		fclose(fp);
+	}
+	assert_null(store_open_ro(path, err, sizeof(err)));
+	assert_non_null(strstr(err, "accounts.db"));
+}
+
 int
 main(void)
 {
@@ -258,6 +304,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_addresses_and_networks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_app_passwords, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_totp_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
