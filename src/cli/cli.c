@@ -69,6 +69,10 @@ static const char usage_text[] =
 	"  dmarc report               send the DMARC aggregate reports recorded so far, now\n"
 	"  dns check DOMAIN [--ip A]  the domain's SPF, DKIM, DMARC, MTA-STS and TLS-RPT records:\n"
 	"                             present, valid, matching this gateway, what to publish\n"
+	"  check [--json]             the self-audit: config, certificates, accounts, keys, its own\n"
+	"                             listeners (AUTH before TLS, TLS versions, open relay), DNS,\n"
+	"                             library versions; each finding with what it means and the\n"
+	"                             fix. Exit 0: nothing above low, 3 medium, 4 high, 5 critical\n"
 	"  audit verify               check the audit log's hash chain\n"
 	"  audit tail [-f]            the last audit records (-f: keep following)\n"
 	"  audit search [--since 2026-11-28|24h] [--actor A] [--event E|user.] [--format json|syslog]\n"
@@ -80,8 +84,8 @@ static const char usage_text[] =
 	"  -c, --config FILE          config file (default " CONF_DEFAULT_PATH ")\n"
 	"  -h, --help                 this text\n"
 	"\n"
-	"Queue commands talk to the running daemon over STATE_DIR/control.sock; user, ban, dkim\n"
-	"and audit commands work on STATE_DIR directly, whether the daemon runs or not (a\n"
+	"Queue commands talk to the running daemon over STATE_DIR/control.sock; user, ban, dkim,\n"
+	"check and audit commands work on STATE_DIR directly, whether the daemon runs or not (a\n"
 	"running daemon applies a ban within a second, and reads DKIM keys at start and reload).\n"
 	"Documentation: docs/ in the source tree (configuration, operations, queue).\n";
 
@@ -152,6 +156,8 @@ parse_args(struct cli *c, int argc, char **argv)
 			c->follow = true;
 		} else if (strcmp(a, "--force") == 0) {
 			c->force = true;
+		} else if (strcmp(a, "--json") == 0) {
+			c->json = true;
 		} else if (value_slot(c, a) != NULL) {
 			if (++i >= argc) {
 				fprintf(stderr, "postern: %s needs a value\n", a);
@@ -301,6 +307,8 @@ cli_main(int argc, char **argv)
 		return cli_dkim_verify(&c);
 	if (strcmp(c.words[0], "dkim") == 0)
 		return cli_dkim(&c);
+	if (strcmp(c.words[0], "check") == 0)
+		return cli_check(&c);
 	fprintf(stderr, "postern: unknown command '%s'\n\n", c.words[0]);
 	return usage(stderr, 2);
 }

@@ -34,6 +34,7 @@ struct cli {
 	const char *event;     /* --event NAME */
 	const char *format;    /* --format json|syslog */
 	bool force;	      /* --force */
+	bool json;	      /* --json (check) */
 	const char *algo;     /* --algo rsa2048|ed25519 */
 	const char *domain;   /* --domain NAME */
 	const char *selectors[CLI_SELECTORS_MAX]; /* --selector NAME, repeatable */
@@ -55,5 +56,8 @@ int cli_dmarc(struct cli *c);
 int cli_dns_check(struct cli *c);
 /* cli_dkim - `postern dkim keygen|sign|list`. */
 int cli_dkim(struct cli *c);
+/* cli_check - `postern check [--json]`, the self-audit; the exit status
+ * of its worst finding (check.c). */
+int cli_check(struct cli *c);
 
 #endif
