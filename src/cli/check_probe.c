@@ -29,6 +29,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -421,9 +422,11 @@ probe_main(struct lresult *lr, struct findings *f)
 	else if (rc == SESS_NOTLS)
 		findings_addf(f, "tls.handshake-failed", "%s: the implicit TLS handshake failed",
 			      lr->where);
+	else if (rc == SESS_BADGREET && r.code == 0)
+		findings_addf(f, "probe.inconclusive", "%s: no greeting or EHLO reply in time",
+			      lr->where);
 	else if (rc == SESS_BADGREET)
-		findings_addf(f, "probe.inconclusive", "%s: %s%d %s", lr->where,
-			      r.code ? "" : "no reply in time ", r.code, r.text);
+		findings_addf(f, "probe.inconclusive", "%s: %d %s", lr->where, r.code, r.text);
 	if (rc != SESS_OK) {
 		probe_close(&p);
 		return false;
@@ -563,6 +566,9 @@ check_probes(const struct conf *cf, struct findings *f)
 {
 	size_t i;
 
+	/* a server that closes while we write (SSL_write has no MSG_NOSIGNAL)
+	 * is an answer, not a reason to die */
+	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < cf->nlisteners; i++)
 		probe_listener(cf, &cf->listeners[i], f);
 }

@@ -323,7 +323,9 @@ class FakeServer:
     """Something that is not postern on a listener's port: offers AUTH before
     TLS, takes any recipient, and speaks TLS 1.0. Records what it was sent."""
 
-    def __init__(self, cert):
+    def __init__(self, cert, greeting="220 fake.example.test ESMTP",
+                 ehlo=("AUTH PLAIN LOGIN", "STARTTLS", "8BITMIME"), rcpt="250 ok"):
+        self.greeting, self.ehlo, self.rcpt = greeting, ehlo, rcpt
         self.port = free_port()
         self.commands = []
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -361,7 +363,10 @@ class FakeServer:
         def send(line):
             w.write(line.encode() + b"\r\n")
             w.flush()
-        send("220 fake.example.test ESMTP")
+        send(self.greeting)
+        while not self.greeting.startswith("220"):
+            if not r.readline(2000):
+                return
         while True:
             line = r.readline(2000)
             if not line:
@@ -370,7 +375,11 @@ class FakeServer:
             self.commands.append(text)
             verb = text.split(" ")[0].upper()
             if verb == "EHLO":
-                send("250-fake.example.test\r\n250-AUTH PLAIN LOGIN\r\n250-STARTTLS\r\n250 8BITMIME")
+                lines = ["fake.example.test", *self.ehlo]
+                send("\r\n".join(("250 " if i == len(lines) - 1 else "250-") + l
+                                  for i, l in enumerate(lines)))
+            elif verb == "RCPT":
+                send(self.rcpt)
             elif verb == "AUTH":
                 send("334 ")
             elif text == "*":
@@ -435,6 +444,39 @@ class ProbeTest(unittest.TestCase):
         self.assertEqual(rc, 5)
         self.assertEqual(doc["summary"]["critical"], 2)
         self.assertEqual(json_findings(doc), found)
+
+    def test_refusing_and_without_starttls(self):
+        """A listener that refuses the probe is inconclusive; one configured for
+        STARTTLS that does not offer it is reported, and so is AUTH that is
+        answered before TLS though not advertised; a refused RCPT is no relay."""
+        cert = test_cert("fake.example.test", ca=test_ca(), days=90)
+        refusing = FakeServer(cert, greeting="554 5.7.1 go away")
+        self.addCleanup(refusing.stop)
+        bare = FakeServer(cert, ehlo=("8BITMIME",), rcpt="550 5.7.1 relaying denied")
+        self.addCleanup(bare.stop)
+        d = Daemon(body="# replaced below\n")
+        self.addCleanup(d.cleanup)
+        d.write_conf(f"hostname fake.example.test\nstate_dir {d.state}\n"
+                     f"tls {{ cert {cert[0]}; key {cert[1]} }}\n"
+                     f"listen 127.0.0.1:{refusing.port} {{ role mx }}\n"
+                     f"listen 127.0.0.1:{bare.port} {{ role mx; tls starttls }}\n"
+                     "guard { alert_to sec@example.test }\n")
+        rc, out = check(d.conf)
+        found = text_findings(out)
+        self.assertIn(("probe.inconclusive", "info"), found, out)
+        self.assertRegex(out, rf"probe.inconclusive: listen 127.0.0.1:{refusing.port} \(mx\): "
+                              r"554 5.7.1 go away")
+        self.assertIn(("tls.no-starttls", "high"), found, out)
+        self.assertRegex(out, rf"relay.refused: listen 127.0.0.1:{bare.port} \(mx\): RCPT "
+                              r"TO:<relay-test@example.net> without AUTH got 550 5.7.1")
+        self.assertNotIn("relay.open", out)
+        self.assertRegex(out, rf"auth.plaintext: .*\n +where: +listen 127.0.0.1:{bare.port} "
+                              r"\(mx\): AUTH PLAIN before STARTTLS got 334")
+        self.assertEqual(rc, 5)
+        self.assertEqual(refusing.commands, [])  # nothing sent after a 554 greeting
+        # asked though not advertised, cancelled without a credential
+        self.assertEqual(bare.commands[1:3], ["AUTH PLAIN", "*"])
+        self.assertIn("QUIT", bare.commands)
 
     def test_cannot_run_and_usage(self):
         d = Daemon(body="listen nowhere\n")
