@@ -139,11 +139,17 @@ class Roles(unittest.TestCase):
         ban = [r for r in audit(self.d) if r["event"] == "ban.add"][-1]
         self.assertEqual(ban["actor"], f"uid:{OPERATOR}")
         self.assertEqual(ban["reason"], "two words")
+        self.assertEqual(ban["before"], "none")
+        self.assertIn(f"by=uid:{OPERATOR}", ban["after"])
         self.assertIn("192.0.2.0/24", self.allowed("operator", "ban", "list").stdout)
         self.assertEqual(self.allowed("operator", "ban", "del", "192.0.2.0/24").returncode, 0)
 
         self.assertEqual(self.allowed("operator", "user", "lock", "bob@example.test")
                          .returncode, 0)
+        lock = [r for r in audit(self.d) if r["event"] == "user.lock"][-1]
+        self.assertIn("locked=no ", lock["before"])
+        self.assertIn("locked=yes ", lock["after"])
+        self.assertIn("password=ARGON2ID", lock["after"])
         self.assertEqual(self.allowed("operator", "user", "unlock", "bob@example.test")
                          .returncode, 0)
         p = self.allowed("operator", "user", "passwd", "bob@example.test", "--reset",
@@ -167,6 +173,8 @@ class Roles(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         add = [r for r in audit(self.d) if r["event"] == "user.add"][-1]
         self.assertEqual((add["account"], add["actor"]), ("carol@example.test", f"uid:{ADMIN}"))
+        self.assertEqual(add["before"], "absent")
+        self.assertIn("2fa=off", add["after"])
         req = [r for r in audit(self.d) if r["event"] == "admin.request"][-1]
         self.assertEqual(req["command"], "user add carol@example.test --password-stdin")
         with open(os.path.join(self.d.state, "audit.log")) as f:
@@ -174,6 +182,8 @@ class Roles(unittest.TestCase):
         p = self.allowed("admin", "dkim", "keygen", "example.test", "s1", "--algo", "ed25519")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("v=DKIM1", p.stdout)
+        gen = [r for r in audit(self.d) if r["event"] == "dkim.keygen"][-1]
+        self.assertEqual((gen["before"], gen["after"]), ("none", "ed25519"))
         self.assertEqual(self.allowed("admin", "user", "del", "carol@example.test")
                          .returncode, 0)
         # what never runs through the daemon
