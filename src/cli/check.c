@@ -128,13 +128,13 @@ check_versions(struct findings *f)
 
 /*
  * check_admin_api - whether the admin API can be reached from anywhere.
- * Nothing yet: the HTTPS admin API (`admin { api ADDR:PORT; api_allow
- * CIDR... }`, struct conf_admin) comes with the admin roles. When it is
- * there, report here an API listener that is not loopback with no
- * api_allow, or an api_allow wider than a /24 of public space (as
- * check_trusted in check_conf.c judges networks), as "admin.api-exposed"
- * (high), added to the catalogue in findings.c and the table in
- * docs/operations.md.
+ * Nothing yet: left for the admin API's own author. What to report here:
+ * an API listener (cf->admin.api_len > 0) on an address that is not
+ * loopback whose cf->admin.api_allow admits public networks wider than
+ * CHECK_TRUSTED_V4_PREFIX/V6_PREFIX (as check_trusted() in check_conf.c
+ * judges trusted_networks), as "admin.api-exposed" (high), with a row in
+ * the catalogue (findings.c) and in the table in docs/operations.md, and
+ * a test in test_check.c.
  */
 void
 check_admin_api(const struct conf *cf, struct findings *f)
