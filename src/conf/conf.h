@@ -203,6 +203,16 @@ struct conf_guard {
 	char *store;	     /* "redis://host:port[/db]" shared by gateways, NULL: local */
 };
 
+/* Encrypted backups (the `backup` block). */
+#define CONF_BACKUP_EVERY_MIN 60 /* seconds: a schedule tighter than this is a mistake */
+struct conf_backup {
+	char *dir;	       /* where `postern backup --scheduled` writes; NULL: nowhere */
+	uint64_t every;	       /* seconds between scheduled backups; 0: none */
+	uint64_t keep;	       /* scheduled backups kept in dir (the oldest go) */
+	char *key_file;	       /* a key made by `postern backup keygen`, or NULL */
+	char *passphrase_file; /* a passphrase on the file's first line, or NULL */
+};
+
 struct conf {
 	int refs; /* conf_ref/conf_unref count; 0 for an unshared conf */
 	char *path;
@@ -227,6 +237,7 @@ struct conf {
 	struct conf_auth auth;
 	struct conf_guard guard;
 	struct conf_mailauth mailauth;
+	struct conf_backup backup;
 	/* Prometheus metrics over HTTP; metrics_len 0: off */
 	struct sockaddr_storage metrics;
 	socklen_t metrics_len;
