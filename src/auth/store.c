@@ -776,3 +776,32 @@ store_data_version(struct store *st, int64_t *version)
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW ? 0 : fail(st);
 }
+
+/* count - the one integer a SELECT returns. */
+static int
+count(struct store *st, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *s = prep(st, sql);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : fail(st);
+}
+
+int
+store_counts(struct store *st, struct store_counts *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (count(st, "SELECT count(*) FROM accounts", &c->accounts) == -1 ||
+	    count(st, "SELECT count(*) FROM accounts WHERE totp_sealed IS NOT NULL", &c->totp) == -1 ||
+	    count(st, "SELECT count(*) FROM app_passwords WHERE revoked = 0", &c->app_passwords) ==
+		    -1 ||
+	    count(st, "SELECT count(*) FROM bans", &c->bans) == -1)
+		return -1;
+	return 0;
+}
