@@ -73,6 +73,14 @@ static const char usage_text[] =
 	"  audit tail [-f]            the last audit records (-f: keep following)\n"
 	"  audit search [--since 2026-11-28|24h] [--actor A] [--event E|user.] [--format json|syslog]\n"
 	"                             records that match, as JSON lines or RFC 5424 syslog\n"
+	"  backup FILE [--passphrase-file F | --key-file F] [--force]\n"
+	"                             an encrypted snapshot of the running gateway: accounts, keys,\n"
+	"                             config, audit log, queue (key: the option, or backup { })\n"
+	"  backup --scheduled         the same into backup { dir }, keeping the last `keep`\n"
+	"  backup keygen FILE         a new random backup key (for backup { key_file })\n"
+	"  restore FILE [--passphrase-file F | --key-file F]\n"
+	"                             bring a backup back into an empty state_dir (and the config,\n"
+	"                             if -c FILE does not exist yet); its queued mail is delivered\n"
 	"  version                    print the version\n"
 	"  help                       this text\n"
 	"\n"
@@ -80,8 +88,8 @@ static const char usage_text[] =
 	"  -c, --config FILE          config file (default " CONF_DEFAULT_PATH ")\n"
 	"  -h, --help                 this text\n"
 	"\n"
-	"Queue commands talk to the running daemon over STATE_DIR/control.sock; user, ban, dkim\n"
-	"and audit commands work on STATE_DIR directly, whether the daemon runs or not (a\n"
+	"Queue commands talk to the running daemon over STATE_DIR/control.sock; user, ban, dkim,\n"
+	"audit and backup commands work on STATE_DIR directly, whether the daemon runs or not (a\n"
 	"running daemon applies a ban within a second, and reads DKIM keys at start and reload).\n"
 	"Documentation: docs/ in the source tree (configuration, operations, queue).\n";
 
@@ -104,6 +112,8 @@ static const struct {
 	{"--mail-from", offsetof(struct cli, mail_from)}, {"--helo", offsetof(struct cli, helo)},
 	{"--since", offsetof(struct cli, since)},     {"--actor", offsetof(struct cli, actor)},
 	{"--event", offsetof(struct cli, event)},     {"--format", offsetof(struct cli, format)},
+	{"--passphrase-file", offsetof(struct cli, passphrase_file)},
+	{"--key-file", offsetof(struct cli, key_file)},
 };
 
 /* value_slot - where the value of option a goes (--selector: the next
@@ -152,6 +162,8 @@ parse_args(struct cli *c, int argc, char **argv)
 			c->follow = true;
 		} else if (strcmp(a, "--force") == 0) {
 			c->force = true;
+		} else if (strcmp(a, "--scheduled") == 0) {
+			c->scheduled = true;
 		} else if (value_slot(c, a) != NULL) {
 			if (++i >= argc) {
 				fprintf(stderr, "postern: %s needs a value\n", a);
@@ -301,6 +313,10 @@ cli_main(int argc, char **argv)
 		return cli_dkim_verify(&c);
 	if (strcmp(c.words[0], "dkim") == 0)
 		return cli_dkim(&c);
+	if (strcmp(c.words[0], "backup") == 0)
+		return cli_backup(&c);
+	if (strcmp(c.words[0], "restore") == 0)
+		return cli_restore(&c);
 	fprintf(stderr, "postern: unknown command '%s'\n\n", c.words[0]);
 	return usage(stderr, 2);
 }
