@@ -55,6 +55,7 @@ struct job {
 	char lock[PATH_MAX]; /* state_dir/postern.lock while we hold it */
 	int lock_fd;
 	struct buf report; /* lines for the summary */
+	int64_t accounts;  /* in the restored accounts.db */
 };
 
 /* first_entry - the first name (in order) in dir, "" for an empty or
@@ -214,6 +215,7 @@ check_staged(struct job *j)
 		else
 			buf_addf(&j->report, "  %jd accounts (%jd with 2FA, %jd app passwords)\n",
 				 (intmax_t)n.accounts, (intmax_t)n.totp, (intmax_t)n.app_passwords);
+		j->accounts = st != NULL ? n.accounts : 0;
 		store_close(st);
 	}
 	snprintf(path, sizeof(path), "%s/%s", restore_staged(j->r), AUDIT_FILE);
@@ -271,6 +273,21 @@ put_outside(struct job *j, const char *path, const struct restore_file *f)
 	return 0;
 }
 
+/* config_names - does the config in use name path (as a TLS certificate
+ * or key, ca_file or banned_file)? Only such files are written back: a
+ * backup cannot put a file anywhere else. */
+static bool
+config_names(const struct conf *cf, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < cf->tls.ncerts; i++)
+		if (strcmp(cf->tls.certs[i].cert, path) == 0 || strcmp(cf->tls.certs[i].key, path) == 0)
+			return true;
+	return (cf->tls.ca_file != NULL && strcmp(cf->tls.ca_file, path) == 0) ||
+	       (cf->auth.banned_file != NULL && strcmp(cf->auth.banned_file, path) == 0);
+}
+
 /* put_outsides - as root: the config (when it came from the backup) and
  * the files it names. 0 or 1. */
 static int
@@ -285,8 +302,16 @@ put_outsides(struct job *j)
 	j->as_user = false;
 	if (j->conf_written)
 		rc = put_outside(j, j->c->config, info->config);
-	for (i = 0; rc == 0 && i < info->next; i++)
-		rc = put_outside(j, info->ext[i].path, &info->ext[i]);
+	else if (info->config != NULL)
+		buf_addf(&j->report, "  %s: kept (the backup's config, from %s, is not written)\n",
+			 j->c->config, info->config->path);
+	for (i = 0; rc == 0 && i < info->next; i++) {
+		if (config_names(&j->cf, info->ext[i].path))
+			rc = put_outside(j, info->ext[i].path, &info->ext[i]);
+		else
+			buf_addf(&j->report, "  %s: not written (%s does not name it)\n",
+				 info->ext[i].path, j->c->config);
+	}
 	return rc;
 }
 
@@ -310,6 +335,10 @@ record(struct job *j)
 	json_object_set_new(f, "size", json_integer((json_int_t)info->size));
 	json_object_set_new(f, "files", json_integer((json_int_t)info->files));
 	json_object_set_new(f, "messages", json_integer((json_int_t)info->messages));
+	json_object_set_new(f, "accounts", json_integer(j->accounts));
+	json_object_set_new(f, "audit_seq",
+			    json_integer(json_integer_value(json_object_get(info->manifest,
+									    "audit_seq"))));
 	json_object_set_new(f, "created", json_string(manifest_str(info, "created")));
 	json_object_set_new(f, "hostname", json_string(manifest_str(info, "hostname")));
 	if (bkcli_as_user(&j->pu) == 0) {

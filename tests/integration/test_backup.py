@@ -336,6 +336,19 @@ class KeysAndSchedules(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertIn("1 accounts", p.stdout)
 
+    def test_help_and_usage(self):
+        p = subprocess.run([POSTERN, "--help"], capture_output=True, text=True)
+        for cmd in ("backup FILE [--passphrase-file F | --key-file F]", "backup --scheduled",
+                    "backup keygen FILE", "restore FILE [--passphrase-file F | --key-file F]"):
+            self.assertIn(cmd, p.stdout)
+        for args in (["backup"], ["backup", "a", "b"], ["restore"], ["backup", "--scheduled", "x"]):
+            p = postern(*args, conf=self.d.conf)
+            self.assertEqual(p.returncode, 2, args)
+            self.assertIn("usage: postern " + args[0], p.stderr)
+        p = postern("backup", "--scheduled", "--passphrase-file", "/nonexistent",
+                    conf=self.d.conf)
+        self.assertIn("--scheduled needs backup { dir DIR } in the config", p.stderr)
+
     def test_secret_files_must_be_private(self):
         pf = secret_file(os.path.join(self.dir, "pass"), PASSPHRASE, mode=0o644)
         p = postern("backup", os.path.join(self.dir, "x.backup"), "--passphrase-file", pf,
