@@ -796,12 +796,18 @@ count(struct store *st, const char *sql, int64_t *out)
 int
 store_counts(struct store *st, struct store_counts *c)
 {
+	static const char *const sql[] = {
+		"SELECT count(*) FROM accounts",
+		"SELECT count(*) FROM accounts WHERE totp_sealed IS NOT NULL",
+		"SELECT count(*) FROM app_passwords WHERE revoked = 0",
+		"SELECT count(*) FROM bans",
+	};
+	int64_t *out[] = {&c->accounts, &c->totp, &c->app_passwords, &c->bans};
+	size_t i;
+
 	memset(c, 0, sizeof(*c));
-	if (count(st, "SELECT count(*) FROM accounts", &c->accounts) == -1 ||
-	    count(st, "SELECT count(*) FROM accounts WHERE totp_sealed IS NOT NULL", &c->totp) == -1 ||
-	    count(st, "SELECT count(*) FROM app_passwords WHERE revoked = 0", &c->app_passwords) ==
-		    -1 ||
-	    count(st, "SELECT count(*) FROM bans", &c->bans) == -1)
-		return -1;
+	for (i = 0; i < sizeof(sql) / sizeof(sql[0]); i++)
+		if (count(st, sql[i], out[i]) == -1)
+			return -1;
 	return 0;
 }

@@ -110,8 +110,8 @@ int
 bkcrypt_key_passphrase(const char *pass, size_t len, const struct bkcrypt_header *h,
 		       uint8_t key[BKCRYPT_KEY_LEN])
 {
-	if (crypto_pwhash(key, BKCRYPT_KEY_LEN, pass, len, h->salt, h->opslimit, (size_t)h->memlimit,
-			  crypto_pwhash_ALG_ARGON2ID13) != 0) {
+	if (crypto_pwhash(key, BKCRYPT_KEY_LEN, pass, len, h->salt, h->opslimit,
+			  (size_t)h->memlimit, crypto_pwhash_ALG_ARGON2ID13) != 0) {
 		sodium_memzero(key, BKCRYPT_KEY_LEN);
 		return -1;
 	}
@@ -189,8 +189,8 @@ push(struct bkcrypt_writer *w, uint8_t tag)
 		memcpy(ad, w->header, (adlen = sizeof(w->header)));
 	memcpy(ad + adlen, w->frame, 4);
 	adlen += 4;
-	crypto_secretstream_xchacha20poly1305_push(&w->st, w->frame + 4, NULL, w->plain, w->fill, ad,
-						   adlen, tag);
+	crypto_secretstream_xchacha20poly1305_push(&w->st, w->frame + 4, NULL, w->plain, w->fill,
+						   ad, adlen, tag);
 	w->first = false;
 	sodium_memzero(w->plain, w->fill);
 	w->fill = 0;

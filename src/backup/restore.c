@@ -71,7 +71,8 @@ restore_open(const char *path, char *err, size_t errsz)
 	r->cur_fd = -1;
 	str_copy(r->path, path, sizeof(r->path));
 	r->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (r->fd == -1 || fstat(r->fd, &st) == -1 || (n = read_all(r->fd, head, sizeof(head))) == -1) {
+	if (r->fd == -1 || fstat(r->fd, &st) == -1 ||
+	    (n = read_all(r->fd, head, sizeof(head))) == -1) {
 		io_error(err, errsz, path);
 		goto fail;
 	}
@@ -144,9 +145,10 @@ outside_file(struct restore *r, const struct bkrecord_file *f)
 	uint64_t max = f->area == BKAREA_CONFIG ? CONF_MAX_FILE : RESTORE_EXTERNAL_MAX;
 	struct restore_file *o;
 
-	if (f->size > max || (f->area == BKAREA_EXTERNAL && r->info.next == RESTORE_EXTERNALS_MAX)) {
-		snprintf(r->err, r->errsz, "backup %s: %s is larger than %ju bytes (or one file too "
-					   "many)", r->path, f->path, (uintmax_t)max);
+	if (f->size > max ||
+	    (f->area == BKAREA_EXTERNAL && r->info.next == RESTORE_EXTERNALS_MAX)) {
+		snprintf(r->err, r->errsz, "backup %s: %s is larger than %ju bytes (or one too many)",
+			 r->path, f->path, (uintmax_t)max);
 		return -1;
 	}
 	if (f->area == BKAREA_CONFIG) {
@@ -291,7 +293,8 @@ read_frames(struct restore *r, char *err, size_t errsz)
 			return damaged(r, off, NULL, err, errsz);
 		if ((n = read_all(r->fd, r->frame, clen)) == -1)
 			return io_error(err, errsz, r->path);
-		if ((size_t)n != clen || bkcrypt_read(&r->rd, len, r->frame, clen, r->plain, &plen) == -1)
+		if ((size_t)n != clen ||
+		    bkcrypt_read(&r->rd, len, r->frame, clen, r->plain, &plen) == -1)
 			return damaged(r, off, NULL, err, errsz);
 		rc = bkrecord_feed(&r->p, r->plain, plen);
 		sodium_memzero(r->plain, plen);

@@ -44,7 +44,7 @@ struct item {
 struct snapshot {
 	char dir[PATH_MAX];
 	struct item *items;
-	size_t nitems;
+	size_t nitems, cap;
 	unsigned ntemp;
 	struct snapshot_info *info;
 	struct buf *warnings;
@@ -75,7 +75,10 @@ add_item(struct snapshot *s, const char *rel, enum item_kind kind, uint32_t mode
 
 	if (s->nitems == SNAPSHOT_ITEMS_MAX)
 		return NULL;
-	s->items = xreallocarray(s->items, s->nitems + 1, sizeof(*s->items));
+	if (s->nitems == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 64;
+		s->items = xreallocarray(s->items, s->cap, sizeof(*s->items));
+	}
 	it = &s->items[s->nitems++];
 	it->path = xstrdup(rel);
 	it->kind = kind;
@@ -195,9 +198,9 @@ list_queue(struct snapshot *s, char *err, size_t errsz)
 
 static int list_tree(struct snapshot *s, const char *rel, int depth, char *err, size_t errsz);
 
-/* list_one - what to do with the entry rel (in directory dir). */
+/* list_one - what to do with the entry rel. */
 static int
-list_one(struct snapshot *s, const char *dir, const char *rel, int depth, char *err, size_t errsz)
+list_one(struct snapshot *s, const char *rel, int depth, char *err, size_t errsz)
 {
 	enum item_kind kind = IT_FILE;
 	char path[PATH_MAX];
@@ -219,7 +222,6 @@ list_one(struct snapshot *s, const char *dir, const char *rel, int depth, char *
 		buf_addf(s->warnings, "left out %s: not a regular file\n", path);
 		return 0;
 	}
-	(void)dir;
 	if (depth == 0 && strcmp(rel, AUDIT_FILE) == 0)
 		kind = IT_AUDIT;
 	else if (is_sqlite(path))
@@ -250,7 +252,7 @@ list_tree(struct snapshot *s, const char *rel, int depth, char *err, size_t errs
 		if (str_fmt(child, sizeof(child), "%s%s%s", rel, rel[0] ? "/" : "", names[i]) == -1)
 			buf_addf(s->warnings, "left out %s/%s: path too long\n", dir, names[i]);
 		else
-			rc = list_one(s, dir, child, depth, err, errsz);
+			rc = list_one(s, child, depth, err, errsz);
 	}
 	free_names(names, n);
 	return rc;

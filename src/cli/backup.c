@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit/audit.h"
 #include "backup/bkcrypt.h"
 #include "backup/bkrecord.h"
 #include "backup/restore.h"
@@ -147,6 +148,25 @@ read_config(struct job *j)
 	return 0;
 }
 
+/* inside_state - refuse a destination in state_dir: the next backup
+ * would hold this one. */
+static int
+inside_state(struct job *j)
+{
+	char *dir = realpath(j->dir, NULL), *state = realpath(j->cf.state_dir, NULL);
+	size_t n = state != NULL ? strlen(state) : 0;
+	int rc = 0;
+
+	if (dir != NULL && state != NULL && strncmp(dir, state, n) == 0 &&
+	    (dir[n] == '\0' || dir[n] == '/'))
+		rc = cli_say("%s is in state_dir %s: a backup belongs elsewhere (and off this "
+			     "machine)",
+			     j->dest, j->cf.state_dir);
+	free(dir);
+	free(state);
+	return rc;
+}
+
 /* destination - FILE, or the next scheduled name in backup { dir }. */
 static int
 destination(struct job *j)
@@ -170,7 +190,7 @@ destination(struct job *j)
 	}
 	str_copy(j->dir, j->dest, sizeof(j->dir));
 	str_copy(j->dir, dirname(j->dir), sizeof(j->dir));
-	return 0;
+	return inside_state(j);
 }
 
 /* open_temp - the file the backup is written to before it is FILE. */
@@ -232,8 +252,8 @@ manifest(const struct job *j)
 	json_object_set_new(m, "created", json_string(ts));
 	json_object_set_new(m, "postern", json_string(POSTERN_VERSION));
 	json_object_set_new(m, "hostname", json_string(j->cf.hostname));
-	json_object_set_new(m, "state_dir", json_string(j->cf.state_dir));
-	json_object_set_new(m, "config", json_string(j->config.path));
+	json_object_set_new(m, "state_dir", audit_str(j->cf.state_dir, strlen(j->cf.state_dir)));
+	json_object_set_new(m, "config", audit_str(j->config.path, strlen(j->config.path)));
 	if (in->have_accounts) {
 		json_object_set_new(m, "accounts", json_integer(in->accounts.accounts));
 		json_object_set_new(m, "accounts_2fa", json_integer(in->accounts.totp));
@@ -412,7 +432,7 @@ record(struct job *j)
 	struct stat st;
 	uint64_t size = stat(j->dest, &st) == 0 ? (uint64_t)st.st_size : 0;
 
-	json_object_set_new(f, "file", json_string(j->dest));
+	json_object_set_new(f, "file", audit_str(j->dest, strlen(j->dest)));
 	json_object_set_new(f, "size", json_integer((json_int_t)size));
 	json_object_set_new(f, "files", json_integer((json_int_t)(in->files + j->files)));
 	json_object_set_new(f, "messages", json_integer((json_int_t)in->messages));
@@ -428,13 +448,15 @@ record(struct job *j)
 	       "messages, %ju files, audit log to record %ju\n",
 	       j->dest, (uintmax_t)size, (intmax_t)in->accounts.accounts,
 	       (intmax_t)in->accounts.totp, (intmax_t)in->accounts.app_passwords,
-	       (uintmax_t)in->messages, (uintmax_t)(in->files + j->files), (uintmax_t)in->audit_seq);
+	       (uintmax_t)in->messages, (uintmax_t)(in->files + j->files),
+	       (uintmax_t)in->audit_seq);
 	if (in->skipped > 0)
-		printf("  %ju queued messages were delivered while the backup ran and are not in it\n",
+		printf("  %ju queued messages were delivered while the backup ran (not in it)\n",
 		       (uintmax_t)in->skipped);
 	if (in->audit_problem != NULL)
-		printf("  the audit log's last record does not check (%s): run postern audit verify\n",
-		       in->audit_problem);
+		printf(
+		    "  the audit log's last record does not check (%s): run postern audit verify\n",
+		    in->audit_problem);
 }
 
 static void
@@ -495,7 +517,8 @@ keygen(const char *path)
 
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1)
-		return cli_say("%s: %s", path, errno == EEXIST ? "exists already" : strerror(errno));
+		return cli_say("%s: %s", path,
+			       errno == EEXIST ? "exists already" : strerror(errno));
 	randombytes_buf(key, sizeof(key));
 	bkcrypt_key_format(key, text);
 	if (write_all(fd, text, BKCRYPT_KEYFILE_LEN) == -1 || fsync(fd) == -1)

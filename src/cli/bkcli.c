@@ -93,9 +93,12 @@ pick_source(const struct cli *c, const struct conf *cf, struct bkcli_secret *s, 
 	if (c->passphrase_file != NULL || c->key_file != NULL) {
 		s->kind = c->key_file != NULL ? BKCRYPT_KEYFILE : BKCRYPT_PASSPHRASE;
 		file = c->key_file != NULL ? c->key_file : c->passphrase_file;
-	} else if (cf != NULL && (cf->backup.key_file != NULL || cf->backup.passphrase_file != NULL)) {
-		s->kind = cf->backup.key_file != NULL ? BKCRYPT_KEYFILE : BKCRYPT_PASSPHRASE;
-		file = cf->backup.key_file != NULL ? cf->backup.key_file : cf->backup.passphrase_file;
+	} else if (cf != NULL && cf->backup.key_file != NULL) {
+		s->kind = BKCRYPT_KEYFILE;
+		file = cf->backup.key_file;
+	} else if (cf != NULL && cf->backup.passphrase_file != NULL) {
+		s->kind = BKCRYPT_PASSPHRASE;
+		file = cf->backup.passphrase_file;
 	}
 	if (file == NULL) {
 		snprintf(err, errsz, "no key: give --passphrase-file FILE or --key-file FILE, or "

@@ -123,8 +123,8 @@ conf_from_backup(struct job *j, const struct restore_info *info, char *err, size
 	const struct restore_file *f = info->config;
 
 	if (f == NULL) {
-		snprintf(err, errsz, "%s does not exist and backup %s holds no config", j->c->config,
-			 j->file);
+		snprintf(err, errsz, "%s does not exist and backup %s holds no config",
+			 j->c->config, j->file);
 		return -1;
 	}
 	if (conf_parse(j->c->config, buf_cstr(&f->data), f->data.len, &j->cf, err, errsz) == -1)
@@ -180,12 +180,13 @@ target(void *arg, const struct restore_info *info, char *err, size_t errsz)
 static int
 unlock(struct job *j)
 {
+	const struct conf *cf = j->have_conf ? &j->cf : NULL;
 	char err[PATH_MAX + 512];
 	uint8_t key[BKCRYPT_KEY_LEN];
 	struct bkcli_secret s;
 	int rc;
 
-	if (bkcli_secret_load(j->c, j->have_conf ? &j->cf : NULL, false, &s, err, sizeof(err)) == -1)
+	if (bkcli_secret_load(j->c, cf, false, &s, err, sizeof(err)) == -1)
 		return cli_say("%s", err);
 	rc = bkcli_master_key(&s, restore_header(j->r), j->file, key, err, sizeof(err));
 	bkcli_secret_wipe(&s);
@@ -222,7 +223,8 @@ check_staged(struct job *j)
 	/* restored as it was: a broken chain is reported, not repaired */
 	if (rc == 0 && stat(path, &sb) == 0) {
 		if (audit_verify(path, &v) == -1)
-			buf_addf(&j->report, "  audit log (as it was): DOES NOT VERIFY: %s", buf_cstr(&v));
+			buf_addf(&j->report, "  audit log (as it was): DOES NOT VERIFY: %s",
+				 buf_cstr(&v));
 		else
 			buf_addf(&j->report, "  audit log %s", buf_cstr(&v));
 	}
@@ -282,7 +284,8 @@ config_names(const struct conf *cf, const char *path)
 	size_t i;
 
 	for (i = 0; i < cf->tls.ncerts; i++)
-		if (strcmp(cf->tls.certs[i].cert, path) == 0 || strcmp(cf->tls.certs[i].key, path) == 0)
+		if (strcmp(cf->tls.certs[i].cert, path) == 0 ||
+		    strcmp(cf->tls.certs[i].key, path) == 0)
 			return true;
 	return (cf->tls.ca_file != NULL && strcmp(cf->tls.ca_file, path) == 0) ||
 	       (cf->auth.banned_file != NULL && strcmp(cf->auth.banned_file, path) == 0);
@@ -331,7 +334,7 @@ record(struct job *j)
 	const struct restore_info *info = restore_info(j->r);
 	json_t *f = json_object();
 
-	json_object_set_new(f, "file", json_string(j->file));
+	json_object_set_new(f, "file", audit_str(j->file, strlen(j->file)));
 	json_object_set_new(f, "size", json_integer((json_int_t)info->size));
 	json_object_set_new(f, "files", json_integer((json_int_t)info->files));
 	json_object_set_new(f, "messages", json_integer((json_int_t)info->messages));

@@ -153,7 +153,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rc3 = parse((const uint8_t *)whole.again.data, whole.again.len, 7, &again, &why3);
 		if (rc3 != 0 || again.log.len != whole.log.len ||
 		    memcmp(buf_cstr(&again.log), buf_cstr(&whole.log), whole.log.len) != 0 ||
-		    whole.again.len != size - 1 || memcmp(whole.again.data, data + 1, size - 1) != 0)
+		    whole.again.len != size - 1 ||
+		    memcmp(whole.again.data, data + 1, size - 1) != 0)
 			abort();
 		buf_free(&again.log);
 		buf_free(&again.again);

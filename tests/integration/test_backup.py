@@ -361,6 +361,10 @@ class KeysAndSchedules(unittest.TestCase):
         self.assertIn("shorter than 12 characters", p.stderr)
         p = postern("backup", os.path.join(self.dir, "x.backup"), conf=self.d.conf)
         self.assertIn("no key: give --passphrase-file FILE", p.stderr)
+        pf = secret_file(os.path.join(self.dir, "pass2"), PASSPHRASE)
+        p = postern("backup", os.path.join(self.d.state, "x.backup"), "--passphrase-file", pf,
+                    conf=self.d.conf)
+        self.assertIn("is in state_dir", p.stderr)
         self.assertEqual([f for f in os.listdir(self.dir) if f.endswith(".backup") or
                           ".backup." in f], [])
 
