@@ -31,7 +31,7 @@ struct restore {
 	bool unlocked;
 	struct restore_info info;
 	struct bkrecord_parser p;
-	restore_target_fn target;
+	restore_target_fn target; /* NULL: only check the backup */
 	void *targ;
 	char staging[PATH_MAX]; /* "" until the target is known */
 	bool committed;
@@ -114,6 +114,14 @@ restore_info(const struct restore *r)
 }
 
 const char *
+restore_manifest_str(const struct restore_info *info, const char *name)
+{
+	const char *v = json_string_value(json_object_get(info->manifest, name));
+
+	return v != NULL ? v : "?";
+}
+
+const char *
 restore_staged(const struct restore *r)
 {
 	return r->staging;
@@ -171,7 +179,7 @@ find_target(struct restore *r)
 {
 	const char *dir;
 
-	if (r->staging[0] != '\0')
+	if (r->staging[0] != '\0' || r->target == NULL)
 		return 0;
 	if ((dir = r->target(r->targ, &r->info, r->err, r->errsz)) == NULL)
 		return -1;
@@ -220,7 +228,7 @@ on_file_begin(void *arg, const struct bkrecord_file *f)
 		return outside_file(r, f);
 	if (find_target(r) == -1)
 		return -1;
-	return staged_file(r, f->path);
+	return r->target != NULL ? staged_file(r, f->path) : 0;
 }
 
 static int
@@ -232,6 +240,8 @@ on_file_data(void *arg, const uint8_t *p, size_t n)
 		buf_add(&r->cur->data, p, n);
 		return 0;
 	}
+	if (r->target == NULL)
+		return 0; /* only checking */
 	if (write_all(r->cur_fd, p, n) == -1)
 		return io_error(r->err, r->errsz, r->staging);
 	return 0;
@@ -255,7 +265,8 @@ on_file_end(void *arg, const struct bkrecord_file *f)
 		return 0;
 	}
 	r->cur_fd = -1;
-	if (fchmod(fd, f->mode) == -1 || fsync(fd) == -1 || close(fd) == -1) {
+	if (r->target != NULL &&
+	    (fchmod(fd, f->mode) == -1 || fsync(fd) == -1 || close(fd) == -1)) {
 		(void)close(fd);
 		return io_error(r->err, r->errsz, f->path);
 	}

@@ -75,10 +75,13 @@ const struct bkcrypt_header *restore_header(const struct restore *r);
 /* restore_unlock - 0 if key is the backup's, else -1 with err. */
 int restore_unlock(struct restore *r, const uint8_t key[BKCRYPT_KEY_LEN], char *err, size_t errsz);
 /* restore_read - read the whole backup into the staging directory of the
- * state_dir target() names. 0, or -1 with err. */
+ * state_dir target() names; with target NULL, read and check it all but
+ * write nothing (`postern backup verify`). 0, or -1 with err. */
 int restore_read(struct restore *r, restore_target_fn target, void *arg, char *err, size_t errsz);
 /* restore_info - what restore_read found (valid until restore_free). */
 const struct restore_info *restore_info(const struct restore *r);
+/* restore_manifest_str - a string member of the manifest, or "?". */
+const char *restore_manifest_str(const struct restore_info *info, const char *name);
 /* restore_staged - the staging directory's path, to check what is in it
  * before restore_commit ("" before restore_read reached the target). */
 const char *restore_staged(const struct restore *r);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -408,6 +409,27 @@ out:
 	return rc;
 }
 
+/* sweep - copies left in state_dir by a backup that was killed (their
+ * process is gone): they hold what the databases hold. */
+static void
+sweep(const struct snapshot *s)
+{
+	char **names, path[PATH_MAX];
+	size_t n, i;
+	long pid;
+
+	if ((names = list_dir(s->dir, &n)) == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		if (sscanf(names[i], ".backup-%ld-", &pid) != 1 || pid <= 0 ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue; /* not ours, or its backup still runs */
+		if (str_fmt(path, sizeof(path), "%s/%s", s->dir, names[i]) == 0)
+			(void)unlink(path);
+	}
+	free_names(names, n);
+}
+
 struct snapshot *
 snapshot_open(const char *state_dir, struct snapshot_info *info, struct buf *warnings, char *err,
 	      size_t errsz)
@@ -424,6 +446,7 @@ snapshot_open(const char *state_dir, struct snapshot_info *info, struct buf *war
 		say(err, errsz, state_dir, ENAMETOOLONG);
 		goto fail;
 	}
+	sweep(s);
 	if (list_tree(s, "", 0, err, errsz) == -1)
 		goto fail;
 	for (i = 0, rc = 0; i < s->nitems && rc == 0; i++) {
@@ -453,6 +476,7 @@ snapshot_close(struct snapshot *s)
 	}
 	free(s->items);
 	buf_free(&s->head);
+	explicit_bzero(s->block, sizeof(s->block));
 	free(s);
 }
 

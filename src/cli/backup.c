@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * backup - `postern backup FILE`, `postern backup --scheduled` and
- * `postern backup keygen FILE`.
+ * `postern backup keygen FILE`, `postern backup verify FILE`.
  *
  * A backup is taken while the daemon runs (see backup/snapshot.h for how
  * each file is copied consistently) and written as an encrypted,
@@ -539,6 +539,51 @@ keygen(const char *path)
 	return 0;
 }
 
+static void
+say_intact(const char *file, const struct restore_info *info)
+{
+	printf("backup %s is intact: made %s on %s by postern %s; %ju files in state_dir (%ju "
+	       "queued messages), %zu outside it, audit log to record %jd\n",
+	       file, restore_manifest_str(info, "created"), restore_manifest_str(info, "hostname"),
+	       restore_manifest_str(info, "postern"), (uintmax_t)info->files,
+	       (uintmax_t)info->messages, info->next + (info->config != NULL),
+	       (intmax_t)json_integer_value(json_object_get(info->manifest, "audit_seq")));
+}
+
+/* verify - read a whole backup and check it, writing nothing. The key
+ * comes from the options or, if it exists, the config. */
+static int
+verify(struct cli *c, const char *file)
+{
+	char err[CONF_ERR_MAX + 2 * PATH_MAX];
+	uint8_t key[BKCRYPT_KEY_LEN];
+	struct bkcli_secret s;
+	struct restore *r;
+	struct conf cf;
+	bool have_conf = access(c->config, F_OK) == 0;
+	int rc = -1;
+
+	if (have_conf && conf_load(c->config, &cf, err, sizeof(err)) == -1)
+		return cli_say("%s", err);
+	if ((r = restore_open(file, err, sizeof(err))) != NULL &&
+	    bkcli_secret_load(c, have_conf ? &cf : NULL, false, &s, err, sizeof(err)) == 0) {
+		rc = bkcli_master_key(&s, restore_header(r), file, key, err, sizeof(err));
+		bkcli_secret_wipe(&s);
+		if (rc == 0 && (restore_unlock(r, key, err, sizeof(err)) == -1 ||
+				restore_read(r, NULL, NULL, err, sizeof(err)) == -1))
+			rc = -1;
+		sodium_memzero(key, sizeof(key));
+	}
+	if (rc == 0)
+		say_intact(file, restore_info(r));
+	else
+		cli_say("%s", err);
+	restore_free(r);
+	if (have_conf)
+		conf_free(&cf);
+	return rc == 0 ? 0 : 1;
+}
+
 int
 cli_backup(struct cli *c)
 {
@@ -546,9 +591,12 @@ cli_backup(struct cli *c)
 		return cli_say("libsodium cannot start");
 	if (c->nwords == 3 && strcmp(c->words[1], "keygen") == 0)
 		return keygen(c->words[2]);
+	if (c->nwords == 3 && strcmp(c->words[1], "verify") == 0)
+		return verify(c, c->words[2]);
 	if ((c->scheduled && c->nwords == 1) || (!c->scheduled && c->nwords == 2))
 		return run(c);
 	fprintf(stderr, "usage: postern backup FILE|--scheduled [--passphrase-file F | --key-file "
-			"F] [--force] [-c FILE]\n       postern backup keygen FILE\n");
+			"F] [--force] [-c FILE]\n       postern backup keygen FILE\n"
+			"       postern backup verify FILE [--passphrase-file F | --key-file F]\n");
 	return 2;
 }

@@ -78,6 +78,8 @@ static const char usage_text[] =
 	"                             config, audit log, queue (key: the option, or backup { })\n"
 	"  backup --scheduled         the same into backup { dir }, keeping the last `keep`\n"
 	"  backup keygen FILE         a new random backup key (for backup { key_file })\n"
+	"  backup verify FILE [--passphrase-file F | --key-file F]\n"
+	"                             read a backup through and check it, writing nothing\n"
 	"  restore FILE [--passphrase-file F | --key-file F]\n"
 	"                             bring a backup back into an empty state_dir (and the config,\n"
 	"                             if -c FILE does not exist yet); its queued mail is delivered\n"

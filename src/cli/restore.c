@@ -318,15 +318,6 @@ put_outsides(struct job *j)
 	return rc;
 }
 
-/* manifest_str - a string member of the backup's manifest, or "?". */
-static const char *
-manifest_str(const struct restore_info *info, const char *name)
-{
-	const char *v = json_string_value(json_object_get(info->manifest, name));
-
-	return v != NULL ? v : "?";
-}
-
 /* record - the audit record (in the restored log) and the summary. */
 static void
 record(struct job *j)
@@ -342,16 +333,16 @@ record(struct job *j)
 	json_object_set_new(f, "audit_seq",
 			    json_integer(json_integer_value(json_object_get(info->manifest,
 									    "audit_seq"))));
-	json_object_set_new(f, "created", json_string(manifest_str(info, "created")));
-	json_object_set_new(f, "hostname", json_string(manifest_str(info, "hostname")));
+	json_object_set_new(f, "created", json_string(restore_manifest_str(info, "created")));
+	json_object_set_new(f, "hostname", json_string(restore_manifest_str(info, "hostname")));
 	if (bkcli_as_user(&j->pu) == 0) {
 		(void)bkcli_audit(j->cf.state_dir, "backup.restore", f);
 		(void)bkcli_as_root(&j->pu);
 	}
 	json_decref(f);
 	printf("restored backup %s (made %s on %s by postern %s) into %s:\n", j->file,
-	       manifest_str(info, "created"), manifest_str(info, "hostname"),
-	       manifest_str(info, "postern"), j->cf.state_dir);
+	       restore_manifest_str(info, "created"), restore_manifest_str(info, "hostname"),
+	       restore_manifest_str(info, "postern"), j->cf.state_dir);
 	printf("  %ju files, %ju bytes, %ju queued messages (delivered once postern runs)\n%s",
 	       (uintmax_t)info->files, (uintmax_t)info->bytes, (uintmax_t)info->messages,
 	       buf_cstr(&j->report));

@@ -171,6 +171,11 @@ class BackupRestore(unittest.TestCase):
         for plain in (b"BEGIN", b"SQLite format", self.secret.encode(), b"POSTERN-QUEUE",
                       b"state_dir"):
             self.assertNotIn(plain, data)
+        v = postern("backup", "verify", self.backup, "--passphrase-file", self.pass_file,
+                    conf=self.d.conf)
+        self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        self.assertRegex(v.stdout, r"is intact: made \S+Z on mx\.example\.test by postern .*"
+                                   r"\(\d+ queued messages\), 3 outside it")
         with open(os.path.join(self.d.state, "audit.log")) as f:
             recs = [line for line in f if '"event":"backup.create"' in line]
         self.assertEqual(len(recs), 1)
@@ -242,8 +247,13 @@ class BackupRestore(unittest.TestCase):
         def flip(data):
             data[len(data) // 2] ^= 0x01
             return data
-        p = self.refused(self.copy("flipped.backup", flip), DAMAGED, name="flipped")
+        path = self.copy("flipped.backup", flip)
+        p = self.refused(path, DAMAGED, name="flipped")
         self.assertNotIn("wrong passphrase", p.stderr)
+        v = postern("backup", "verify", path, "--passphrase-file", self.pass_file,
+                    conf=self.d.conf)
+        self.assertEqual(v.returncode, 1)
+        self.assertRegex(v.stderr, DAMAGED)
 
     def test_a_cut_file_is_refused(self):
         for i, keep in enumerate((lambda n: n - 100, lambda n: n - 17, lambda n: n // 3)):
@@ -339,7 +349,8 @@ class KeysAndSchedules(unittest.TestCase):
     def test_help_and_usage(self):
         p = subprocess.run([POSTERN, "--help"], capture_output=True, text=True)
         for cmd in ("backup FILE [--passphrase-file F | --key-file F]", "backup --scheduled",
-                    "backup keygen FILE", "restore FILE [--passphrase-file F | --key-file F]"):
+                    "backup keygen FILE", "backup verify FILE",
+                    "restore FILE [--passphrase-file F | --key-file F]"):
             self.assertIn(cmd, p.stdout)
         for args in (["backup"], ["backup", "a", "b"], ["restore"], ["backup", "--scheduled", "x"]):
             p = postern(*args, conf=self.d.conf)
