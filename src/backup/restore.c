@@ -155,7 +155,7 @@ outside_file(struct restore *r, const struct bkrecord_file *f)
 
 	if (f->size > max ||
 	    (f->area == BKAREA_EXTERNAL && r->info.next == RESTORE_EXTERNALS_MAX)) {
-		snprintf(r->err, r->errsz, "backup %s: %s is larger than %ju bytes (or one too many)",
+		snprintf(r->err, r->errsz, "backup %s: %s is over %ju bytes (or one too many)",
 			 r->path, f->path, (uintmax_t)max);
 		return -1;
 	}
