@@ -99,7 +99,8 @@ check_empty(const char *dir, char *err, size_t errsz)
 	return 0;
 }
 
-/* load_conf - the -c config if it exists (1 if it does not). */
+/* load_conf - the -c config and its empty state_dir: 0, 1 when there is
+ * no such file (the config is in the backup), -1 after saying why not. */
 static int
 load_conf(struct job *j)
 {
@@ -108,12 +109,13 @@ load_conf(struct job *j)
 
 	if (stat(j->c->config, &st) == -1 && errno == ENOENT)
 		return 1;
-	if (conf_load(j->c->config, &j->cf, err, sizeof(err)) == -1)
-		return cli_say("%s", err), -1;
-	j->have_conf = true;
-	if (check_empty(j->cf.state_dir, err, sizeof(err)) == -1)
-		return cli_say("%s", err), -1;
-	return 0;
+	if (conf_load(j->c->config, &j->cf, err, sizeof(err)) == 0) {
+		j->have_conf = true;
+		if (check_empty(j->cf.state_dir, err, sizeof(err)) == 0)
+			return 0;
+	}
+	cli_say("%s", err);
+	return -1;
 }
 
 /* conf_from_backup - the backup's config, as if it were at the -c path. */
@@ -368,9 +370,8 @@ static int
 run(struct job *j)
 {
 	char err[CONF_ERR_MAX + 2 * PATH_MAX];
-	int rc;
 
-	if ((rc = load_conf(j)) == -1)
+	if (load_conf(j) == -1)
 		return 1;
 	if ((j->r = restore_open(j->file, err, sizeof(err))) == NULL)
 		return cli_say("%s", err);
