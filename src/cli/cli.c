@@ -12,9 +12,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "admin/request.h"
 #include "conf/conf.h"
 #include "lib/buf.h"
 #include "lib/log.h"
@@ -69,7 +72,9 @@ static const char usage_text[] =
 	"  dmarc report               send the DMARC aggregate reports recorded so far, now\n"
 	"  dns check DOMAIN [--ip A]  the domain's SPF, DKIM, DMARC, MTA-STS and TLS-RPT records:\n"
 	"                             present, valid, matching this gateway, what to publish\n"
-	"  audit verify               check the audit log's hash chain\n"
+	"  audit verify [--anchor N:HASH]\n"
+	"                             check the audit log's hash chain, and that it still holds\n"
+	"                             the last anchor (and N:HASH, from a shipped log line)\n"
 	"  audit tail [-f]            the last audit records (-f: keep following)\n"
 	"  audit search [--since 2026-11-28|24h] [--actor A] [--event E|user.] [--format json|syslog]\n"
 	"                             records that match, as JSON lines or RFC 5424 syslog\n"
@@ -83,6 +88,7 @@ static const char usage_text[] =
 	"  restore FILE [--passphrase-file F | --key-file F]\n"
 	"                             bring a backup back into an empty state_dir (and the config,\n"
 	"                             if -c FILE does not exist yet); its queued mail is delivered\n"
+	"  role                       the admin role the daemon gives you (admin { } in the config)\n"
 	"  version                    print the version\n"
 	"  help                       this text\n"
 	"\n"
@@ -91,8 +97,11 @@ static const char usage_text[] =
 	"  -h, --help                 this text\n"
 	"\n"
 	"Queue commands talk to the running daemon over STATE_DIR/control.sock; user, ban, dkim,\n"
-	"audit and backup commands work on STATE_DIR directly, whether the daemon runs or not (a\n"
-	"running daemon applies a ban within a second, and reads DKIM keys at start and reload).\n"
+	"audit and backup commands run by root or the daemon's user work on STATE_DIR directly,\n"
+	"whether the daemon runs or not (a running daemon applies a ban within a second, and reads\n"
+	"DKIM keys at start and reload). Other users' commands go through the daemon, which allows\n"
+	"what their admin role allows (auditor, operator, admin) and audits every request.\n"
+	"The same commands are offered over HTTPS to admins with 2FA: admin { api } in the config.\n"
 	"Documentation: docs/ in the source tree (configuration, operations, queue).\n";
 
 static int
@@ -114,6 +123,7 @@ static const struct {
 	{"--mail-from", offsetof(struct cli, mail_from)}, {"--helo", offsetof(struct cli, helo)},
 	{"--since", offsetof(struct cli, since)},     {"--actor", offsetof(struct cli, actor)},
 	{"--event", offsetof(struct cli, event)},     {"--format", offsetof(struct cli, format)},
+	{"--anchor", offsetof(struct cli, anchor)},
 	{"--passphrase-file", offsetof(struct cli, passphrase_file)},
 	{"--key-file", offsetof(struct cli, key_file)},
 };
@@ -246,36 +256,151 @@ cmd_config(struct cli *c)
 	return rc;
 }
 
+/* forward_argv - the command line without -c FILE, as the daemon runs it. */
 static int
-cmd_queue(struct cli *c)
+forward_argv(int argc, char **argv, char **out, int max)
 {
-	char err[CONF_ERR_MAX + 64], path[PATH_MAX];
-	struct conf cf;
-	struct buf out = BUF_INIT;
-	int rc;
+	int i, n = 0;
 
-	if (c->nwords < 2)
-		return usage(stderr, 2);
-	if (conf_load(c->config, &cf, err, sizeof(err)) == -1) {
-		fprintf(stderr, "postern: %s\n", err);
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {
+			i++;
+			continue;
+		}
+		if (strncmp(argv[i], "--config=", 9) == 0)
+			continue;
+		if (n == max)
+			return -1;
+		out[n++] = argv[i];
+	}
+	return n;
+}
+
+/* reads_stdin - does the command read its standard input? */
+static bool
+reads_stdin(const struct cli *c)
+{
+	const char *w0 = c->words[0], *w1 = c->nwords > 1 ? c->words[1] : "";
+
+	return c->password_stdin ||
+	       (strcmp(w0, "dkim") == 0 && (strcmp(w1, "sign") == 0 || strcmp(w1, "verify") == 0)) ||
+	       (strcmp(w0, "dmarc") == 0 && strcmp(w1, "check") == 0);
+}
+
+/* read_input - all of stdin, at most ADMIN_STDIN_MAX bytes; 0 or -1. */
+static int
+read_input(struct buf *in)
+{
+	char chunk[8192];
+	size_t n;
+
+	while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0) {
+		if (in->len + n > ADMIN_STDIN_MAX) {
+			fprintf(stderr, "postern: more than %d bytes on standard input\n",
+				ADMIN_STDIN_MAX);
+			return -1;
+		}
+		buf_add(in, chunk, n);
+	}
+	return ferror(stdin) ? -1 : 0;
+}
+
+/* cmd_forward - have the daemon run the command (queue requests always;
+ * the others for callers who cannot work on state_dir themselves): it
+ * decides by the caller's role and audits the request. */
+static int
+cmd_forward(struct cli *c, const struct conf *cf, int argc, char **argv)
+{
+	char path[PATH_MAX], *fwd[ADMIN_ARGS_MAX];
+	struct buf in = BUF_INIT, out = BUF_INIT, err = BUF_INIT;
+	bool with_input = reads_stdin(c);
+	int n, status;
+
+	n = forward_argv(argc, argv, fwd, ADMIN_ARGS_MAX);
+	if (n < 1) {
+		fprintf(stderr, "postern: too many arguments\n");
+		return 2;
+	}
+	if (strcmp(c->words[0], "user") == 0 && c->nwords >= 2 &&
+	    (strcmp(c->words[1], "add") == 0 || strcmp(c->words[1], "passwd") == 0) &&
+	    !c->password_stdin) {
+		fprintf(stderr, "postern: through the daemon, give the password on standard input "
+				"with --password-stdin\n");
+		return 2;
+	}
+	if (with_input && read_input(&in) == -1) {
+		buf_wipe_free(&in);
 		return 1;
 	}
-	control_path(&cf, path, sizeof(path));
-	conf_free(&cf);
-	rc = control_request(path, c->nwords, c->words, &out);
-	if (rc == 0) {
-		fputs(buf_cstr(&out), stdout);
-	} else {
-		fprintf(stderr, "postern: %s\n", buf_cstr(&out));
-	}
+	control_path(cf, path, sizeof(path));
+	status = control_request(path, n, fwd, with_input ? in.data : NULL, in.len, &out, &err);
+	buf_wipe_free(&in);
+	fwrite(out.data, 1, out.len, stdout);
+	if (status == -1)
+		fprintf(stderr, "postern: %s\n", buf_cstr(&err));
+	else
+		fwrite(err.data, 1, err.len, stderr);
 	buf_free(&out);
-	return rc == 0 ? 0 : 1;
+	buf_free(&err);
+	return status == -1 ? 1 : status;
+}
+
+/* via_daemon - should this command go through the control socket? Queue
+ * and DMARC report requests always do; the others when the caller is
+ * neither root nor the daemon's user (so cannot read state_dir). A child
+ * the daemon started for such a request runs the command itself. */
+static bool
+via_daemon(const struct cli *c, const struct conf *cf, int argc, char **argv)
+{
+	char *fwd[ADMIN_ARGS_MAX];
+	struct passwd *pw;
+	int n;
+
+	if (strcmp(c->words[0], "queue") == 0 ||
+	    (strcmp(c->words[0], "dmarc") == 0 && c->nwords == 2 &&
+	     strcmp(c->words[1], "report") == 0) ||
+	    strcmp(c->words[0], "role") == 0)
+		return true;
+	if (getenv("POSTERN_VIA_DAEMON") != NULL || geteuid() == 0)
+		return false;
+	pw = getpwnam(cf->user);
+	if (pw != NULL && pw->pw_uid == geteuid())
+		return false;
+	/* everything, even what never runs through the daemon: it says so */
+	n = forward_argv(argc, argv, fwd, ADMIN_ARGS_MAX);
+	return n > 0;
+}
+
+/* maybe_forward - run the command through the daemon when via_daemon()
+ * says so: 1 and *status set, or 0 to run it here. */
+static int
+maybe_forward(struct cli *c, int argc, char **argv, int *status)
+{
+	char err[CONF_ERR_MAX + 64];
+	struct conf cf;
+
+	if (conf_load(c->config, &cf, err, sizeof(err)) == -1) {
+		if (strcmp(c->words[0], "queue") != 0 && strcmp(c->words[0], "role") != 0 &&
+		    strcmp(c->words[0], "dmarc") != 0)
+			return 0; /* the command says what is wrong with the config */
+		fprintf(stderr, "postern: %s\n", err);
+		*status = 1;
+		return 1;
+	}
+	if (!via_daemon(c, &cf, argc, argv)) {
+		conf_free(&cf);
+		return 0;
+	}
+	*status = cmd_forward(c, &cf, argc, argv);
+	conf_free(&cf);
+	return 1;
 }
 
 int
 cli_main(int argc, char **argv)
 {
 	struct cli c;
+	int status;
 
 	log_init("cli", false, LOG_LEVEL_INFO);
 	if (parse_args(&c, argc, argv) == -1)
@@ -293,10 +418,10 @@ cli_main(int argc, char **argv)
 			return usage(stderr, 2);
 		return parent_main(c.config, c.debug);
 	}
+	if (maybe_forward(&c, argc, argv, &status) == 1)
+		return status;
 	if (strcmp(c.words[0], "config") == 0)
 		return cmd_config(&c);
-	if (strcmp(c.words[0], "queue") == 0)
-		return cmd_queue(&c);
 	if (strcmp(c.words[0], "user") == 0)
 		return cli_user(&c);
 	if (strcmp(c.words[0], "audit") == 0)
@@ -305,8 +430,6 @@ cli_main(int argc, char **argv)
 		return cli_ban(&c);
 	if (strcmp(c.words[0], "spf") == 0)
 		return cli_spf(&c);
-	if (strcmp(c.words[0], "dmarc") == 0 && c.nwords == 2 && strcmp(c.words[1], "report") == 0)
-		return cmd_queue(&c); /* a request to the daemon, like the queue's */
 	if (strcmp(c.words[0], "dmarc") == 0)
 		return cli_dmarc(&c);
 	if (strcmp(c.words[0], "dns") == 0)

@@ -33,6 +33,7 @@ struct cli {
 	const char *actor;     /* --actor NAME */
 	const char *event;     /* --event NAME */
 	const char *format;    /* --format json|syslog */
+	const char *anchor;    /* --anchor N:HASH (audit verify) */
 	bool force;	      /* --force */
 	const char *algo;     /* --algo rsa2048|ed25519 */
 	const char *domain;   /* --domain NAME */

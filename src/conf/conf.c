@@ -981,6 +981,156 @@ st_metrics(struct ctx *c, const struct conf_node *n, void *t)
 	return 0;
 }
 
+
+/* Admin roles and the admin API. */
+#define AF(f) offsetof(struct conf_admin, f)
+static const char *const admin_role_names[] = {"none", "auditor", "operator", "admin"};
+
+const char *
+conf_admin_role_name(enum admin_role r)
+{
+	return (size_t)r < nitems(admin_role_names) ? admin_role_names[r] : "none";
+}
+
+static int
+parse_admin_role(const char *s, enum admin_role *r)
+{
+	size_t i;
+
+	for (i = ROLE_AUDITOR; i < nitems(admin_role_names); i++)
+		if (strcmp(s, admin_role_names[i]) == 0) {
+			*r = (enum admin_role)i;
+			return 0;
+		}
+	return -1;
+}
+
+/* valid_principal - a Unix user or group name (or number) as useradd(8)
+ * allows it: [a-z_][a-z0-9_.-]*$?, or digits. */
+static bool
+valid_principal(const char *s)
+{
+	size_t i, len = strlen(s);
+
+	if (len == 0 || len > CONF_PRINCIPAL_MAX)
+		return false;
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (!(islower(ch) || isdigit(ch) || ch == '_' || ch == '.' || ch == '-' ||
+		      isupper(ch) || (ch == '$' && i == len - 1)))
+			return false;
+	}
+	return s[0] != '-' && s[0] != '.';
+}
+
+/* ad_role - `admin|operator|auditor USER|@GROUP...`. */
+static int
+ad_role(struct ctx *c, const struct conf_node *n, void *t)
+{
+	struct conf_admin *a = t;
+	enum admin_role role;
+	size_t i;
+
+	if (parse_admin_role(n->name, &role) == -1)
+		return cerr(c, n, "%s: not a role", n->name);
+	for (i = 0; i < n->nargs; i++) {
+		const char *s = n->args[i];
+		bool group = s[0] == '@';
+		struct conf_principal *p;
+
+		if (!valid_principal(s + group))
+			return cerr(c, n, "%s: '%s' is not a user or @group name or number", n->name,
+				    s);
+		if (a->nprincipals == CONF_PRINCIPALS_MAX)
+			return cerr(c, n, "%s: more than %d users and groups in admin { }", n->name,
+				    CONF_PRINCIPALS_MAX);
+		p = &a->principals[a->nprincipals++];
+		str_copy(p->name, s + group, sizeof(p->name));
+		p->group = group;
+		p->role = role;
+	}
+	return 0;
+}
+
+static int
+ad_api(struct ctx *c, const struct conf_node *n, void *t)
+{
+	struct conf_admin *a = t;
+
+	if (net_parse_hostport(n->args[0], &a->api, &a->api_len) == -1)
+		return cerr(c, n, "api: '%s' is not an address and port (like 127.0.0.1:8443)",
+			    n->args[0]);
+	return 0;
+}
+
+static int
+ad_api_allow(struct ctx *c, const struct conf_node *n, void *t)
+{
+	struct conf_acl *acl = t;
+	size_t i;
+
+	acl->n = 0;
+	for (i = 0; i < n->nargs; i++) {
+		if (acl->n == CONF_ACL_MAX)
+			return cerr(c, n, "api_allow: more than %d networks", CONF_ACL_MAX);
+		if (net_parse_cidr(n->args[i], &acl->net[acl->n]) == -1)
+			return cerr(c, n, "api_allow: '%s' is not a network (like 127.0.0.1/32)",
+				    n->args[i]);
+		acl->n++;
+	}
+	return 0;
+}
+
+static int
+ad_api_account(struct ctx *c, const struct conf_node *n, void *t)
+{
+	struct conf_admin *a = t;
+	struct conf_api_account *x;
+
+	if (strlen(n->args[0]) > CONF_PRINCIPAL_MAX)
+		return cerr(c, n, "api_account: '%s' is too long", n->args[0]);
+	if (parse_admin_role(n->args[1], &(enum admin_role){0}) == -1)
+		return cerr(c, n, "api_account: '%s' is not admin, operator or auditor",
+			    n->args[1]);
+	if (a->napi_accounts == CONF_API_ACCOUNTS_MAX)
+		return cerr(c, n, "api_account: more than %d accounts", CONF_API_ACCOUNTS_MAX);
+	x = &a->api_accounts[a->napi_accounts++];
+	str_copy(x->name, n->args[0], sizeof(x->name));
+	(void)parse_admin_role(n->args[1], &x->role);
+	return 0;
+}
+
+static const struct directive admin_tab[] = {
+	{"admin", 1, CONF_MAX_ARGS, 0, ad_role, 0, 0, NULL},
+	{"operator", 1, CONF_MAX_ARGS, 0, ad_role, 0, 0, NULL},
+	{"auditor", 1, CONF_MAX_ARGS, 0, ad_role, 0, 0, NULL},
+	{"api", 1, 1, 0, ad_api, 0, 0, NULL},
+	{"api_allow", 1, CONF_MAX_ARGS, 0, ad_api_allow, AF(api_allow), 0, NULL},
+	{"api_account", 2, 2, 0, ad_api_account, 0, 0, NULL},
+	{"api_token_ttl", 1, 1, 0, set_duration, AF(api_token_ttl), 60, "a minute"},
+};
+#undef AF
+
+static int
+st_admin(struct ctx *c, const struct conf_node *n, void *t)
+{
+	(void)t;
+	return apply(c, n, admin_tab, nitems(admin_tab), &c->cf->admin);
+}
+
+static const struct directive audit_tab[] = {
+	{"anchor_every", 1, 1, 0, set_duration, offsetof(struct conf_audit, anchor_every), 10,
+	 "ten seconds"},
+};
+
+static int
+st_audit(struct ctx *c, const struct conf_node *n, void *t)
+{
+	(void)t;
+	return apply(c, n, audit_tab, nitems(audit_tab), &c->cf->audit);
+}
+
 /* The backup block. */
 
 /* bk_every - a duration, or `off`. */
@@ -1055,6 +1205,8 @@ static const struct directive top_tab[] = {
 	{"mailauth", 0, 0, 1, st_mailauth, 0, 0, NULL},
 	{"metrics", 1, 1, 0, st_metrics, 0, 0, NULL},
 	{"backup", 0, 0, 1, st_backup, 0, 0, NULL},
+	{"admin", 0, 0, 1, st_admin, 0, 0, NULL},
+	{"audit", 0, 0, 1, st_audit, 0, 0, NULL},
 };
 
 /* apply - store each child of parent through the matching table row. */
@@ -1144,6 +1296,11 @@ conf_defaults(struct conf *cf)
 	cf->auth.totp_window = 1;
 	cf->auth.scram_iterations = 50000;
 	cf->guard.enabled = true;
+	cf->admin.api_token_ttl = 15 * 60;
+	(void)net_parse_cidr("127.0.0.0/8", &cf->admin.api_allow.net[0]);
+	(void)net_parse_cidr("::1/128", &cf->admin.api_allow.net[1]);
+	cf->admin.api_allow.n = 2;
+	cf->audit.anchor_every = 3600;
 	cf->guard.window = 600;
 	cf->guard.ip_failures = 5;
 	cf->guard.net_failures = 20;
@@ -1265,6 +1422,11 @@ conf_validate(struct ctx *c)
 		return -1;
 	if (cf->has_smarthost)
 		cf->smarthost.tls = cf->tls.relay_policy;
+	if (cf->admin.api_len > 0 && cf->tls.ncerts == 0)
+		return cerr(c, NULL, "admin: the api listener needs a certificate (tls { cert; key })");
+	if (cf->admin.api_len > 0 && cf->admin.napi_accounts == 0)
+		return cerr(c, NULL,
+			    "admin: the api listener needs at least one api_account NAME ROLE");
 	for (i = 0; i < cf->nlisteners; i++)
 		if (validate_listener_tls(c, &cf->listeners[i]) == -1)
 			return -1;
@@ -1438,6 +1600,41 @@ dump_nets(struct buf *out, const char *indent, const char *name, const struct ci
 	for (i = 0; i < n; i++)
 		buf_addf(out, " %s", net_cidr_format(&nets[i], net, sizeof(net)));
 	buf_adds(out, "\n");
+}
+
+/* dump_admin - the roles, the admin API and the audit anchors. */
+static void
+dump_admin(const struct conf *cf, struct buf *out)
+{
+	const struct conf_admin *a = &cf->admin;
+	char addr[NET_ADDRSTRLEN + 8];
+	enum admin_role r;
+	size_t i;
+
+	buf_adds(out, "admin {\n");
+	for (r = ROLE_AUDITOR; r <= ROLE_ADMIN; r++) {
+		bool any = false;
+
+		for (i = 0; i < a->nprincipals; i++) {
+			if (a->principals[i].role != r)
+				continue;
+			buf_addf(out, "%s%s%s", any ? " " : "\t", any ? "" : conf_admin_role_name(r),
+				 any ? "" : " ");
+			buf_addf(out, "%s%s", a->principals[i].group ? "@" : "", a->principals[i].name);
+			any = true;
+		}
+		if (any)
+			buf_adds(out, "\n");
+	}
+	if (a->api_len > 0)
+		buf_addf(out, "\tapi %s\n",
+			 net_format((const struct sockaddr *)&a->api, addr, sizeof(addr)));
+	dump_nets(out, "\t", "api_allow", a->api_allow.net, a->api_allow.n);
+	for (i = 0; i < a->napi_accounts; i++)
+		buf_addf(out, "\tapi_account %s %s\n", a->api_accounts[i].name,
+			 conf_admin_role_name(a->api_accounts[i].role));
+	buf_addf(out, "\tapi_token_ttl %ju\n}\naudit {\n\tanchor_every %ju\n}\n",
+		 (uintmax_t)a->api_token_ttl, (uintmax_t)cf->audit.anchor_every);
 }
 
 /* dump_dnsbl - one list as `dnsbl` or `dnswl` with its codes. */
@@ -1676,6 +1873,7 @@ conf_dump(const struct conf *cf, struct buf *out)
 	dump_guard(&cf->guard, out);
 	dump_mailauth(cf, out);
 	dump_backup(&cf->backup, out);
+	dump_admin(cf, out);
 	if (cf->metrics_len > 0) {
 		char m[NET_ADDRSTRLEN + 8];
 

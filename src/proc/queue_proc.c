@@ -10,20 +10,25 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "dns/dns.h"
+#include "lib/file.h"
 #include "lib/ipc.h"
 #include "mail/notice.h"
 #include "mail/syntax.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/util.h"
+#include "admin/api.h"
+#include "admin/token.h"
 #include "proc/control.h"
 #include "proc/procs.h"
 #include "proc/proto.h"
@@ -119,6 +124,63 @@ do_commit(struct queue_proc *qp, struct ipc_msg *m)
 	queue_commit(&qp->q, id, size, &opts, on_committed, ctx);
 }
 
+/* An admin API answer goes back in an anonymous file: it can be larger
+ * than an IPC message. */
+struct admin_run {
+	struct queue_proc *qp;
+	uint64_t rid;
+};
+
+static void
+on_admin_done(unsigned http, struct buf *body, void *arg)
+{
+	struct admin_run *r = arg;
+	struct ipc_out out;
+	int fd = memfd_create("postern-api-answer", MFD_CLOEXEC);
+
+	if (fd != -1 && (write_all(fd, body->data, body->len) == -1 || lseek(fd, 0, SEEK_SET) == -1)) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd == -1) {
+		log_warn("queue admin-answer-lost rid=%llx", (unsigned long long)r->rid);
+		fd = memfd_create("postern-api-answer", MFD_CLOEXEC); /* empty: a 500 */
+		if (fd == -1)
+			log_fatal("memfd_create");
+		http = 500;
+	}
+	if (r->qp->smtp != NULL) {
+		ipc_begin(&out, IMSG_ADMIN_RESULT);
+		ipc_add_u64(&out, r->rid);
+		ipc_add_u32(&out, http);
+		ipc_add_fd(&out, fd);
+		ipc_send(r->qp->smtp, &out);
+	} else {
+		close(fd);
+	}
+	free(r);
+}
+
+static void
+do_admin_run(struct queue_proc *qp, struct ipc_msg *m)
+{
+	char token[TOKEN_MAX + 1], ip[TOKEN_IP_MAX + 1];
+	struct admin_run *r = xcalloc(1, sizeof(*r));
+	const void *body;
+	size_t len;
+
+	r->qp = qp;
+	r->rid = ipc_get_u64(m);
+	ipc_get_strbuf(m, token, sizeof(token));
+	ipc_get_strbuf(m, ip, sizeof(ip));
+	body = ipc_get_data(m, &len);
+	ipc_end(m);
+	if (len > API_MAX_BODY)
+		log_bug("queue: oversized ADMIN_RUN from %s", m->peer);
+	control_api_run(qp->control, token, ip, body, len, on_admin_done, r);
+	sodium_memzero(token, sizeof(token));
+}
+
 static void
 on_smtp(struct ipc *ipc, struct ipc_msg *m, void *arg)
 {
@@ -145,6 +207,19 @@ on_smtp(struct ipc *ipc, struct ipc_msg *m, void *arg)
 		ipc_end(m);
 		queue_abort(&qp->q, id);
 		break;
+	case IMSG_ADMIN_RUN:
+		do_admin_run(qp, m);
+		break;
+	case IMSG_ADMIN_LOGOUT: {
+		char token[TOKEN_MAX + 1], ip[TOKEN_IP_MAX + 1];
+
+		ipc_get_strbuf(m, token, sizeof(token));
+		ipc_get_strbuf(m, ip, sizeof(ip));
+		ipc_end(m);
+		control_api_logout(qp->control, token, ip);
+		sodium_memzero(token, sizeof(token));
+		break;
+	}
 	case IMSG_DMARC_EVAL: {
 		struct dmarc_eval e;
 
@@ -313,6 +388,8 @@ queue_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user
 	qp->parent = ipc_new(qp->base, fds->parent, "parent", on_parent, qp);
 	qp->smtp = ipc_new(qp->base, fds->peer, "smtp", on_smtp, qp);
 	qp->control = control_new(qp->base, fds->control, &qp->q);
+	control_set_api_key(qp->control, fds->api_key);
+	sodium_memzero(fds->api_key, sizeof(fds->api_key));
 	queue_start(&qp->q);
 	if (cf->metrics_len > 0)
 		event_add(event_new(qp->base, -1, EV_PERSIST, on_metrics_timer, qp),

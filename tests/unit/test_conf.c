@@ -378,6 +378,17 @@ test_validation(void **state)
 		{BASE "smtp {\n\tmax_recipients 5\n\tmax_data_line_length 999\n}\n",
 		 "t.conf:5: max_data_line_length must be at least 1000 (RFC 5321 4.5.3.1.6)"},
 		{BASE "smtp { max_recipients 0 }\n", "t.conf:3: max_recipients must be at least 1"},
+		{BASE "admin { admin bad/name }\n",
+		 "t.conf:3: admin: 'bad/name' is not a user or @group name or number"},
+		{BASE "admin { operator @ }\n",
+		 "t.conf:3: operator: '@' is not a user or @group name or number"},
+		{BASE "admin { root alice }\n", "t.conf:3: unknown directive 'root' in admin"},
+		{BASE "admin { api_account bob superuser }\n",
+		 "t.conf:3: api_account: 'superuser' is not admin, operator or auditor"},
+		{BASE "admin { api 127.0.0.1:8443\napi_account bob admin }\n",
+		 "t.conf: admin: the api listener needs a certificate (tls { cert; key })"},
+		{BASE "audit { anchor_every 5s }\n",
+		 "t.conf:3: anchor_every must be at least 10 (ten seconds)"},
 		{BASE "smtp { max_message_size 4095 }\n",
 		 "t.conf:3: max_message_size must be at least 4096"},
 		{BASE "smtp { data_timeout 0 }\n", "t.conf:3: data_timeout must be at least 1"},
@@ -459,7 +470,10 @@ static const char full[] =
 	"\tconnect_timeout 30s\n"
 	"\treply_timeout 5m\n"
 	"\tidle_reuse 1d\n"
-	"}\n";
+	"}\n"
+	"admin {\n\tadmin root @wheel\n\toperator 1001 @mailops\n\tauditor aud_1\n"
+	"\tapi_allow 10.0.0.0/8\n\tapi_token_ttl 5m\n}\n"
+	"audit { anchor_every 10m }\n";
 
 static void
 test_values(void **state)
@@ -621,6 +635,10 @@ test_dump_round_trip(void **state)
 					      "with space\"\n\ttls may\n}\n"));
 	assert_non_null(strstr(buf_cstr(&d1), "\tmax_message_size 26214400\n"));
 	assert_non_null(strstr(buf_cstr(&d1), "resolver 127.0.0.1:5353\nresolver [::1]:53\n"));
+	assert_non_null(strstr(buf_cstr(&d1), "admin {\n\tauditor aud_1\n\toperator 1001 "
+					      "@mailops\n\tadmin root @wheel\n\tapi_allow "
+					      "10.0.0.0/8\n\tapi_token_ttl 300\n}\naudit {\n\t"
+					      "anchor_every 600\n}\n"));
 	if (parse(buf_cstr(&d1), &again, err, sizeof(err)) != 0)
 		fail_msg("dump does not parse: %s\n%s", err, buf_cstr(&d1));
 	conf_dump(&again, &d2);
