@@ -32,7 +32,7 @@
 #define AUDIT_TAIL (2 * (AUDIT_LINE_MAX + 1)) /* holds a torn line and the last whole one */
 #define STATE_SUFFIX ".st"
 
-enum item_kind { IT_FILE, IT_SQLITE, IT_AUDIT, IT_MESSAGE };
+enum item_kind { IT_FILE, IT_SQLITE, IT_AUDIT, IT_ANCHOR, IT_MESSAGE };
 
 struct item {
 	char *path; /* relative to state_dir */
@@ -40,6 +40,8 @@ struct item {
 	int fd;	       /* IT_SQLITE: the unlinked copy; IT_AUDIT: the log */
 	uint64_t size; /* IT_SQLITE, IT_AUDIT: bytes to copy */
 	uint32_t mode; /* of the file listed */
+	struct buf mem; /* IT_ANCHOR: the file, read with the log */
+	bool gone;	/* IT_ANCHOR: removed before it was read */
 };
 
 struct snapshot {
@@ -86,6 +88,8 @@ add_item(struct snapshot *s, const char *rel, enum item_kind kind, uint32_t mode
 	it->fd = -1;
 	it->size = 0;
 	it->mode = mode & 0777;
+	it->gone = false;
+	buf_init(&it->mem);
 	return it;
 }
 
@@ -225,6 +229,8 @@ list_one(struct snapshot *s, const char *rel, int depth, char *err, size_t errsz
 	}
 	if (depth == 0 && strcmp(rel, AUDIT_FILE) == 0)
 		kind = IT_AUDIT;
+	else if (depth == 0 && strcmp(rel, AUDIT_ANCHOR_FILE) == 0)
+		kind = IT_ANCHOR;
 	else if (is_sqlite(path))
 		kind = IT_SQLITE;
 	if (add_item(s, rel, kind, st.st_mode) == NULL)
@@ -353,6 +359,23 @@ take_sqlite(struct snapshot *s, struct item *it, char *err, size_t errsz)
 
 /* Audit log. */
 
+/* take_anchor - the chain head the daemon last wrote, read before the log
+ * is cut (the two are listed in that order), so it never names a record
+ * the copy of the log does not hold. */
+static int
+take_anchor(struct snapshot *s, struct item *it, char *err, size_t errsz)
+{
+	char path[PATH_MAX];
+
+	full_path(s, it->path, path, sizeof(path));
+	if (file_read(path, 4096, &it->mem) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return say(err, errsz, path, errno);
+	it->gone = true;
+	return 0;
+}
+
 /* audit_anchor - the last complete record in the tail t (n bytes, which
  * end at the cut; from_start: t is the start of the file): its seq and
  * hash into info. */
@@ -452,6 +475,8 @@ snapshot_open(const char *state_dir, struct snapshot_info *info, struct buf *war
 	for (i = 0, rc = 0; i < s->nitems && rc == 0; i++) {
 		if (s->items[i].kind == IT_SQLITE)
 			rc = take_sqlite(s, &s->items[i], err, errsz);
+		else if (s->items[i].kind == IT_ANCHOR)
+			rc = take_anchor(s, &s->items[i], err, errsz);
 		else if (s->items[i].kind == IT_AUDIT)
 			rc = take_audit(s, &s->items[i], err, errsz);
 	}
@@ -473,6 +498,7 @@ snapshot_close(struct snapshot *s)
 		if (s->items[i].fd != -1)
 			close(s->items[i].fd);
 		free(s->items[i].path);
+		buf_free(&s->items[i].mem);
 	}
 	free(s->items);
 	buf_free(&s->head);
@@ -682,7 +708,9 @@ snapshot_write(struct snapshot *s, snapshot_emit_fn emit, void *arg, char *err, 
 			rc = write_message(s, it, err, errsz);
 		else if (it->kind == IT_FILE)
 			rc = write_plain(s, it->path, err, errsz);
-		else
+		else if (it->kind == IT_ANCHOR && !it->gone)
+			rc = emit_buf(s, it->path, it->mode, &it->mem, err, errsz);
+		else if (it->kind == IT_SQLITE || it->kind == IT_AUDIT)
 			rc = emit_file(s, it->path, it->mode, it->fd, it->size, err, errsz);
 	}
 	return rc;

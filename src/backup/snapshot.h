@@ -13,6 +13,8 @@
  *   - audit.log: up to its last complete line, found under the log's
  *     shared lock (appenders hold it exclusively for a whole line); the seq
  *     and hash of that last record are reported for the manifest.
+ *     audit.anchor (the chain head the daemon wrote last) is read just
+ *     before, so it never names a record the copy of the log lacks.
  *   - spool/queue: a message file only when its END record is there (a
  *     committed file never changes; one gone by the time we reach it was
  *     delivered meanwhile and is skipped), then its delivery state, read
