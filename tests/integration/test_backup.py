@@ -197,6 +197,7 @@ class BackupRestore(unittest.TestCase):
                                                                     "sign.test", "s1.key")).st_uid)
         v = postern("audit", "verify", conf=conf)
         self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        self.assertRegex(v.stdout, r"anchor seq=\d+: ok")  # the daemon's anchor came along
         with open(os.path.join(state, "audit.log")) as f:
             self.assertIn('"event":"backup.restore"', f.readlines()[-1])
         # a daemon on the restored state_dir
