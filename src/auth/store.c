@@ -813,3 +813,38 @@ store_data_version(struct store *st, int64_t *version)
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW ? 0 : fail(st);
 }
+
+/* count - the one integer a SELECT returns. */
+static int
+count(struct store *st, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *s = prep(st, sql);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : fail(st);
+}
+
+int
+store_counts(struct store *st, struct store_counts *c)
+{
+	static const char *const sql[] = {
+		"SELECT count(*) FROM accounts",
+		"SELECT count(*) FROM accounts WHERE totp_sealed IS NOT NULL",
+		"SELECT count(*) FROM app_passwords WHERE revoked = 0",
+		"SELECT count(*) FROM bans",
+	};
+	int64_t *out[] = {&c->accounts, &c->totp, &c->app_passwords, &c->bans};
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < sizeof(sql) / sizeof(sql[0]); i++)
+		if (count(st, sql[i], out[i]) == -1)
+			return -1;
+	return 0;
+}

@@ -161,4 +161,15 @@ int store_guard_unlock(struct store *st, const char *name);
  * commits to the database. */
 int store_data_version(struct store *st, int64_t *version);
 
+/* What a store holds, in numbers (backups report them). */
+struct store_counts {
+	int64_t accounts;
+	int64_t totp;	       /* accounts with 2FA on */
+	int64_t app_passwords; /* not revoked */
+	int64_t bans;	       /* rows, in force or not */
+};
+
+/* store_counts - count them. 0 or -1. */
+int store_counts(struct store *st, struct store_counts *c);
+
 #endif

@@ -82,6 +82,16 @@ static const char usage_text[] =
 	"  audit tail [-f]            the last audit records (-f: keep following)\n"
 	"  audit search [--since 2026-11-28|24h] [--actor A] [--event E|user.] [--format json|syslog]\n"
 	"                             records that match, as JSON lines or RFC 5424 syslog\n"
+	"  backup FILE [--passphrase-file F | --key-file F] [--force]\n"
+	"                             an encrypted snapshot of the running gateway: accounts, keys,\n"
+	"                             config, audit log, queue (key: the option, or backup { })\n"
+	"  backup --scheduled         the same into backup { dir }, keeping the last `keep`\n"
+	"  backup keygen FILE         a new random backup key (for backup { key_file })\n"
+	"  backup verify FILE [--passphrase-file F | --key-file F]\n"
+	"                             read a backup through and check it, writing nothing\n"
+	"  restore FILE [--passphrase-file F | --key-file F]\n"
+	"                             bring a backup back into an empty state_dir (and the config,\n"
+	"                             if -c FILE does not exist yet); its queued mail is delivered\n"
 	"  role                       the admin role the daemon gives you (admin { } in the config)\n"
 	"  version                    print the version\n"
 	"  help                       this text\n"
@@ -91,10 +101,11 @@ static const char usage_text[] =
 	"  -h, --help                 this text\n"
 	"\n"
 	"Queue commands talk to the running daemon over STATE_DIR/control.sock; user, ban, dkim,\n"
-	"check and audit commands run by root or the daemon's user work on STATE_DIR directly, whether\n"
-	"the daemon runs or not (a running daemon applies a ban within a second, and reads DKIM\n"
-	"keys at start and reload). Other users' commands go through the daemon, which allows\n"
-	"what their admin role allows (auditor, operator, admin) and audits every request.\n"
+	"check, audit and backup commands run by root or the daemon's user work on STATE_DIR\n"
+	"directly, whether the daemon runs or not (a running daemon applies a ban within a second,\n"
+	"and reads DKIM keys at start and reload). Other users' commands go through the daemon,\n"
+	"which allows what their admin role allows (auditor, operator, admin) and audits every\n"
+	"request.\n"
 	"The same commands are offered over HTTPS to admins with 2FA: admin { api } in the config.\n"
 	"Documentation: docs/ in the source tree (configuration, operations, queue).\n";
 
@@ -118,6 +129,8 @@ static const struct {
 	{"--since", offsetof(struct cli, since)},     {"--actor", offsetof(struct cli, actor)},
 	{"--event", offsetof(struct cli, event)},     {"--format", offsetof(struct cli, format)},
 	{"--anchor", offsetof(struct cli, anchor)},
+	{"--passphrase-file", offsetof(struct cli, passphrase_file)},
+	{"--key-file", offsetof(struct cli, key_file)},
 };
 
 /* value_slot - where the value of option a goes (--selector: the next
@@ -168,6 +181,8 @@ parse_args(struct cli *c, int argc, char **argv)
 			c->force = true;
 		} else if (strcmp(a, "--json") == 0) {
 			c->json = true;
+		} else if (strcmp(a, "--scheduled") == 0) {
+			c->scheduled = true;
 		} else if (value_slot(c, a) != NULL) {
 			if (++i >= argc) {
 				fprintf(stderr, "postern: %s needs a value\n", a);
@@ -432,6 +447,10 @@ cli_main(int argc, char **argv)
 		return cli_dkim(&c);
 	if (strcmp(c.words[0], "check") == 0)
 		return cli_check(&c);
+	if (strcmp(c.words[0], "backup") == 0)
+		return cli_backup(&c);
+	if (strcmp(c.words[0], "restore") == 0)
+		return cli_restore(&c);
 	fprintf(stderr, "postern: unknown command '%s'\n\n", c.words[0]);
 	return usage(stderr, 2);
 }

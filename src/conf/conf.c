@@ -1180,6 +1180,62 @@ st_check(struct ctx *c, const struct conf_node *n, void *t)
 	return 0;
 }
 
+/* The backup block. */
+
+/* bk_every - a duration, or `off`. */
+static int
+bk_every(struct ctx *c, const struct conf_node *n, void *t)
+{
+	uint64_t *every = t;
+
+	if (strcmp(n->args[0], "off") == 0) {
+		*every = 0;
+		return 0;
+	}
+	if (set_duration(c, n, t) == -1)
+		return -1;
+	if (*every < CONF_BACKUP_EVERY_MIN)
+		return cerr(c, n, "every: at least %ds (or off)", CONF_BACKUP_EVERY_MIN);
+	return 0;
+}
+
+#define BF(f) offsetof(struct conf_backup, f)
+static const struct directive backup_tab[] = {
+	{"dir", 1, 1, 0, set_abs_path, BF(dir), 0, NULL},
+	{"every", 1, 1, 0, bk_every, BF(every), 0, NULL},
+	{"keep", 1, 1, 0, set_count, BF(keep), 1, "a backup that is deleted at once is none"},
+	{"key_file", 1, 1, 0, set_abs_path, BF(key_file), 0, NULL},
+	{"passphrase_file", 1, 1, 0, set_abs_path, BF(passphrase_file), 0, NULL},
+};
+#undef BF
+
+/* st_backup - the block, and what its directives need of each other. */
+static int
+st_backup(struct ctx *c, const struct conf_node *n, void *t)
+{
+	struct conf_backup *b = &c->cf->backup;
+
+	(void)t;
+	if (apply(c, n, backup_tab, nitems(backup_tab), b) == -1)
+		return -1;
+	if (b->key_file != NULL && b->passphrase_file != NULL)
+		return cerr(c, n, "backup: key_file or passphrase_file, not both");
+	if (b->every > 0 && b->dir == NULL)
+		return cerr(c, n, "backup: 'every' needs 'dir' (where the backups go)");
+	if (b->every > 0 && b->key_file == NULL && b->passphrase_file == NULL)
+		return cerr(c, n, "backup: 'every' needs 'key_file' or 'passphrase_file' (backups "
+				  "are always encrypted)");
+	return 0;
+}
+
+static void
+backup_free(struct conf_backup *b)
+{
+	free(b->dir);
+	free(b->key_file);
+	free(b->passphrase_file);
+}
+
 static const struct directive top_tab[] = {
 	{"hostname", 1, 1, 0, st_hostname, 0, 0, NULL},
 	{"state_dir", 1, 1, 0, st_state_dir, 0, 0, NULL},
@@ -1198,6 +1254,7 @@ static const struct directive top_tab[] = {
 	{"mailauth", 0, 0, 1, st_mailauth, 0, 0, NULL},
 	{"metrics", 1, 1, 0, st_metrics, 0, 0, NULL},
 	{"check", 0, 0, 1, st_check, 0, 0, NULL},
+	{"backup", 0, 0, 1, st_backup, 0, 0, NULL},
 	{"admin", 0, 0, 1, st_admin, 0, 0, NULL},
 	{"audit", 0, 0, 1, st_audit, 0, 0, NULL},
 };
@@ -1319,6 +1376,7 @@ conf_defaults(struct conf *cf)
 	cf->guard.notify_users = true;
 	cf->guard.dnsbl_threshold = 1;
 	cf->guard.dnsbl_timeout = 10;
+	cf->backup.keep = 7;
 }
 
 /* validate_listener_tls - defaults and the rule that submission is
@@ -1513,6 +1571,7 @@ conf_free(struct conf *cf)
 	free(cf->mailauth.dmarc_report_from);
 	free(cf->mailauth.dmarc_report_org);
 	check_free(&cf->check);
+	backup_free(&cf->backup);
 	memset(cf, 0, sizeof(*cf));
 }
 
@@ -1730,6 +1789,29 @@ dump_mailauth(const struct conf *cf, struct buf *out)
 }
 
 static void
+dump_backup(const struct conf_backup *b, struct buf *out)
+{
+	if (b->every > 0)
+		buf_addf(out, "backup {\n\tevery %jus\n", (uintmax_t)b->every);
+	else
+		buf_adds(out, "backup {\n\tevery off\n");
+	buf_addf(out, "\tkeep %ju\n", (uintmax_t)b->keep);
+	if (b->dir != NULL) {
+		buf_adds(out, "\tdir ");
+		dump_word(out, b->dir, "\n");
+	}
+	if (b->key_file != NULL) {
+		buf_adds(out, "\tkey_file ");
+		dump_word(out, b->key_file, "\n");
+	}
+	if (b->passphrase_file != NULL) {
+		buf_adds(out, "\tpassphrase_file ");
+		dump_word(out, b->passphrase_file, "\n");
+	}
+	buf_adds(out, "}\n");
+}
+
+static void
 dump_domain(const struct conf_domain *d, struct buf *out)
 {
 	size_t j;
@@ -1866,6 +1948,7 @@ conf_dump(const struct conf *cf, struct buf *out)
 	dump_guard(&cf->guard, out);
 	dump_mailauth(cf, out);
 	dump_check(&cf->check, out);
+	dump_backup(&cf->backup, out);
 	dump_admin(cf, out);
 	if (cf->metrics_len > 0) {
 		char m[NET_ADDRSTRLEN + 8];

@@ -253,6 +253,16 @@ struct conf_audit {
 	uint64_t anchor_every; /* seconds between chain-head anchors */
 };
 
+/* Encrypted backups (the `backup` block). */
+#define CONF_BACKUP_EVERY_MIN 60 /* seconds: a schedule tighter than this is a mistake */
+struct conf_backup {
+	char *dir;	       /* where `postern backup --scheduled` writes; NULL: nowhere */
+	uint64_t every;	       /* seconds between scheduled backups; 0: none */
+	uint64_t keep;	       /* scheduled backups kept in dir (the oldest go) */
+	char *key_file;	       /* a key made by `postern backup keygen`, or NULL */
+	char *passphrase_file; /* a passphrase on the file's first line, or NULL */
+};
+
 struct conf {
 	int refs; /* conf_ref/conf_unref count; 0 for an unshared conf */
 	char *path;
@@ -277,6 +287,7 @@ struct conf {
 	struct conf_auth auth;
 	struct conf_guard guard;
 	struct conf_mailauth mailauth;
+	struct conf_backup backup;
 	struct conf_admin admin;
 	struct conf_audit audit;
 	struct conf_check check;

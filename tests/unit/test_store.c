@@ -295,6 +295,36 @@ test_read_only(void **state)
 	assert_non_null(strstr(err, "accounts.db"));
 }
 
+/* store_counts: what a backup reports. */
+static void
+test_counts(void **state)
+{
+	struct store *st = open_store();
+	struct store_counts n;
+	struct app_password p;
+
+	(void)state;
+	assert_int_equal(store_counts(st, &n), 0);
+	assert_int_equal(n.accounts, 0);
+	assert_int_equal(store_add(st, "a@example.test", "h", 1), 0);
+	assert_int_equal(store_add(st, "b@example.test", "h", 1), 0);
+	assert_int_equal(store_set_totp(st, "b@example.test", "sealed"), 0);
+	memset(&p, 0, sizeof(p));
+	p.hash = "ah";
+	snprintf(p.label, sizeof(p.label), "phone");
+	assert_int_equal(store_app_add(st, "b@example.test", &p), 0);
+	snprintf(p.label, sizeof(p.label), "old");
+	assert_int_equal(store_app_add(st, "b@example.test", &p), 0);
+	assert_int_equal(store_app_revoke(st, "b@example.test", "old"), 0);
+	assert_int_equal(store_ban_put(st, "192.0.2.0/24", 10, "test", "guard", 1, 1), 0);
+	assert_int_equal(store_counts(st, &n), 0);
+	assert_int_equal(n.accounts, 2);
+	assert_int_equal(n.totp, 1);
+	assert_int_equal(n.app_passwords, 1); /* the revoked one is not counted */
+	assert_int_equal(n.bans, 1);
+	store_close(st);
+}
+
 int
 main(void)
 {
@@ -305,6 +335,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_app_passwords, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_totp_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_counts, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
