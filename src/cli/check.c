@@ -126,23 +126,6 @@ check_versions(struct findings *f)
 		findings_addf(f, "version.openssl-old", "%s", OpenSSL_version(OPENSSL_VERSION));
 }
 
-/*
- * check_admin_api - whether the admin API can be reached from anywhere.
- * Nothing yet: left for the admin API's own author. What to report here:
- * an API listener (cf->admin.api_len > 0) on an address that is not
- * loopback whose cf->admin.api_allow admits public networks wider than
- * CHECK_TRUSTED_V4_PREFIX/V6_PREFIX (as check_trusted() in check_conf.c
- * judges trusted_networks), as "admin.api-exposed" (high), with a row in
- * the catalogue (findings.c) and in the table in docs/operations.md, and
- * a test in test_check.c.
- */
-void
-check_admin_api(const struct conf *cf, struct findings *f)
-{
-	(void)cf;
-	(void)f;
-}
-
 /* audit_run - the check.run record: who ran it and what it found. */
 static void
 audit_run(struct cli_ctx *x, const struct findings *f)
@@ -199,7 +182,6 @@ cli_check(struct cli *c)
 		check_probes(&x.cf, &f);
 		check_dns(&x.cf, &f);
 		check_versions(&f);
-		check_admin_api(&x.cf, &f);
 		findings_sort(&f);
 		audit_run(&x, &f);
 		report(&x, &f, now);

@@ -72,7 +72,6 @@ void check_dns(const struct conf *cf, struct findings *f);
 /* check_versions - postern's version and build date, and each library as
  * loaded against the version it was built with (practice 12). */
 void check_versions(struct findings *f);
-/* check_admin_api - the admin API's exposure; nothing yet (see check.c). */
-void check_admin_api(const struct conf *cf, struct findings *f);
+
 
 #endif

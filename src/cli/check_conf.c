@@ -31,6 +31,7 @@
 
 #include "cli/check.h"
 #include "lib/buf.h"
+#include "lib/metrics.h"
 #include "lib/net.h"
 #include "lib/util.h"
 
@@ -360,6 +361,33 @@ check_trusted(const struct conf *cf, struct findings *f)
 	}
 }
 
+/* check_admin_api - who can reach the HTTPS admin API: a public network
+ * wider than a /24 (/48) in api_allow is "anyone", an address beyond
+ * loopback is worth knowing. */
+static void
+check_admin_api(const struct conf *cf, struct findings *f)
+{
+	const struct conf_admin *a = &cf->admin;
+	const struct sockaddr *sa = (const struct sockaddr *)&a->api;
+	char s[NET_ADDRSTRLEN + 8];
+	size_t i;
+
+	if (a->api_len == 0)
+		return;
+	for (i = 0; i < a->api_allow.n; i++) {
+		const struct cidr *n = &a->api_allow.net[i];
+		unsigned wide = n->family == AF_INET ? CHECK_TRUSTED_V4_PREFIX : CHECK_TRUSTED_V6_PREFIX;
+
+		if (n->prefix < wide && !is_private_net(n))
+			findings_addf(f, "admin.api-exposed",
+				      "admin { api_allow %s }: public, and wider than /%u",
+				      net_cidr_format(n, s, sizeof(s)), wide);
+	}
+	if (metrics_listen_check(sa) == -1)
+		findings_addf(f, "admin.api-not-loopback", "admin { api %s }",
+			      net_format(sa, s, sizeof(s)));
+}
+
 /* check_mailauth - SPF, DKIM and DMARC, where mail from the internet
  * arrives (an mx listener). */
 static void
@@ -394,6 +422,7 @@ check_conf(const struct conf *cf, time_t now, struct findings *f)
 	if (cf->tls.relay_policy == TLSP_NONE)
 		findings_add(f, "tls.relay-plaintext", "relay { tls none }");
 	check_trusted(cf, f);
+	check_admin_api(cf, f);
 	check_guard(cf, f);
 	check_auth(cf, f);
 	check_mailauth(cf, f);

@@ -48,6 +48,17 @@ static const struct findings_kind kinds[] = {
 	 "wider than a /24 (IPv6 /48) is mostly other people's machines.",
 	 "List only your own hosts and networks in trusted_networks, as narrow as they are, and let "
 	 "users authenticate on the submission port instead."},
+	{"admin.api-exposed", SEV_HIGH, "The admin API answers a wide public network",
+	 "admin { api_allow } lets a public network wider than a /24 (IPv6 /48) reach the HTTPS "
+	 "admin API: anyone there can try admin passwords and codes, and every weakness of the API "
+	 "is theirs to find.",
+	 "List only the hosts admins work from in api_allow (the default is loopback), or reach the "
+	 "API through an SSH tunnel or a VPN."},
+	{"admin.api-not-loopback", SEV_LOW, "The admin API listens beyond this host",
+	 "admin { api } is bound to an address other hosts can reach; api_allow decides who is "
+	 "answered.",
+	 "Keep api_allow to the admins' own hosts, or bind the API to 127.0.0.1 and use an SSH "
+	 "tunnel."},
 	{"tls.mx-plaintext", SEV_MEDIUM, "An mx listener does not offer STARTTLS",
 	 "Mail from the internet to this listener travels in clear text, and senders that require "
 	 "TLS (MTA-STS, DANE) cannot deliver to it.",

@@ -31,6 +31,7 @@
 #include "admin/token.h"
 #include "proc/control.h"
 #include "proc/procs.h"
+#include "proc/tasks.h"
 #include "proc/proto.h"
 #include "queue/dmarcrep.h"
 #include "queue/queue.h"
@@ -43,6 +44,7 @@ struct queue_proc {
 	struct ipc *smtp;
 	struct queue q;
 	struct control *control;
+	struct tasks *tasks; /* scheduled backups and self-audits */
 };
 
 static struct queue_proc qp_global;
@@ -241,6 +243,7 @@ on_conf(struct queue_proc *qp, struct ipc_msg *m)
 	conf_unref(qp->cf);
 	qp->cf = cf;
 	queue_set_conf(&qp->q, cf);
+	tasks_set_conf(qp->tasks, cf);
 	log_set_level(cf->log_debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
 	log_info("queue reloaded");
 }
@@ -251,6 +254,7 @@ queue_finish_stop(struct queue_proc *qp)
 	struct ipc_out out;
 
 	control_free(qp->control);
+	tasks_free(qp->tasks);
 	queue_free(&qp->q);
 	log_info("queue stopped");
 	ipc_begin(&out, IMSG_STOPPED);
@@ -262,26 +266,21 @@ queue_finish_stop(struct queue_proc *qp)
 /* on_notice - a mail of our own (a guard alert or a user notice), passed
  * on by the parent from the auth process: composed here and queued with
  * the null sender, so that a failure never bounces back (RFC 3834). */
+/* send_notice - a mail of ours to one address, composed and queued. */
 static void
-on_notice(struct queue_proc *qp, struct ipc_msg *m)
+send_notice(struct queue_proc *qp, const char *to, const char *subject, const char *text)
 {
-	char to[SMTP_PATH_MAX + 1], subject[NOTICE_SUBJECT_MAX + 1], id[40], *text;
+	char id[40], quoted[SMTP_PATH_MAX + 3];
 	struct envelope env;
 	struct env_rcpt r;
 	struct notice n;
 	struct buf msg = BUF_INIT;
 	struct smtp_path path;
-	char quoted[SMTP_PATH_MAX + 3];
 	uint32_t rnd;
 
-	ipc_get_strbuf(m, to, sizeof(to));
-	ipc_get_strbuf(m, subject, sizeof(subject));
-	text = ipc_get_str(m, NOTICE_BODY_MAX);
-	ipc_end(m);
 	snprintf(quoted, sizeof(quoted), "<%s>", to);
 	if (smtp_parse_path(quoted, strlen(quoted), true, &path) == -1 || path.null) {
 		log_warnx("queue notice-refused to=<%.80s> reason=bad-address", to);
-		free(text);
 		return;
 	}
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
@@ -312,7 +311,26 @@ on_notice(struct queue_proc *qp, struct ipc_msg *m)
 		log_info("queue notice-sent to=<%s> subject=\"%s\"", path.addr, subject);
 	envelope_clear(&env);
 	buf_free(&msg);
+}
+
+static void
+on_notice(struct queue_proc *qp, struct ipc_msg *m)
+{
+	char to[SMTP_PATH_MAX + 1], subject[NOTICE_SUBJECT_MAX + 1], *text;
+
+	ipc_get_strbuf(m, to, sizeof(to));
+	ipc_get_strbuf(m, subject, sizeof(subject));
+	text = ipc_get_str(m, NOTICE_BODY_MAX);
+	ipc_end(m);
+	send_notice(qp, to, subject, text);
 	free(text);
+}
+
+/* task_mail - a scheduled task's report or alert. */
+static void
+task_mail(void *arg, const char *to, const char *subject, const char *body)
+{
+	send_notice(arg, to, subject, body);
 }
 
 static void
@@ -389,6 +407,7 @@ queue_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user
 	qp->smtp = ipc_new(qp->base, fds->peer, "smtp", on_smtp, qp);
 	qp->control = control_new(qp->base, fds->control, &qp->q);
 	control_set_api_key(qp->control, fds->api_key);
+	qp->tasks = tasks_new(qp->base, cf, task_mail, qp);
 	sodium_memzero(fds->api_key, sizeof(fds->api_key));
 	queue_start(&qp->q);
 	if (cf->metrics_len > 0)

@@ -72,6 +72,18 @@ static const struct {
 	 {NULL},
 	 {"mailauth.spf-off", "mailauth.dmarc-off"}},
 	{MX QUIET "relay { tls none }\n", {"tls.relay-plaintext"}, {NULL}},
+	/* the admin API: who can reach it */
+	{MX QUIET TLS " }\nadmin { api 127.0.0.1:8443; api_account a@x.test admin }\n",
+	 {NULL},
+	 {"admin.api-exposed", "admin.api-not-loopback"}},
+	{MX QUIET TLS " }\nadmin { api 192.0.2.1:8443; api_allow 0.0.0.0/0; "
+		      "api_account a@x.test admin }\n",
+	 {"admin.api-exposed", "admin.api-not-loopback"},
+	 {NULL}},
+	{MX QUIET TLS " }\nadmin { api [::]:8443; api_allow 10.0.0.0/8 2001:db8::/64; "
+		      "api_account a@x.test admin }\n",
+	 {"admin.api-not-loopback"},
+	 {"admin.api-exposed"}},
 	{MX QUIET TLS "; ciphers \"AES128-SHA:ECDHE-RSA-AES128-GCM-SHA256\" }\n",
 	 {"tls.ciphers-no-forward-secrecy"},
 	 {"tls.ciphers-broken", "tls.ciphers-cbc"}},
