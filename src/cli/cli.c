@@ -312,13 +312,37 @@ read_input(struct buf *in)
 	return ferror(stdin) ? -1 : 0;
 }
 
+/* absolute_file_arg - the file of `backup FILE` and `user import FILE`
+ * made absolute: the daemon runs the command elsewhere than our cwd. */
+static void
+absolute_file_arg(const struct cli *c, char **fwd, int n, char *abs, size_t abssz)
+{
+	const char *file = NULL;
+	char cwd[PATH_MAX];
+	int i, w;
+
+	if (strcmp(c->words[0], "backup") == 0 && c->nwords == 2)
+		file = c->words[1];
+	else if (strcmp(c->words[0], "user") == 0 && c->nwords == 3 &&
+		 strcmp(c->words[1], "import") == 0)
+		file = c->words[2];
+	if (file == NULL || file[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+		return;
+	w = snprintf(abs, abssz, "%s/%s", cwd, file);
+	if (w < 0 || (size_t)w >= abssz)
+		return;
+	for (i = 0; i < n; i++)
+		if (fwd[i] == file)
+			fwd[i] = abs;
+}
+
 /* cmd_forward - have the daemon run the command (queue requests always;
  * the others for callers who cannot work on state_dir themselves): it
  * decides by the caller's role and audits the request. */
 static int
 cmd_forward(struct cli *c, const struct conf *cf, int argc, char **argv)
 {
-	char path[PATH_MAX], *fwd[ADMIN_ARGS_MAX];
+	char path[PATH_MAX], *fwd[ADMIN_ARGS_MAX], abs[PATH_MAX];
 	struct buf in = BUF_INIT, out = BUF_INIT, err = BUF_INIT;
 	bool with_input = reads_stdin(c);
 	int n, status;
@@ -335,6 +359,7 @@ cmd_forward(struct cli *c, const struct conf *cf, int argc, char **argv)
 				"with --password-stdin\n");
 		return 2;
 	}
+	absolute_file_arg(c, fwd, n, abs, sizeof(abs));
 	if (with_input && read_input(&in) == -1) {
 		buf_wipe_free(&in);
 		return 1;
