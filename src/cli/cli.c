@@ -74,12 +74,26 @@ static const char usage_text[] =
 	"  dmarc report               send the DMARC aggregate reports recorded so far, now\n"
 	"  dns check DOMAIN [--ip A]  the domain's SPF, DKIM, DMARC, MTA-STS and TLS-RPT records:\n"
 	"                             present, valid, matching this gateway, what to publish\n"
+	"  check [--json]             the self-audit: config, certificates, accounts, keys, its own\n"
+	"                             listeners (AUTH before TLS, TLS versions, open relay), DNS,\n"
+	"                             library versions; each finding with what it means and the\n"
+	"                             fix. Exit 0: nothing above low, 3 medium, 4 high, 5 critical\n"
 	"  audit verify [--anchor N:HASH]\n"
 	"                             check the audit log's hash chain, and that it still holds\n"
 	"                             the last anchor (and N:HASH, from a shipped log line)\n"
 	"  audit tail [-f]            the last audit records (-f: keep following)\n"
 	"  audit search [--since 2026-11-28|24h] [--actor A] [--event E|user.] [--format json|syslog]\n"
 	"                             records that match, as JSON lines or RFC 5424 syslog\n"
+	"  backup FILE [--passphrase-file F | --key-file F] [--force]\n"
+	"                             an encrypted snapshot of the running gateway: accounts, keys,\n"
+	"                             config, audit log, queue (key: the option, or backup { })\n"
+	"  backup --scheduled         the same into backup { dir }, keeping the last `keep`\n"
+	"  backup keygen FILE         a new random backup key (for backup { key_file })\n"
+	"  backup verify FILE [--passphrase-file F | --key-file F]\n"
+	"                             read a backup through and check it, writing nothing\n"
+	"  restore FILE [--passphrase-file F | --key-file F]\n"
+	"                             bring a backup back into an empty state_dir (and the config,\n"
+	"                             if -c FILE does not exist yet); its queued mail is delivered\n"
 	"  notice list                the notice kinds, where each text comes from, placeholders\n"
 	"  notice show KIND           the template in use (lockout, new-ip, password-expiry,\n"
 	"                             2fa-enrolment): a start for your own (notices { dir })\n"
@@ -93,11 +107,12 @@ static const char usage_text[] =
 	"  -c, --config FILE          config file (default " CONF_DEFAULT_PATH ")\n"
 	"  -h, --help                 this text\n"
 	"\n"
-	"Queue and notice commands talk to the running daemon over STATE_DIR/control.sock; user,\n"
-	"ban, dkim and audit commands run by root or the daemon's user work on STATE_DIR directly,\n"
-	"whether the daemon runs or not (a running daemon applies a ban within a second, and reads\n"
-	"DKIM keys and notice templates at start and reload). Other users' commands go through the daemon, which allows\n"
-	"what their admin role allows (auditor, operator, admin) and audits every request.\n"
+	"Queue and notice commands talk to the running daemon over STATE_DIR/control.sock;\n"
+	"user, ban, dkim, check, audit and backup commands run by root or the daemon's user\n"
+	"work on STATE_DIR directly, whether the daemon runs or not (a running daemon applies\n"
+	"a ban within a second, and reads DKIM keys and notice templates at start and reload).\n"
+	"Other users' commands go through the daemon, which allows what their admin role\n"
+	"allows (auditor, operator, admin) and audits every request.\n"
 	"The same commands are offered over HTTPS to admins with 2FA: admin { api } in the config.\n"
 	"Documentation: docs/ in the source tree (configuration, operations, queue).\n";
 
@@ -121,6 +136,8 @@ static const struct {
 	{"--since", offsetof(struct cli, since)},     {"--actor", offsetof(struct cli, actor)},
 	{"--event", offsetof(struct cli, event)},     {"--format", offsetof(struct cli, format)},
 	{"--anchor", offsetof(struct cli, anchor)},
+	{"--passphrase-file", offsetof(struct cli, passphrase_file)},
+	{"--key-file", offsetof(struct cli, key_file)},
 };
 
 /* value_slot - where the value of option a goes (--selector: the next
@@ -169,6 +186,10 @@ parse_args(struct cli *c, int argc, char **argv)
 			c->follow = true;
 		} else if (strcmp(a, "--force") == 0) {
 			c->force = true;
+		} else if (strcmp(a, "--json") == 0) {
+			c->json = true;
+		} else if (strcmp(a, "--scheduled") == 0) {
+			c->scheduled = true;
 		} else if (strcmp(a, "--no-mail") == 0) {
 			c->no_mail = true;
 		} else if (value_slot(c, a) != NULL) {
@@ -317,13 +338,37 @@ read_input(struct buf *in)
 	return ferror(stdin) ? -1 : 0;
 }
 
+/* absolute_file_arg - the file of `backup FILE` and `user import FILE`
+ * made absolute: the daemon runs the command elsewhere than our cwd. */
+static void
+absolute_file_arg(const struct cli *c, char **fwd, int n, char *abs, size_t abssz)
+{
+	const char *file = NULL;
+	char cwd[PATH_MAX];
+	int i, w;
+
+	if (strcmp(c->words[0], "backup") == 0 && c->nwords == 2)
+		file = c->words[1];
+	else if (strcmp(c->words[0], "user") == 0 && c->nwords == 3 &&
+		 strcmp(c->words[1], "import") == 0)
+		file = c->words[2];
+	if (file == NULL || file[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+		return;
+	w = snprintf(abs, abssz, "%s/%s", cwd, file);
+	if (w < 0 || (size_t)w >= abssz)
+		return;
+	for (i = 0; i < n; i++)
+		if (fwd[i] == file)
+			fwd[i] = abs;
+}
+
 /* cmd_forward - have the daemon run the command (queue requests always;
  * the others for callers who cannot work on state_dir themselves): it
  * decides by the caller's role and audits the request. */
 static int
 cmd_forward(struct cli *c, const struct conf *cf, int argc, char **argv)
 {
-	char path[PATH_MAX], *fwd[ADMIN_ARGS_MAX];
+	char path[PATH_MAX], *fwd[ADMIN_ARGS_MAX], abs[PATH_MAX];
 	struct buf in = BUF_INIT, out = BUF_INIT, err = BUF_INIT;
 	bool with_input = reads_stdin(c);
 	int n, status;
@@ -340,6 +385,7 @@ cmd_forward(struct cli *c, const struct conf *cf, int argc, char **argv)
 				"with --password-stdin\n");
 		return 2;
 	}
+	absolute_file_arg(c, fwd, n, abs, sizeof(abs));
 	if (with_input && read_input(&in) == -1) {
 		buf_wipe_free(&in);
 		return 1;
@@ -451,6 +497,12 @@ cli_main(int argc, char **argv)
 		return cli_dkim_verify(&c);
 	if (strcmp(c.words[0], "dkim") == 0)
 		return cli_dkim(&c);
+	if (strcmp(c.words[0], "check") == 0)
+		return cli_check(&c);
+	if (strcmp(c.words[0], "backup") == 0)
+		return cli_backup(&c);
+	if (strcmp(c.words[0], "restore") == 0)
+		return cli_restore(&c);
 	fprintf(stderr, "postern: unknown command '%s'\n\n", c.words[0]);
 	return usage(stderr, 2);
 }

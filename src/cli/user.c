@@ -125,7 +125,56 @@ cli_ctx_close(struct cli_ctx *x)
 	conf_free(&x->cf);
 }
 
-/* audit_change - one record per account change: who, what, on whom. */
+/* state_list - append "," and the item to the list in arg (a buf). */
+static int
+state_item(const char *item, void *arg)
+{
+	struct buf *b = arg;
+
+	buf_addf(b, "%s%s", b->len ? "," : "", item);
+	return 0;
+}
+
+static int
+state_app(const struct app_password *p, void *arg)
+{
+	return p->revoked ? 0 : state_item(p->label, arg);
+}
+
+/* account_state - the account as one line, for the before and after of
+ * audit records: "absent", or its lock, password state, second factor
+ * and lists. Never a secret: the hash's scheme only. */
+static void
+account_state(struct cli_ctx *x, const char *name, char *out, size_t outsz)
+{
+	struct buf addrs = BUF_INIT, allows = BUF_INIT, apps = BUF_INIT;
+	char scheme[PWHASH_SCHEME_MAX] = "?";
+	struct account a;
+	int rc = store_get(x->st, name, &a);
+
+	if (rc != 0) {
+		snprintf(out, outsz, "%s", rc == 1 ? "absent" : "unknown");
+		return;
+	}
+	pwhash_scheme(a.hash, scheme, sizeof(scheme));
+	(void)store_addresses(x->st, name, state_item, &addrs);
+	(void)store_allows(x->st, name, state_item, &allows);
+	(void)store_app_list(x->st, name, state_app, &apps);
+	snprintf(out, outsz,
+		 "locked=%s must_change=%s 2fa=%s password=%s changed=%lld addresses=%s "
+		 "allow_from=%s app_passwords=%s",
+		 a.locked ? "yes" : "no", a.must_change ? "yes" : "no",
+		 a.totp_sealed ? "on" : "off", scheme, (long long)a.pw_changed,
+		 addrs.len ? addrs.data : "-", allows.len ? allows.data : "-",
+		 apps.len ? apps.data : "-");
+	account_clear(&a);
+	buf_free(&addrs);
+	buf_free(&allows);
+	buf_free(&apps);
+}
+
+/* audit_change - one record per account change: who, what, on whom, and
+ * (for the account the command names) its state before and after. */
 static int
 audit_change(struct cli_ctx *x, const char *event, const char *account, const char *k,
 	     const char *v)
@@ -137,6 +186,13 @@ audit_change(struct cli_ctx *x, const char *event, const char *account, const ch
 	json_object_set_new(f, "account", audit_str(account, strlen(account)));
 	if (k != NULL && v != NULL)
 		json_object_set_new(f, k, audit_str(v, strlen(v)));
+	if (x->target != NULL && strcmp(x->target, account) == 0) {
+		char after[CLI_STATE_MAX];
+
+		account_state(x, account, after, sizeof(after));
+		json_object_set_new(f, "before", audit_str(x->before, strlen(x->before)));
+		json_object_set_new(f, "after", audit_str(after, strlen(after)));
+	}
 	rc = audit_append(x->audit, event, f);
 	json_decref(f);
 	if (rc == -1)
@@ -730,6 +786,20 @@ user_usage(void)
 	       2;
 }
 
+/* user_target - the account a changing `user` command names, or NULL. */
+static const char *
+user_target(const struct cli *c)
+{
+	const char *verb = c->nwords > 1 ? c->words[1] : "";
+
+	if (strcmp(verb, "address") == 0 || strcmp(verb, "2fa") == 0 ||
+	    strcmp(verb, "app-password") == 0)
+		return c->nwords > 3 ? c->words[3] : NULL;
+	if (strcmp(verb, "list") == 0 || strcmp(verb, "show") == 0 || strcmp(verb, "import") == 0)
+		return NULL;
+	return c->nwords > 2 ? c->words[2] : NULL;
+}
+
 int
 cli_user(struct cli *c)
 {
@@ -744,6 +814,9 @@ cli_user(struct cli *c)
 		cli_ctx_close(&x);
 		return 1;
 	}
+	x.target = user_target(c);
+	if (x.target != NULL)
+		account_state(&x, x.target, x.before, sizeof(x.before));
 	if (strcmp(verb, "list") == 0 && c->nwords == 2)
 		rc = store_list(x.st, list_cb, NULL) == 0 ? 0 : cli_say("%s", store_error(x.st));
 	else if (strcmp(verb, "add") == 0 && c->nwords == 3)

@@ -738,14 +738,23 @@ set_bool(struct ctx *c, const struct conf_node *n, void *t)
 	return 0;
 }
 
+/* valid_mail_address - local@host, no more than 254 bytes, nothing that
+ * would need quoting in a header or an SMTP path. */
+static bool
+valid_mail_address(const char *s)
+{
+	const char *at = strrchr(s, '@');
+
+	return at != NULL && at != s && valid_hostname(at + 1) && strlen(s) <= 254 &&
+	       strpbrk(s, " <>\"\\,;") == NULL;
+}
+
 static int
 gu_alert_to(struct ctx *c, const struct conf_node *n, void *t)
 {
 	char **field = t;
-	const char *at = strrchr(n->args[0], '@');
 
-	if (at == NULL || at == n->args[0] || !valid_hostname(at + 1) ||
-	    strlen(n->args[0]) > 254 || strpbrk(n->args[0], " <>\"\\,;") != NULL)
+	if (!valid_mail_address(n->args[0]))
 		return cerr(c, n, "%s: '%s' is not a mail address (like "
 				  "security@example.org)",
 			    n->name, n->args[0]);
@@ -1131,6 +1140,102 @@ st_audit(struct ctx *c, const struct conf_node *n, void *t)
 	return apply(c, n, audit_tab, nitems(audit_tab), &c->cf->audit);
 }
 
+/* The check block: when `postern check` runs by itself, and who reads it. */
+static int
+ck_mail_to(struct ctx *c, const struct conf_node *n, void *t)
+{
+	struct conf_check *k = t;
+	size_t i;
+
+	for (i = 0; i < n->nargs; i++) {
+		if (!valid_mail_address(n->args[i]))
+			return cerr(c, n, "mail_to: '%s' is not a mail address (like "
+					  "security@example.org)",
+				    n->args[i]);
+		if (k->nmail_to == CONF_CHECK_MAIL_TO_MAX)
+			return cerr(c, n, "mail_to: more than %d addresses", CONF_CHECK_MAIL_TO_MAX);
+		k->mail_to[k->nmail_to++] = xstrdup(n->args[i]);
+	}
+	return 0;
+}
+
+static const struct directive check_tab[] = {
+	{"every", 1, 1, 0, set_duration, offsetof(struct conf_check, every), CONF_CHECK_EVERY_MIN,
+	 "a check probes the listeners and looks up DNS: 1h at the most often"},
+	{"mail_to", 1, CONF_MAX_ARGS, 0, ck_mail_to, 0, 0, NULL},
+};
+
+static int
+st_check(struct ctx *c, const struct conf_node *n, void *t)
+{
+	struct conf_check *k = &c->cf->check;
+
+	(void)t;
+	if (apply(c, n, check_tab, nitems(check_tab), k) == -1)
+		return -1;
+	if (k->nmail_to == 0)
+		return cerr(c, n, "check: add 'mail_to ADDRESS' (who gets the report)");
+	if (k->every == 0)
+		k->every = CONF_CHECK_EVERY_DEFAULT;
+	return 0;
+}
+
+/* The backup block. */
+
+/* bk_every - a duration, or `off`. */
+static int
+bk_every(struct ctx *c, const struct conf_node *n, void *t)
+{
+	uint64_t *every = t;
+
+	if (strcmp(n->args[0], "off") == 0) {
+		*every = 0;
+		return 0;
+	}
+	if (set_duration(c, n, t) == -1)
+		return -1;
+	if (*every < CONF_BACKUP_EVERY_MIN)
+		return cerr(c, n, "every: at least %ds (or off)", CONF_BACKUP_EVERY_MIN);
+	return 0;
+}
+
+#define BF(f) offsetof(struct conf_backup, f)
+static const struct directive backup_tab[] = {
+	{"dir", 1, 1, 0, set_abs_path, BF(dir), 0, NULL},
+	{"every", 1, 1, 0, bk_every, BF(every), 0, NULL},
+	{"keep", 1, 1, 0, set_count, BF(keep), 1, "a backup that is deleted at once is none"},
+	{"key_file", 1, 1, 0, set_abs_path, BF(key_file), 0, NULL},
+	{"passphrase_file", 1, 1, 0, set_abs_path, BF(passphrase_file), 0, NULL},
+};
+#undef BF
+
+/* st_backup - the block, and what its directives need of each other. */
+static int
+st_backup(struct ctx *c, const struct conf_node *n, void *t)
+{
+	struct conf_backup *b = &c->cf->backup;
+
+	(void)t;
+	if (apply(c, n, backup_tab, nitems(backup_tab), b) == -1)
+		return -1;
+	if (b->key_file != NULL && b->passphrase_file != NULL)
+		return cerr(c, n, "backup: key_file or passphrase_file, not both");
+	if (b->every > 0 && b->dir == NULL)
+		return cerr(c, n, "backup: 'every' needs 'dir' (where the backups go)");
+	if (b->every > 0 && b->key_file == NULL && b->passphrase_file == NULL)
+		return cerr(c, n, "backup: 'every' needs 'key_file' or 'passphrase_file' (backups "
+				  "are always encrypted)");
+	return 0;
+}
+
+static void
+backup_free(struct conf_backup *b)
+{
+	free(b->dir);
+	free(b->key_file);
+	free(b->passphrase_file);
+}
+
 #define NF(f) offsetof(struct conf_notices, f)
 static const struct directive notices_tab[] = {
 	{"dir", 1, 1, 0, set_abs_path, NF(dir), 0, NULL},
@@ -1171,6 +1276,8 @@ static const struct directive top_tab[] = {
 	{"guard", 0, 0, 1, st_guard, 0, 0, NULL},
 	{"mailauth", 0, 0, 1, st_mailauth, 0, 0, NULL},
 	{"metrics", 1, 1, 0, st_metrics, 0, 0, NULL},
+	{"check", 0, 0, 1, st_check, 0, 0, NULL},
+	{"backup", 0, 0, 1, st_backup, 0, 0, NULL},
 	{"admin", 0, 0, 1, st_admin, 0, 0, NULL},
 	{"audit", 0, 0, 1, st_audit, 0, 0, NULL},
 	{"notices", 0, 0, 1, st_notices, 0, 0, NULL},
@@ -1294,6 +1401,7 @@ conf_defaults(struct conf *cf)
 	cf->guard.notify_users = true;
 	cf->guard.dnsbl_threshold = 1;
 	cf->guard.dnsbl_timeout = 10;
+	cf->backup.keep = 7;
 }
 
 /* validate_listener_tls - defaults and the rule that submission is
@@ -1454,6 +1562,16 @@ conf_load(const char *path, struct conf *cf, char *err, size_t errsz)
 	return rc;
 }
 
+static void
+check_free(struct conf_check *k)
+{
+	size_t i;
+
+	for (i = 0; i < k->nmail_to; i++)
+		free(k->mail_to[i]);
+	k->nmail_to = 0;
+}
+
 void
 conf_free(struct conf *cf)
 {
@@ -1477,6 +1595,8 @@ conf_free(struct conf *cf)
 	free(cf->mailauth.psl);
 	free(cf->mailauth.dmarc_report_from);
 	free(cf->mailauth.dmarc_report_org);
+	check_free(&cf->check);
+	backup_free(&cf->backup);
 	free(cf->notices.dir);
 	memset(cf, 0, sizeof(*cf));
 }
@@ -1695,6 +1815,29 @@ dump_mailauth(const struct conf *cf, struct buf *out)
 }
 
 static void
+dump_backup(const struct conf_backup *b, struct buf *out)
+{
+	if (b->every > 0)
+		buf_addf(out, "backup {\n\tevery %jus\n", (uintmax_t)b->every);
+	else
+		buf_adds(out, "backup {\n\tevery off\n");
+	buf_addf(out, "\tkeep %ju\n", (uintmax_t)b->keep);
+	if (b->dir != NULL) {
+		buf_adds(out, "\tdir ");
+		dump_word(out, b->dir, "\n");
+	}
+	if (b->key_file != NULL) {
+		buf_adds(out, "\tkey_file ");
+		dump_word(out, b->key_file, "\n");
+	}
+	if (b->passphrase_file != NULL) {
+		buf_adds(out, "\tpassphrase_file ");
+		dump_word(out, b->passphrase_file, "\n");
+	}
+	buf_adds(out, "}\n");
+}
+
+static void
 dump_domain(const struct conf_domain *d, struct buf *out)
 {
 	size_t j;
@@ -1712,6 +1855,20 @@ dump_domain(const struct conf_domain *d, struct buf *out)
 		buf_adds(out, "\n");
 	}
 	buf_adds(out, "}\n");
+}
+
+/* dump_check - the check block, when the check is scheduled. */
+static void
+dump_check(const struct conf_check *k, struct buf *out)
+{
+	size_t i;
+
+	if (k->every == 0)
+		return;
+	buf_addf(out, "check {\n\tevery %jus\n\tmail_to", (uintmax_t)k->every);
+	for (i = 0; i < k->nmail_to; i++)
+		buf_addf(out, " %s", k->mail_to[i]);
+	buf_adds(out, "\n}\n");
 }
 
 /* dump_notices - the notices block, defaults included. */
@@ -1829,6 +1986,8 @@ conf_dump(const struct conf *cf, struct buf *out)
 		 (uintmax_t)q->reply_timeout, (uintmax_t)q->idle_reuse);
 	dump_guard(&cf->guard, out);
 	dump_mailauth(cf, out);
+	dump_check(&cf->check, out);
+	dump_backup(&cf->backup, out);
 	dump_admin(cf, out);
 	dump_notices(&cf->notices, out);
 	if (cf->metrics_len > 0) {

@@ -237,9 +237,30 @@ struct conf_admin {
 	uint64_t api_token_ttl;	     /* seconds */
 };
 
+/* The scheduled self-audit (the `check` block): the queue process runs
+ * `postern check` every `every` seconds and mails the report to mail_to. */
+#define CONF_CHECK_MAIL_TO_MAX 8
+#define CONF_CHECK_EVERY_MIN 3600 /* it probes listeners and looks up DNS */
+#define CONF_CHECK_EVERY_DEFAULT 86400
+struct conf_check {
+	uint64_t every; /* seconds; 0: not scheduled */
+	char *mail_to[CONF_CHECK_MAIL_TO_MAX];
+	size_t nmail_to;
+};
+
 /* audit { }: the audit log's anchors. */
 struct conf_audit {
 	uint64_t anchor_every; /* seconds between chain-head anchors */
+};
+
+/* Encrypted backups (the `backup` block). */
+#define CONF_BACKUP_EVERY_MIN 60 /* seconds: a schedule tighter than this is a mistake */
+struct conf_backup {
+	char *dir;	       /* where `postern backup --scheduled` writes; NULL: nowhere */
+	uint64_t every;	       /* seconds between scheduled backups; 0: none */
+	uint64_t keep;	       /* scheduled backups kept in dir (the oldest go) */
+	char *key_file;	       /* a key made by `postern backup keygen`, or NULL */
+	char *passphrase_file; /* a passphrase on the file's first line, or NULL */
 };
 
 /* notices { }: the mails postern writes to users (src/queue/notices.h). */
@@ -273,8 +294,10 @@ struct conf {
 	struct conf_auth auth;
 	struct conf_guard guard;
 	struct conf_mailauth mailauth;
+	struct conf_backup backup;
 	struct conf_admin admin;
 	struct conf_audit audit;
+	struct conf_check check;
 	struct conf_notices notices;
 	/* Prometheus metrics over HTTP; metrics_len 0: off */
 	struct sockaddr_storage metrics;

@@ -31,6 +31,7 @@
 #include "admin/token.h"
 #include "proc/control.h"
 #include "proc/procs.h"
+#include "proc/tasks.h"
 #include "proc/proto.h"
 #include "queue/dmarcrep.h"
 #include "queue/notices.h"
@@ -44,6 +45,7 @@ struct queue_proc {
 	struct ipc *smtp;
 	struct queue q;
 	struct control *control;
+	struct tasks *tasks; /* scheduled backups and self-audits */
 };
 
 static struct queue_proc qp_global;
@@ -242,6 +244,7 @@ on_conf(struct queue_proc *qp, struct ipc_msg *m)
 	conf_unref(qp->cf);
 	qp->cf = cf;
 	queue_set_conf(&qp->q, cf);
+	tasks_set_conf(qp->tasks, cf);
 	log_set_level(cf->log_debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
 	log_info("queue reloaded");
 }
@@ -252,6 +255,7 @@ queue_finish_stop(struct queue_proc *qp)
 	struct ipc_out out;
 
 	control_free(qp->control);
+	tasks_free(qp->tasks);
 	queue_free(&qp->q);
 	log_info("queue stopped");
 	ipc_begin(&out, IMSG_STOPPED);
@@ -260,9 +264,19 @@ queue_finish_stop(struct queue_proc *qp)
 	exit(0);
 }
 
-/* on_notice - a mail of our own (a guard alert), passed on by the parent
- * from the auth process: composed here and queued with the null sender,
- * so that a failure never bounces back (RFC 3834). */
+/* send_notice - a mail of ours to the operator (a guard alert, a task's
+ * report), composed and queued with the null sender, so that a failure
+ * never bounces back (RFC 3834). */
+static void
+send_notice(struct queue_proc *qp, const char *to, const char *subject, const char *text)
+{
+	if (notices_inject(&qp->q, to, subject, text != NULL ? text : "") == 0) {
+		qp->q.operator_sent++;
+		log_info("queue notice-sent to=<%s> subject=\"%s\"", to, subject);
+	}
+}
+
+/* on_notice - a guard alert, passed on by the parent from the auth process. */
 static void
 on_notice(struct queue_proc *qp, struct ipc_msg *m)
 {
@@ -272,10 +286,7 @@ on_notice(struct queue_proc *qp, struct ipc_msg *m)
 	ipc_get_strbuf(m, subject, sizeof(subject));
 	text = ipc_get_str(m, NOTICE_BODY_MAX);
 	ipc_end(m);
-	if (notices_inject(&qp->q, to, subject, text != NULL ? text : "") == 0) {
-		qp->q.alerts_sent++;
-		log_info("queue notice-sent to=<%s> subject=\"%s\"", to, subject);
-	}
+	send_notice(qp, to, subject, text);
 	free(text);
 }
 
@@ -288,6 +299,13 @@ on_user_notice(struct queue_proc *qp, struct ipc_msg *m)
 	proto_get_user_notice(m, un);
 	(void)notices_send(&qp->q, un->kind, un->to, un->vars, un->nvars);
 	free(un);
+}
+
+/* task_mail - a scheduled task's report or alert. */
+static void
+task_mail(void *arg, const char *to, const char *subject, const char *body)
+{
+	send_notice(arg, to, subject, body);
 }
 
 static void
@@ -368,7 +386,7 @@ queue_numbers(struct queue *q, struct metrics *m)
 		metrics_labels(l, sizeof(l), "kind", notices_kind_name(i), (char *)NULL);
 		metrics_add(m, "postern_notices_total", l, (double)q->notices_sent[i]);
 	}
-	metrics_add(m, "postern_notices_total", "kind=\"alert\"", (double)q->alerts_sent);
+	metrics_add(m, "postern_notices_total", "kind=\"operator\"", (double)q->operator_sent);
 }
 
 /* on_metrics_timer - the queue's numbers, to the smtp process. */
@@ -419,6 +437,7 @@ queue_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user
 	qp->smtp = ipc_new(qp->base, fds->peer, "smtp", on_smtp, qp);
 	qp->control = control_new(qp->base, fds->control, &qp->q);
 	control_set_api_key(qp->control, fds->api_key);
+	qp->tasks = tasks_new(qp->base, cf, task_mail, qp);
 	sodium_memzero(fds->api_key, sizeof(fds->api_key));
 	queue_start(&qp->q);
 	if (cf->metrics_len > 0)

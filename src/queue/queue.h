@@ -89,7 +89,7 @@ struct queue {
 	uint64_t sent, deferred, bounced; /* recipient results, for metrics */
 	struct notices *notices;	  /* user notice templates (owned) */
 	uint64_t notices_sent[NK_COUNT];  /* for metrics: user notices queued */
-	uint64_t alerts_sent;		  /* ... and mails of ours written elsewhere */
+	uint64_t operator_sent;		  /* ... and mails of ours to the operator */
 	uint64_t tls_out[QUEUE_TLS_VERSIONS]; /* outbound TLS sessions, by version */
 };
 

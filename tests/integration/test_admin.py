@@ -7,6 +7,7 @@ table says. The callers are real processes running the real CLI under uids
 and groups of their own."""
 import json
 import os
+import pwd
 import re
 import subprocess
 import unittest
@@ -58,14 +59,14 @@ class Roles(unittest.TestCase):
     def tearDownClass(cls):
         cls.d.cleanup()
 
-    def run_as(self, who, *args, input=None):
+    def run_as(self, who, *args, input=None, cwd=None):
         uid, groups = CALLERS[who]
         return subprocess.run([POSTERN, *args, "-c", self.d.conf], capture_output=True,
-                              text=True, input=input, timeout=60,
+                              text=True, input=input, timeout=60, cwd=cwd,
                               preexec_fn=as_caller(uid, groups))
 
-    def allowed(self, who, *args, input=None):
-        p = self.run_as(who, *args, input=input)
+    def allowed(self, who, *args, input=None, cwd=None):
+        p = self.run_as(who, *args, input=input, cwd=cwd)
         self.assertIsNone(NEEDS.search(p.stderr), f"{who}: {args}: {p.stderr}")
         self.assertNotIn("no admin role", p.stderr)
         return p
@@ -139,11 +140,17 @@ class Roles(unittest.TestCase):
         ban = [r for r in audit(self.d) if r["event"] == "ban.add"][-1]
         self.assertEqual(ban["actor"], f"uid:{OPERATOR}")
         self.assertEqual(ban["reason"], "two words")
+        self.assertEqual(ban["before"], "none")
+        self.assertIn(f"by=uid:{OPERATOR}", ban["after"])
         self.assertIn("192.0.2.0/24", self.allowed("operator", "ban", "list").stdout)
         self.assertEqual(self.allowed("operator", "ban", "del", "192.0.2.0/24").returncode, 0)
 
         self.assertEqual(self.allowed("operator", "user", "lock", "bob@example.test")
                          .returncode, 0)
+        lock = [r for r in audit(self.d) if r["event"] == "user.lock"][-1]
+        self.assertIn("locked=no ", lock["before"])
+        self.assertIn("locked=yes ", lock["after"])
+        self.assertIn("password=ARGON2ID", lock["after"])
         self.assertEqual(self.allowed("operator", "user", "unlock", "bob@example.test")
                          .returncode, 0)
         p = self.allowed("operator", "user", "passwd", "bob@example.test", "--reset",
@@ -167,6 +174,8 @@ class Roles(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         add = [r for r in audit(self.d) if r["event"] == "user.add"][-1]
         self.assertEqual((add["account"], add["actor"]), ("carol@example.test", f"uid:{ADMIN}"))
+        self.assertEqual(add["before"], "absent")
+        self.assertIn("2fa=off", add["after"])
         req = [r for r in audit(self.d) if r["event"] == "admin.request"][-1]
         self.assertEqual(req["command"], "user add carol@example.test --password-stdin")
         with open(os.path.join(self.d.state, "audit.log")) as f:
@@ -174,8 +183,24 @@ class Roles(unittest.TestCase):
         p = self.allowed("admin", "dkim", "keygen", "example.test", "s1", "--algo", "ed25519")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("v=DKIM1", p.stdout)
+        gen = [r for r in audit(self.d) if r["event"] == "dkim.keygen"][-1]
+        self.assertEqual((gen["before"], gen["after"]), ("none", "ed25519"))
         self.assertEqual(self.allowed("admin", "user", "del", "carol@example.test")
                          .returncode, 0)
+        # a backup through the daemon, to a file named relative to the caller
+        bdir = os.path.join(self.d.dir, "backups")
+        os.mkdir(bdir)
+        os.chmod(bdir, 0o777)
+        pw = os.path.join(bdir, "pass")
+        with open(pw, "w") as f:
+            f.write("a passphrase long enough\n")
+        os.chmod(pw, 0o600)
+        u = pwd.getpwnam("postern")
+        os.chown(pw, u.pw_uid, u.pw_gid)
+        p = self.allowed("admin", "backup", "mine.backup", "--passphrase-file", pw, cwd=bdir)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(os.path.exists(os.path.join(bdir, "mine.backup")))
+        self.refused("operator", "admin", "backup", "theirs.backup", "--passphrase-file", pw)
         # what never runs through the daemon
         p = self.run_as("admin", "audit", "tail", "-f")
         self.assertEqual(p.returncode, 2)
