@@ -518,7 +518,9 @@ install_listeners(struct smtp_proc *sp, int *fds, size_t n)
 
 		l->sp = sp;
 		l->conf = sp->cf->listeners[i];
-		l->ev = evconnlistener_new(sp->base, on_accept, l, LEV_OPT_CLOSE_ON_FREE, -1,
+		/* backlog 0: the parent's listen() stands (-1 would call it again
+		 * with libevent's 128) */
+		l->ev = evconnlistener_new(sp->base, on_accept, l, LEV_OPT_CLOSE_ON_FREE, 0,
 					   fds[i]);
 		if (l->ev == NULL)
 			log_fatalx("smtp: evconnlistener_new failed");
