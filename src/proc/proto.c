@@ -213,3 +213,12 @@ proto_get_dmarc_eval(struct ipc_msg *m, struct dmarc_eval *e)
 			log_bug("ipc: dmarc evaluation: dkim result out of range");
 	}
 }
+
+void
+proto_send_ready(struct ipc *parent)
+{
+	struct ipc_out out;
+
+	ipc_begin(&out, IMSG_READY);
+	ipc_send(parent, &out);
+}

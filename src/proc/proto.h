@@ -16,7 +16,9 @@
  *   auth   -> parent:       NOTICE (to, subject, body), GUARD_BAN, GUARD_UNBAN
  *   parent -> queue:        NOTICE (passed on as it came)
  *   auth, queue -> smtp:    METRICS (a registry snapshot, once a second)
- *   smtp, queue, auth -> parent: STOPPED
+ *   smtp, queue, auth -> parent: READY (up; again after each CONF applied,
+ *                           the smtp process once its new listeners serve),
+ *                           STOPPED
  *
  * SECURITY: the smtp process handles network input and may be hostile to
  * the queue: proto_get_envelope() validates every field again.
@@ -52,6 +54,7 @@ enum imsg_type {
 	IMSG_NOTICE,
 	IMSG_METRICS,
 	IMSG_DMARC_EVAL, /* smtp -> queue: one evaluation for the reports */
+	IMSG_READY,	 /* a child -> parent: up, or running the config just sent */
 };
 
 void proto_add_envelope(struct ipc_out *out, const struct envelope *env);
@@ -75,6 +78,10 @@ struct tls_pem;
 void proto_send_cert(struct ipc *ipc, const struct tls_pem *p);
 /* proto_get_cert - into p (allocated; free with tls_certs_free). */
 void proto_get_cert(struct ipc_msg *m, struct tls_pem *p);
+
+/* proto_send_ready - tell the parent this process serves (at start, and
+ * once it runs a config the parent sent). */
+void proto_send_ready(struct ipc *parent);
 
 /* proto_get_conf - the config of an IMSG_CONF message (file name and
  * text); the parent validated it, so a parse failure is a bug. */

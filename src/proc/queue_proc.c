@@ -168,6 +168,7 @@ on_conf(struct queue_proc *qp, struct ipc_msg *m)
 	queue_set_conf(&qp->q, cf);
 	log_set_level(cf->log_debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
 	log_info("queue reloaded");
+	proto_send_ready(qp->parent);
 }
 
 static void
@@ -314,6 +315,7 @@ queue_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user
 	qp->smtp = ipc_new(qp->base, fds->peer, "smtp", on_smtp, qp);
 	qp->control = control_new(qp->base, fds->control, &qp->q);
 	queue_start(&qp->q);
+	proto_send_ready(qp->parent);
 	if (cf->metrics_len > 0)
 		event_add(event_new(qp->base, -1, EV_PERSIST, on_metrics_timer, qp),
 			  &(struct timeval){1, 0});

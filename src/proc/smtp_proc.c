@@ -642,6 +642,7 @@ on_parent(struct ipc *ipc, struct ipc_msg *m, void *arg)
 		sp->pending_fds = NULL;
 		sp->npending = 0;
 		log_info("smtp reloaded listeners=%zu", sp->nlisteners);
+		proto_send_ready(sp->parent);
 		break;
 	case IMSG_STOP:
 		ipc_end(m);
@@ -899,6 +900,7 @@ smtp_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user 
 	install_listeners(sp, fds->listeners, cf->nlisteners);
 	if (fds->metrics != -1)
 		metrics_start(sp, fds->metrics);
+	proto_send_ready(sp->parent);
 	event_base_dispatch(sp->base);
 	log_fatalx("smtp: event loop ended");
 }
