@@ -4,7 +4,7 @@
 # Idempotent: does nothing when everything is present. Needs root to install.
 set -eu
 
-BUILD="meson ninja-build pkg-config gcc libc6-dev libevent-dev libunbound-dev libssl-dev openssl libsqlite3-dev libsodium-dev libcrypt-dev libjansson-dev libzxcvbn-dev libqrencode-dev libhiredis-dev libpsl-dev publicsuffix zlib1g-dev"
+BUILD="meson ninja-build pkg-config gcc libc6-dev libevent-dev libunbound-dev libssl-dev openssl libsqlite3-dev libsodium-dev libcrypt-dev libjansson-dev libzxcvbn-dev libqrencode-dev libhiredis-dev libpsl-dev publicsuffix zlib1g-dev libseccomp-dev"
 TEST="libcmocka-dev clang libclang-rt-14-dev python3 python3-aiosmtpd swaks postfix nmap knot knot-dnsutils testssl.sh sslscan libnet-ssleay-perl libio-socket-ssl-perl gsasl oathtool dovecot-core fail2ban redis-server nftables iproute2 python3-dkim python3-nacl opendkim opendkim-tools libxml2-utils"
 
 want="$BUILD"

@@ -543,10 +543,14 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		break;
 	case SIGCHLD:
 		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-			char how[64];
+			char how[128];
 
+			/* SIGSYS: the smtp process's seccomp filter killed it */
 			if (WIFSIGNALED(st))
-				snprintf(how, sizeof(how), "was killed by signal %d", WTERMSIG(st));
+				snprintf(how, sizeof(how), "was killed by signal %d%s", WTERMSIG(st),
+					 WTERMSIG(st) == SIGSYS ? " (SIGSYS: a system call its sandbox "
+								  "forbids)"
+								: "");
 			else
 				snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(st));
 			if (pid == p->smtp.pid)

@@ -3,9 +3,12 @@
  * smtp_proc - the smtp process: listeners, connection limits, sessions,
  * and the IPC that connects sessions to the queue.
  *
- * SECURITY: the only process that reads network input. Chrooted to an
- * empty directory and unprivileged; it holds no keys and no spool access
- * beyond the O_APPEND descriptors the queue gives it, one per message.
+ * SECURITY: the only process that reads network input. Unprivileged,
+ * chrooted to an empty directory when started as root, and confined by its
+ * seccomp filter (proc/sandbox.c) once it holds its listeners, TLS
+ * contexts and resolver: no file can be opened or run from here. It holds
+ * no keys and no spool access beyond the O_APPEND descriptors the queue
+ * gives it, one per message.
  * At accept, before a session starts: the allow and deny lists (global and
  * per listener), the bans the auth process pushes, connection counts
  * (max_connections, max_connections_per_ip) and the connection rate. The
@@ -46,6 +49,7 @@
 #include "guard/window.h"
 #include "proc/procs.h"
 #include "proc/proto.h"
+#include "proc/sandbox.h"
 #include "smtp/session.h"
 #include "tls/tls.h"
 
@@ -844,6 +848,26 @@ on_auth(struct ipc *ipc, struct ipc_msg *m, void *arg)
 	free(addrs);
 }
 
+/* confine - the seccomp sandbox, now that the process holds everything it
+ * will use (and, when a test asks for it, the self-test under it). */
+static void
+confine(const struct conf *cf)
+{
+	const char *test = getenv(SANDBOX_SELFTEST_ENV);
+	char path[PATH_MAX];
+
+	if (cf->smtp_sandbox)
+		sandbox_smtp();
+	else
+		log_warnx("smtp sandbox off (smtp { sandbox no }): for debugging only");
+	if (test == NULL)
+		return;
+	if (strcmp(test, "kill") == 0)
+		sandbox_selftest_forbidden();
+	snprintf(path, sizeof(path), "%s/postern.lock", cf->state_dir);
+	sandbox_selftest(path);
+}
+
 void
 smtp_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user *pu,
 	       struct tls_certs *certs)
@@ -900,6 +924,7 @@ smtp_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user 
 	install_listeners(sp, fds->listeners, cf->nlisteners);
 	if (fds->metrics != -1)
 		metrics_start(sp, fds->metrics);
+	confine(cf);
 	proto_send_ready(sp->parent);
 	event_base_dispatch(sp->base);
 	log_fatalx("smtp: event loop ended");
