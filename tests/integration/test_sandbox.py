@@ -116,6 +116,20 @@ class Selftest(unittest.TestCase):
         self.assertIn("smtp sandbox selftest open=ok exec=ok fork=ok", selftest_line(d))
         self.assertEqual(d.stop(), 0)
 
+    def test_reload_cannot_turn_it_off(self):
+        """A filter cannot be unloaded: a reload that says `sandbox no` is
+        refused and the running config kept."""
+        d = self.run_selftest(env=None)
+        with open(d.conf) as f:
+            text = f.read()
+        d.write_conf(text + "smtp {\n    sandbox no\n}\n")
+        d.signal(signal.SIGHUP)
+        self.assertTrue(d.wait_log(r'parent reload-refused reason="state_dir, user and '
+                                   r'smtp \{ sandbox \} change only with a restart"'), d.log())
+        self.assertEqual(proc_status(proc_pid(d, "smtp"))["Seccomp"], "2")
+        with smtplib.SMTP("127.0.0.1", d.mx_port, timeout=30) as s:
+            self.assertEqual(s.ehlo()[0], 250)
+
     def test_forbidden_call_kills(self):
         """A call outside the allow-list (a netlink socket) kills the smtp
         process; the parent says why and stops the gateway."""
