@@ -147,6 +147,27 @@ int audit_verify(const char *path, struct buf *report);
 /* audit_verify_mem - audit_verify over the bytes of a log in memory. */
 int audit_verify_mem(const char *data, size_t len, struct buf *report);
 
+/* File name of the last anchor inside state_dir. */
+#define AUDIT_ANCHOR_FILE "audit.anchor"
+
+/* audit_head - the seq and hash of the last record of the log (0 and 64
+ * zeros for an empty log), read under the lock. 0, or -1 with
+ * audit_error(). */
+int audit_head(struct audit *a, uint64_t *seq, char hash[AUDIT_HASH_HEX]);
+
+/* audit_anchor_format - an anchor as written to audit.anchor and the
+ * daemon's log: "seq=N hash=H" (no newline). */
+void audit_anchor_format(uint64_t seq, const char *hash, struct buf *out);
+/* audit_anchor_parse - pure: "seq=N hash=H" or "N:H" (surrounding
+ * whitespace allowed) into seq and hash; 0 or -1. */
+int audit_anchor_parse(const char *s, size_t len, uint64_t *seq, char hash[AUDIT_HASH_HEX]);
+
+/* audit_anchor_check - does the log at path still hold record seq with
+ * this hash? 0 with "anchor seq=N: ok" appended to report, or -1 and a
+ * line saying what is wrong: the log ends before record N (truncated), or
+ * record N has another hash (rewritten). An I/O error is -1 with errno. */
+int audit_anchor_check(const char *path, uint64_t seq, const char *hash, struct buf *report);
+
 /* audit_tail - append the last n complete lines of the log (each with its
  * newline) to out. A torn last line is left out. 0, or -1 with errno. */
 int audit_tail(const char *path, size_t n, struct buf *out);

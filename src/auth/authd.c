@@ -16,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "admin/role.h"
+#include "admin/token.h"
 #include "audit/audit.h"
 #include "auth/apppw.h"
 #include "auth/guardd.h"
@@ -25,6 +27,7 @@
 #include "auth/scram.h"
 #include "auth/store.h"
 #include "auth/totp.h"
+#include "lib/file.h"
 #include "lib/log.h"
 #include "lib/map.h"
 #include "lib/metrics.h"
@@ -54,6 +57,7 @@ struct asess {
 	bool guarded;
 	struct guard_attempt ga; /* ga.ip and ga.account point into this */
 	uint32_t delay_ms;	 /* hold the answer this long */
+	char token[TOKEN_MAX + 1]; /* ADMIN-API: the token a success carries */
 };
 
 struct cached {
@@ -67,6 +71,9 @@ struct authd {
 	struct store *store;
 	struct audit *audit;
 	struct event *sync_ev; /* the audit log reaches the disk once a second */
+	struct event *anchor_ev; /* the chain head is written down regularly */
+	uint8_t api_key[TOKEN_KEY_LEN]; /* seals admin API tokens */
+	bool has_api_key;
 	struct hashpool *pool;
 	struct pwhash_params params;
 	struct map *sessions; /* sid hex -> asess */
@@ -147,6 +154,8 @@ mech_name(enum auth_mech m)
 		return "LOGIN";
 	case MECH_SCRAM:
 		return "SCRAM-SHA-256";
+	case MECH_ADMIN:
+		return "ADMIN-API";
 	default:
 		return "SCRAM-SHA-256-PLUS";
 	}
@@ -234,6 +243,10 @@ answer_days(struct authd *a, struct asess *s, enum auth_status st, const char *r
 		guardd_succeeded(a->gd, &s->ga);
 	}
 	ans.delay_ms = s->delay_ms;
+	if (st == AUTH_OK && s->token[0] != '\0') {
+		ans.challenge = (const uint8_t *)s->token;
+		ans.challenge_len = strlen(s->token);
+	}
 	if (st != AUTH_MALFORMED)
 		audit_auth(a, s, st, reason);
 	a->ops->answer(a->arg, s->sid, &ans);
@@ -418,6 +431,28 @@ expires_days(struct authd *a, const struct account *acc)
 	return left <= 0 ? 0 : (int)((left + 86399) / 86400);
 }
 
+/* admin_token - an ADMIN-API login succeeded: seal its token, for the
+ * role the config gives the account, bound to the client's address. */
+static int
+admin_token(struct authd *a, struct asess *s, const char *account)
+{
+	struct token_info t;
+
+	memset(&t, 0, sizeof(t));
+	str_copy(t.account, account, sizeof(t.account));
+	str_copy(t.ip, s->ip, sizeof(t.ip));
+	t.role = admin_api_role(&a->cf->admin, account);
+	t.expiry = (uint64_t)time(NULL) + a->cf->admin.api_token_ttl;
+	return token_make(a->api_key, &t, s->token, sizeof(s->token));
+}
+
+void
+authd_set_api_key(struct authd *a, const uint8_t key[TOKEN_KEY_LEN])
+{
+	memcpy(a->api_key, key, TOKEN_KEY_LEN);
+	a->has_api_key = true;
+}
+
 /* granted - the password (or app password, or code) was right: apply the
  * account-level rules and answer. */
 static void
@@ -439,10 +474,15 @@ granted(struct authd *a, struct asess *s, const struct account *acc)
 		int days = app ? -1 : expires_days(a, acc);
 
 		str_copy(s->user, acc->name, sizeof(s->user));
+		if (s->mech == MECH_ADMIN && admin_token(a, s, acc->name) == -1) {
+			answer(a, s, AUTH_TEMPFAIL, "token", NULL, 0);
+			goto out;
+		}
 		remember_pair(a, s, acc->name);
 		answer_days(a, s, AUTH_OK, days >= 0 ? "password-expires-soon" : NULL,
 			    (const char *const *)l.v, l.n, days);
 	}
+out:
 	for (i = 0; i < l.n; i++)
 		free(l.v[i]);
 	free(l.v);
@@ -814,7 +854,13 @@ check(struct authd *a, struct asess *s, const char *authzid, const char *user, c
 		return;
 	} else if (!ip_allowed(a, acc.name, s->ip)) {
 		verify(a, s, NULL, pw, pwlen, "source-not-allowed", NULL);
-	} else if ((rc = app_password(a, s, &acc, pw, pwlen)) != 0) {
+	} else if (s->mech == MECH_ADMIN &&
+		   (!a->has_api_key || admin_api_role(&a->cf->admin, acc.name) == ROLE_NONE)) {
+		verify(a, s, NULL, pw, pwlen, "no-admin-role", NULL);
+	} else if (s->mech == MECH_ADMIN && acc.totp_sealed == NULL) {
+		/* the admin API takes two factors, always */
+		verify(a, s, NULL, pw, pwlen, "admin-needs-2fa", NULL);
+	} else if (s->mech != MECH_ADMIN && (rc = app_password(a, s, &acc, pw, pwlen)) != 0) {
 		if (rc == -1)
 			answer(a, s, AUTH_TEMPFAIL, "store", NULL, 0);
 	} else if (acc.totp_sealed != NULL) {
@@ -1064,7 +1110,7 @@ authd_begin(struct authd *a, uint64_t sid, enum auth_mech mech, const char *ip, 
 			challenge(a, s, "");
 		return;
 	}
-	if (mech == MECH_PLAIN) {
+	if (mech == MECH_PLAIN || mech == MECH_ADMIN) {
 		if (has_initial)
 			plain(a, s, initial, len);
 		else
@@ -1118,11 +1164,45 @@ on_sync(evutil_socket_t fd, short what, void *arg)
 		log_warnx("auth audit-sync-failed error=\"%s\"", audit_error(a->audit));
 }
 
+/* write_anchor - the audit log's chain head, into state_dir/audit.anchor
+ * and the daemon's log (which syslog can ship off the machine), so that a
+ * log cut short after this point is detected by `postern audit verify`. */
+static void
+write_anchor(struct authd *a)
+{
+	char hash[AUDIT_HASH_HEX];
+	struct buf line = BUF_INIT;
+	uint64_t seq;
+
+	if (audit_sync(a->audit) == -1 || audit_head(a->audit, &seq, hash) == -1) {
+		log_warnx("auth audit-anchor-failed error=\"%s\"", audit_error(a->audit));
+		return;
+	}
+	if (seq == 0)
+		return;
+	audit_anchor_format(seq, hash, &line);
+	log_info("audit anchor %s", buf_cstr(&line));
+	buf_adds(&line, "\n");
+	if (file_write_durable(a->cf->state_dir, AUDIT_ANCHOR_FILE, line.data, line.len) == -1)
+		log_warn("auth audit-anchor-failed file=%s", AUDIT_ANCHOR_FILE);
+	buf_free(&line);
+}
+
+static void
+on_anchor(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	write_anchor(arg);
+}
+
 static void
 apply_conf(struct authd *a)
 {
 	a->params.memlimit = a->cf->auth.argon2_memory;
 	a->params.opslimit = a->cf->auth.argon2_ops;
+	if (a->anchor_ev != NULL)
+		event_add(a->anchor_ev, &(struct timeval){(time_t)a->cf->audit.anchor_every, 0});
 }
 
 static void
@@ -1201,6 +1281,9 @@ authd_new(struct event_base *base, struct conf *cf, const struct authd_ops *ops,
 		goto fail;
 	a->sync_ev = event_new(base, -1, EV_PERSIST, on_sync, a);
 	event_add(a->sync_ev, &(struct timeval){1, 0});
+	a->anchor_ev = event_new(base, -1, EV_PERSIST, on_anchor, a);
+	apply_conf(a);
+	write_anchor(a);
 	a->pool = hashpool_new(base, (unsigned)cf->auth.hash_threads,
 			       (unsigned)cf->auth.hash_queue);
 	a->sessions = map_new();
@@ -1253,6 +1336,10 @@ authd_free(struct authd *a)
 	guardd_free(a->gd);
 	if (a->sync_ev != NULL)
 		event_free(a->sync_ev);
+	if (a->anchor_ev != NULL) {
+		event_free(a->anchor_ev);
+		write_anchor(a);
+	}
 	map_each(a->sessions, free_sess, NULL);
 	map_free(a->sessions);
 	map_each(a->cache, drop_all, NULL);
@@ -1260,6 +1347,7 @@ authd_free(struct authd *a)
 	sodium_memzero(a->cache_key, sizeof(a->cache_key));
 	sodium_memzero(a->seal_key, sizeof(a->seal_key));
 	sodium_memzero(a->scram_secret, sizeof(a->scram_secret));
+	sodium_memzero(a->api_key, sizeof(a->api_key));
 	audit_close(a->audit);
 	store_close(a->store);
 	conf_unref(a->cf);

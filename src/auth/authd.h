@@ -29,7 +29,10 @@
 struct event_base;
 struct authd;
 
-enum auth_mech { MECH_PLAIN = 1, MECH_LOGIN, MECH_SCRAM, MECH_SCRAM_PLUS };
+/* MECH_ADMIN: a login to the admin API, framed like PLAIN; only the
+ * account password followed by the current TOTP code is accepted (no app
+ * passwords, no account without 2FA). */
+enum auth_mech { MECH_PLAIN = 1, MECH_LOGIN, MECH_SCRAM, MECH_SCRAM_PLUS, MECH_ADMIN };
 
 enum auth_status {
 	AUTH_CONTINUE,	/* a challenge follows */
@@ -75,6 +78,9 @@ void authd_set_metrics(struct authd *a, struct metrics *m);
 /* authd_sync - send every ban in force through ops->ban. */
 void authd_sync(struct authd *a);
 void authd_set_conf(struct authd *a, struct conf *cf);
+/* authd_set_api_key - the key that seals admin API tokens (from the
+ * parent; without it, every ADMIN-API login fails). */
+void authd_set_api_key(struct authd *a, const uint8_t key[32]);
 /* authd_begin - a client said AUTH mech [initial]; answers come through fn. */
 /* cb: for SCRAM-SHA-256-PLUS, the connection's 32-byte tls-exporter
  * channel binding; plus_offered: -PLUS was advertised (RFC 5802 6). */

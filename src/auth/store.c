@@ -8,6 +8,7 @@
  */
 #include "auth/store.h"
 
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -129,6 +130,42 @@ store_open(const char *path, char *err, size_t errsz)
 fail:
 	sqlite3_close(st->db);
 	free(st);
+	return NULL;
+}
+
+struct store *
+store_open_ro(const char *path, char *err, size_t errsz)
+{
+	struct store *st = xcalloc(1, sizeof(*st));
+	sqlite3_stmt *s = NULL;
+	struct stat sb;
+
+	if (stat(path, &sb) == -1) {
+		int e = errno;
+
+		snprintf(err, errsz, "%s: %s", path, strerror(e));
+		free(st);
+		errno = e;
+		return NULL;
+	}
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK)
+		goto fail;
+	sqlite3_busy_timeout(st->db, 5000);
+	/* not a store (or not one we know) is an error now, not at the first read */
+	if (sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = 'schema'", -1, &s,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_ROW)
+		goto fail;
+	sqlite3_finalize(s);
+	return st;
+fail:
+	snprintf(err, errsz, "%s: %s", path, st->db ? sqlite3_errmsg(st->db)
+						   : "cannot open the database");
+	sqlite3_finalize(s);
+	sqlite3_close(st->db);
+	free(st);
+	errno = EINVAL;
 	return NULL;
 }
 
@@ -775,4 +812,39 @@ store_data_version(struct store *st, int64_t *version)
 		*version = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW ? 0 : fail(st);
+}
+
+/* count - the one integer a SELECT returns. */
+static int
+count(struct store *st, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *s = prep(st, sql);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : fail(st);
+}
+
+int
+store_counts(struct store *st, struct store_counts *c)
+{
+	static const char *const sql[] = {
+		"SELECT count(*) FROM accounts",
+		"SELECT count(*) FROM accounts WHERE totp_sealed IS NOT NULL",
+		"SELECT count(*) FROM app_passwords WHERE revoked = 0",
+		"SELECT count(*) FROM bans",
+	};
+	int64_t *out[] = {&c->accounts, &c->totp, &c->app_passwords, &c->bans};
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < sizeof(sql) / sizeof(sql[0]); i++)
+		if (count(st, sql[i], out[i]) == -1)
+			return -1;
+	return 0;
 }

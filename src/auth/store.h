@@ -54,6 +54,10 @@ struct app_password {
 
 /* store_open - open (creating the schema) the database at path. */
 struct store *store_open(const char *path, char *err, size_t errsz);
+/* store_open_ro - an existing database, read-only: no schema is made or
+ * changed (for reports such as `postern check`). NULL with err set; errno
+ * ENOENT when there is no database. */
+struct store *store_open_ro(const char *path, char *err, size_t errsz);
 void store_close(struct store *st);
 /* store_error - the last database error, for messages. */
 const char *store_error(const struct store *st);
@@ -156,5 +160,16 @@ int store_guard_unlock(struct store *st, const char *name);
 /* store_data_version - changes whenever another connection (the CLI)
  * commits to the database. */
 int store_data_version(struct store *st, int64_t *version);
+
+/* What a store holds, in numbers (backups report them). */
+struct store_counts {
+	int64_t accounts;
+	int64_t totp;	       /* accounts with 2FA on */
+	int64_t app_passwords; /* not revoked */
+	int64_t bans;	       /* rows, in force or not */
+};
+
+/* store_counts - count them. 0 or -1. */
+int store_counts(struct store *st, struct store_counts *c);
 
 #endif

@@ -51,13 +51,29 @@ list_cb(const struct store_ban *b, void *arg)
 	return 0;
 }
 
+/* ban_state - a ban as one line for before/after: "none" or its terms. */
+static void
+ban_state(const struct store_ban *b, char *out, size_t outsz)
+{
+	if (b == NULL || b->until == 0)
+		snprintf(out, outsz, "none");
+	else
+		snprintf(out, outsz, "until=%lld reason=%s by=%s count=%lld", (long long)b->until,
+			 b->reason, b->actor, (long long)b->count);
+}
+
 static int
 audit_ban(struct cli_ctx *x, const char *event, const char *net, const char *reason,
-	  int64_t until)
+	  int64_t until, const struct store_ban *before, const struct store_ban *after)
 {
+	char st[256];
 	json_t *f = json_object();
 	int rc;
 
+	ban_state(before, st, sizeof(st));
+	json_object_set_new(f, "before", audit_str(st, strlen(st)));
+	ban_state(after, st, sizeof(st));
+	json_object_set_new(f, "after", audit_str(st, strlen(st)));
 	json_object_set_new(f, "actor", json_string(x->actor));
 	json_object_set_new(f, "net", json_string(net));
 	if (reason != NULL)
@@ -110,7 +126,13 @@ ban_add(struct cli_ctx *x, struct banstore *bs, const char *arg)
 	if (banstore_get(bs, net, &old) == -1 ||
 	    banstore_put(bs, net, until, reason, x->actor, old.count + 1, now) == -1)
 		return cli_say("%s", banstore_error(bs));
-	audit_ban(x, "ban.add", net, reason, until);
+	{
+		struct store_ban now_ban;
+
+		if (banstore_get(bs, net, &now_ban) == -1)
+			memset(&now_ban, 0, sizeof(now_ban));
+		audit_ban(x, "ban.add", net, reason, until, &old, &now_ban);
+	}
 	fmt_until(until, until_s, sizeof(until_s));
 	printf("banned %s %s\n", net, until_s);
 	return 0;
@@ -120,16 +142,19 @@ static int
 ban_del(struct cli_ctx *x, struct banstore *bs, const char *arg)
 {
 	char net[NET_ADDRSTRLEN + 8];
+	struct store_ban old;
 	int rc;
 
 	if (canonical(arg, net, sizeof(net)) == -1)
 		return 1;
+	if (banstore_get(bs, net, &old) == -1)
+		memset(&old, 0, sizeof(old));
 	rc = banstore_del(bs, net);
 	if (rc == -1)
 		return cli_say("%s", banstore_error(bs));
 	if (rc == 1)
 		return cli_say("%s is not banned", net);
-	audit_ban(x, "ban.del", net, NULL, 0);
+	audit_ban(x, "ban.del", net, NULL, 0, &old, NULL);
 	printf("lifted %s\n", net);
 	return 0;
 }

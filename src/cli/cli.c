@@ -12,9 +12,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "admin/request.h"
 #include "conf/conf.h"
 #include "lib/buf.h"
 #include "lib/log.h"
@@ -70,10 +73,27 @@ static const char usage_text[] =
 	"  dmarc report               send the DMARC aggregate reports recorded so far, now\n"
 	"  dns check DOMAIN [--ip A]  the domain's SPF, DKIM, DMARC, MTA-STS and TLS-RPT records:\n"
 	"                             present, valid, matching this gateway, what to publish\n"
-	"  audit verify               check the audit log's hash chain\n"
+	"  check [--json]             the self-audit: config, certificates, accounts, keys, its own\n"
+	"                             listeners (AUTH before TLS, TLS versions, open relay), DNS,\n"
+	"                             library versions; each finding with what it means and the\n"
+	"                             fix. Exit 0: nothing above low, 3 medium, 4 high, 5 critical\n"
+	"  audit verify [--anchor N:HASH]\n"
+	"                             check the audit log's hash chain, and that it still holds\n"
+	"                             the last anchor (and N:HASH, from a shipped log line)\n"
 	"  audit tail [-f]            the last audit records (-f: keep following)\n"
 	"  audit search [--since 2026-11-28|24h] [--actor A] [--event E|user.] [--format json|syslog]\n"
 	"                             records that match, as JSON lines or RFC 5424 syslog\n"
+	"  backup FILE [--passphrase-file F | --key-file F] [--force]\n"
+	"                             an encrypted snapshot of the running gateway: accounts, keys,\n"
+	"                             config, audit log, queue (key: the option, or backup { })\n"
+	"  backup --scheduled         the same into backup { dir }, keeping the last `keep`\n"
+	"  backup keygen FILE         a new random backup key (for backup { key_file })\n"
+	"  backup verify FILE [--passphrase-file F | --key-file F]\n"
+	"                             read a backup through and check it, writing nothing\n"
+	"  restore FILE [--passphrase-file F | --key-file F]\n"
+	"                             bring a backup back into an empty state_dir (and the config,\n"
+	"                             if -c FILE does not exist yet); its queued mail is delivered\n"
+	"  role                       the admin role the daemon gives you (admin { } in the config)\n"
 	"  version                    print the version\n"
 	"  help                       this text\n"
 	"\n"
@@ -81,9 +101,13 @@ static const char usage_text[] =
 	"  -c, --config FILE          config file (default " CONF_DEFAULT_PATH ")\n"
 	"  -h, --help                 this text\n"
 	"\n"
-	"Queue commands talk to the running daemon over STATE_DIR/control.sock; user, ban, dkim\n"
-	"and audit commands work on STATE_DIR directly, whether the daemon runs or not (a\n"
-	"running daemon applies a ban within a second, and reads DKIM keys at start and reload).\n"
+	"Queue commands talk to the running daemon over STATE_DIR/control.sock; user, ban, dkim,\n"
+	"check, audit and backup commands run by root or the daemon's user work on STATE_DIR\n"
+	"directly, whether the daemon runs or not (a running daemon applies a ban within a second,\n"
+	"and reads DKIM keys at start and reload). Other users' commands go through the daemon,\n"
+	"which allows what their admin role allows (auditor, operator, admin) and audits every\n"
+	"request.\n"
+	"The same commands are offered over HTTPS to admins with 2FA: admin { api } in the config.\n"
 	"Documentation: docs/ in the source tree (configuration, operations, queue).\n";
 
 static int
@@ -105,6 +129,9 @@ static const struct {
 	{"--mail-from", offsetof(struct cli, mail_from)}, {"--helo", offsetof(struct cli, helo)},
 	{"--since", offsetof(struct cli, since)},     {"--actor", offsetof(struct cli, actor)},
 	{"--event", offsetof(struct cli, event)},     {"--format", offsetof(struct cli, format)},
+	{"--anchor", offsetof(struct cli, anchor)},
+	{"--passphrase-file", offsetof(struct cli, passphrase_file)},
+	{"--key-file", offsetof(struct cli, key_file)},
 };
 
 /* value_slot - where the value of option a goes (--selector: the next
@@ -153,6 +180,10 @@ parse_args(struct cli *c, int argc, char **argv)
 			c->follow = true;
 		} else if (strcmp(a, "--force") == 0) {
 			c->force = true;
+		} else if (strcmp(a, "--json") == 0) {
+			c->json = true;
+		} else if (strcmp(a, "--scheduled") == 0) {
+			c->scheduled = true;
 		} else if (value_slot(c, a) != NULL) {
 			if (++i >= argc) {
 				fprintf(stderr, "postern: %s needs a value\n", a);
@@ -233,36 +264,176 @@ cmd_config(struct cli *c)
 	return rc;
 }
 
+/* forward_argv - the command line without -c FILE, as the daemon runs it. */
 static int
-cmd_queue(struct cli *c)
+forward_argv(int argc, char **argv, char **out, int max)
 {
-	char err[CONF_ERR_MAX + 64], path[PATH_MAX];
-	struct conf cf;
-	struct buf out = BUF_INIT;
-	int rc;
+	int i, n = 0;
 
-	if (c->nwords < 2)
-		return usage(stderr, 2);
-	if (conf_load(c->config, &cf, err, sizeof(err)) == -1) {
-		fprintf(stderr, "postern: %s\n", err);
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {
+			i++;
+			continue;
+		}
+		if (strncmp(argv[i], "--config=", 9) == 0)
+			continue;
+		if (n == max)
+			return -1;
+		out[n++] = argv[i];
+	}
+	return n;
+}
+
+/* reads_stdin - does the command read its standard input? */
+static bool
+reads_stdin(const struct cli *c)
+{
+	const char *w0 = c->words[0], *w1 = c->nwords > 1 ? c->words[1] : "";
+
+	return c->password_stdin ||
+	       (strcmp(w0, "dkim") == 0 && (strcmp(w1, "sign") == 0 || strcmp(w1, "verify") == 0)) ||
+	       (strcmp(w0, "dmarc") == 0 && strcmp(w1, "check") == 0);
+}
+
+/* read_input - all of stdin, at most ADMIN_STDIN_MAX bytes; 0 or -1. */
+static int
+read_input(struct buf *in)
+{
+	char chunk[8192];
+	size_t n;
+
+	while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0) {
+		if (in->len + n > ADMIN_STDIN_MAX) {
+			fprintf(stderr, "postern: more than %d bytes on standard input\n",
+				ADMIN_STDIN_MAX);
+			return -1;
+		}
+		buf_add(in, chunk, n);
+	}
+	return ferror(stdin) ? -1 : 0;
+}
+
+/* absolute_file_arg - the file of `backup FILE` and `user import FILE`
+ * made absolute: the daemon runs the command elsewhere than our cwd. */
+static void
+absolute_file_arg(const struct cli *c, char **fwd, int n, char *abs, size_t abssz)
+{
+	const char *file = NULL;
+	char cwd[PATH_MAX];
+	int i, w;
+
+	if (strcmp(c->words[0], "backup") == 0 && c->nwords == 2)
+		file = c->words[1];
+	else if (strcmp(c->words[0], "user") == 0 && c->nwords == 3 &&
+		 strcmp(c->words[1], "import") == 0)
+		file = c->words[2];
+	if (file == NULL || file[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+		return;
+	w = snprintf(abs, abssz, "%s/%s", cwd, file);
+	if (w < 0 || (size_t)w >= abssz)
+		return;
+	for (i = 0; i < n; i++)
+		if (fwd[i] == file)
+			fwd[i] = abs;
+}
+
+/* cmd_forward - have the daemon run the command (queue requests always;
+ * the others for callers who cannot work on state_dir themselves): it
+ * decides by the caller's role and audits the request. */
+static int
+cmd_forward(struct cli *c, const struct conf *cf, int argc, char **argv)
+{
+	char path[PATH_MAX], *fwd[ADMIN_ARGS_MAX], abs[PATH_MAX];
+	struct buf in = BUF_INIT, out = BUF_INIT, err = BUF_INIT;
+	bool with_input = reads_stdin(c);
+	int n, status;
+
+	n = forward_argv(argc, argv, fwd, ADMIN_ARGS_MAX);
+	if (n < 1) {
+		fprintf(stderr, "postern: too many arguments\n");
+		return 2;
+	}
+	if (strcmp(c->words[0], "user") == 0 && c->nwords >= 2 &&
+	    (strcmp(c->words[1], "add") == 0 || strcmp(c->words[1], "passwd") == 0) &&
+	    !c->password_stdin) {
+		fprintf(stderr, "postern: through the daemon, give the password on standard input "
+				"with --password-stdin\n");
+		return 2;
+	}
+	absolute_file_arg(c, fwd, n, abs, sizeof(abs));
+	if (with_input && read_input(&in) == -1) {
+		buf_wipe_free(&in);
 		return 1;
 	}
-	control_path(&cf, path, sizeof(path));
-	conf_free(&cf);
-	rc = control_request(path, c->nwords, c->words, &out);
-	if (rc == 0) {
-		fputs(buf_cstr(&out), stdout);
-	} else {
-		fprintf(stderr, "postern: %s\n", buf_cstr(&out));
-	}
+	control_path(cf, path, sizeof(path));
+	status = control_request(path, n, fwd, with_input ? in.data : NULL, in.len, &out, &err);
+	buf_wipe_free(&in);
+	fwrite(out.data, 1, out.len, stdout);
+	if (status == -1)
+		fprintf(stderr, "postern: %s\n", buf_cstr(&err));
+	else
+		fwrite(err.data, 1, err.len, stderr);
 	buf_free(&out);
-	return rc == 0 ? 0 : 1;
+	buf_free(&err);
+	return status == -1 ? 1 : status;
+}
+
+/* via_daemon - should this command go through the control socket? Queue
+ * and DMARC report requests always do; the others when the caller is
+ * neither root nor the daemon's user (so cannot read state_dir). A child
+ * the daemon started for such a request runs the command itself. */
+static bool
+via_daemon(const struct cli *c, const struct conf *cf, int argc, char **argv)
+{
+	char *fwd[ADMIN_ARGS_MAX];
+	struct passwd *pw;
+	int n;
+
+	if (strcmp(c->words[0], "queue") == 0 ||
+	    (strcmp(c->words[0], "dmarc") == 0 && c->nwords == 2 &&
+	     strcmp(c->words[1], "report") == 0) ||
+	    strcmp(c->words[0], "role") == 0)
+		return true;
+	if (getenv("POSTERN_VIA_DAEMON") != NULL || geteuid() == 0)
+		return false;
+	pw = getpwnam(cf->user);
+	if (pw != NULL && pw->pw_uid == geteuid())
+		return false;
+	/* everything, even what never runs through the daemon: it says so */
+	n = forward_argv(argc, argv, fwd, ADMIN_ARGS_MAX);
+	return n > 0;
+}
+
+/* maybe_forward - run the command through the daemon when via_daemon()
+ * says so: 1 and *status set, or 0 to run it here. */
+static int
+maybe_forward(struct cli *c, int argc, char **argv, int *status)
+{
+	char err[CONF_ERR_MAX + 64];
+	struct conf cf;
+
+	if (conf_load(c->config, &cf, err, sizeof(err)) == -1) {
+		if (strcmp(c->words[0], "queue") != 0 && strcmp(c->words[0], "role") != 0 &&
+		    strcmp(c->words[0], "dmarc") != 0)
+			return 0; /* the command says what is wrong with the config */
+		fprintf(stderr, "postern: %s\n", err);
+		*status = 1;
+		return 1;
+	}
+	if (!via_daemon(c, &cf, argc, argv)) {
+		conf_free(&cf);
+		return 0;
+	}
+	*status = cmd_forward(c, &cf, argc, argv);
+	conf_free(&cf);
+	return 1;
 }
 
 int
 cli_main(int argc, char **argv)
 {
 	struct cli c;
+	int status;
 
 	log_init("cli", false, LOG_LEVEL_INFO);
 	if (parse_args(&c, argc, argv) == -1)
@@ -280,10 +451,10 @@ cli_main(int argc, char **argv)
 			return usage(stderr, 2);
 		return parent_main(c.config, c.debug);
 	}
+	if (maybe_forward(&c, argc, argv, &status) == 1)
+		return status;
 	if (strcmp(c.words[0], "config") == 0)
 		return cmd_config(&c);
-	if (strcmp(c.words[0], "queue") == 0)
-		return cmd_queue(&c);
 	if (strcmp(c.words[0], "user") == 0)
 		return cli_user(&c);
 	if (strcmp(c.words[0], "audit") == 0)
@@ -292,8 +463,6 @@ cli_main(int argc, char **argv)
 		return cli_ban(&c);
 	if (strcmp(c.words[0], "spf") == 0)
 		return cli_spf(&c);
-	if (strcmp(c.words[0], "dmarc") == 0 && c.nwords == 2 && strcmp(c.words[1], "report") == 0)
-		return cmd_queue(&c); /* a request to the daemon, like the queue's */
 	if (strcmp(c.words[0], "dmarc") == 0)
 		return cli_dmarc(&c);
 	if (strcmp(c.words[0], "dns") == 0)
@@ -302,6 +471,12 @@ cli_main(int argc, char **argv)
 		return cli_dkim_verify(&c);
 	if (strcmp(c.words[0], "dkim") == 0)
 		return cli_dkim(&c);
+	if (strcmp(c.words[0], "check") == 0)
+		return cli_check(&c);
+	if (strcmp(c.words[0], "backup") == 0)
+		return cli_backup(&c);
+	if (strcmp(c.words[0], "restore") == 0)
+		return cli_restore(&c);
 	fprintf(stderr, "postern: unknown command '%s'\n\n", c.words[0]);
 	return usage(stderr, 2);
 }

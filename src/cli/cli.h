@@ -33,9 +33,14 @@ struct cli {
 	const char *actor;     /* --actor NAME */
 	const char *event;     /* --event NAME */
 	const char *format;    /* --format json|syslog */
+	const char *anchor;    /* --anchor N:HASH (audit verify) */
 	bool force;	      /* --force */
+	bool json;	      /* --json (check) */
 	const char *algo;     /* --algo rsa2048|ed25519 */
 	const char *domain;   /* --domain NAME */
+	const char *passphrase_file; /* --passphrase-file FILE (backup, restore) */
+	const char *key_file;	     /* --key-file FILE */
+	bool scheduled;		     /* backup --scheduled */
 	const char *selectors[CLI_SELECTORS_MAX]; /* --selector NAME, repeatable */
 	int nselectors;
 	char *words[16];
@@ -55,5 +60,12 @@ int cli_dmarc(struct cli *c);
 int cli_dns_check(struct cli *c);
 /* cli_dkim - `postern dkim keygen|sign|list`. */
 int cli_dkim(struct cli *c);
+/* cli_check - `postern check [--json]`, the self-audit; the exit status
+ * of its worst finding (check.c). */
+int cli_check(struct cli *c);
+/* cli_backup - `postern backup FILE|--scheduled|keygen FILE`; cli_restore -
+ * `postern restore FILE`. */
+int cli_backup(struct cli *c);
+int cli_restore(struct cli *c);
 
 #endif

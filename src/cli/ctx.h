@@ -15,6 +15,9 @@
 #include "cli/cli.h"
 #include "conf/conf.h"
 
+/* Longest account summary in a before/after audit field. */
+#define CLI_STATE_MAX 512
+
 struct store;
 struct audit;
 
@@ -24,6 +27,10 @@ struct cli_ctx {
 	struct store *st;
 	struct audit *audit;
 	char actor[96]; /* "cli:USER" */
+	/* the account a `user` command changes, as it was before (the audit
+	 * record carries it and the state after); "" when not taken */
+	char before[CLI_STATE_MAX];
+	const char *target;
 };
 
 /* cli_ctx_open - load the config, become its user, open the audit log

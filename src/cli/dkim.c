@@ -59,10 +59,14 @@ dkim_usage(void)
 /* audit_dkim - one record per keygen or signature: who, which key. */
 static void
 audit_dkim(struct cli_ctx *x, const char *event, const char *domain, const char *selector,
-	   const char *k, const char *v)
+	   const char *k, const char *v, const char *before, const char *after)
 {
 	json_t *f = json_object();
 
+	if (before != NULL)
+		json_object_set_new(f, "before", json_string(before));
+	if (after != NULL)
+		json_object_set_new(f, "after", json_string(after));
 	json_object_set_new(f, "actor", json_string(x->actor));
 	json_object_set_new(f, "domain", json_string(domain));
 	json_object_set_new(f, "selector", json_string(selector));
@@ -164,7 +168,7 @@ static int
 dkim_keygen(struct cli_ctx *x, const char *domain_arg, const char *selector_arg)
 {
 	char domain[DKIM_DOMAIN_MAX + 1], selector[CONF_SELECTOR_MAX + 1];
-	char path[PATH_MAX], label[16];
+	char path[PATH_MAX], label[16], before[16] = "none";
 	enum dkimkey_algo algo = DKIMKEY_RSA2048;
 	struct dkimkey k;
 	const char *why;
@@ -177,6 +181,10 @@ dkim_keygen(struct cli_ctx *x, const char *domain_arg, const char *selector_arg)
 		return cli_say("'%s' is not a selector (letters, digits and hyphens between dots, "
 			       "like s2026)",
 			       selector_arg);
+	if (dkimkey_load(x->cf.state_dir, domain, selector, &k, path, sizeof(path)) == 0) {
+		dkimkey_alg_label(&k, before, sizeof(before));
+		dkimkey_clear(&k);
+	}
 	if (dkimkey_generate(algo, &k, &why) == -1)
 		return cli_say("%s", why);
 	if (save_key(x, domain, selector, &k) != 0) {
@@ -184,7 +192,7 @@ dkim_keygen(struct cli_ctx *x, const char *domain_arg, const char *selector_arg)
 		return 1;
 	}
 	dkimkey_alg_label(&k, label, sizeof(label));
-	audit_dkim(x, "dkim.keygen", domain, selector, "algorithm", label);
+	audit_dkim(x, "dkim.keygen", domain, selector, "algorithm", label, before, label);
 	(void)dkimkey_path(x->cf.state_dir, domain, selector, path, sizeof(path));
 	printf("DKIM key for %s, selector %s: %s, in %s%s\n\n", domain, selector, label, path,
 	       x->c->force ? " (replaced)" : "");
@@ -244,7 +252,7 @@ sign_with(struct cli_ctx *x, const char *domain, const char *selector, const str
 	s.t = time(NULL);
 	if (dkim_sign(msg->data, msg->len, &s, sigs, &why) == -1)
 		return cli_say("cannot sign with %s of %s: %s", selector, domain, why);
-	audit_dkim(x, "dkim.sign", domain, selector, NULL, NULL);
+	audit_dkim(x, "dkim.sign", domain, selector, NULL, NULL, NULL, NULL);
 	return 0;
 }
 

@@ -89,7 +89,15 @@ cli_ctx_open(struct cli_ctx *x, struct cli *c, bool need_store)
 
 	memset(x, 0, sizeof(*x));
 	x->c = c;
-	snprintf(x->actor, sizeof(x->actor), "cli:%s", pw ? pw->pw_name : "?");
+	const char *asker = getenv("POSTERN_ACTOR");
+
+	/* A command the daemon runs for an admin (proc/job.c) names the one
+	 * who asked; only root and the daemon's user can run these commands
+	 * directly, and they could write any record anyway. */
+	if (asker != NULL && getenv("POSTERN_VIA_DAEMON") != NULL)
+		snprintf(x->actor, sizeof(x->actor), "%s", asker);
+	else
+		snprintf(x->actor, sizeof(x->actor), "cli:%s", pw ? pw->pw_name : "?");
 	if (conf_load(c->config, &x->cf, err, sizeof(err)) == -1)
 		return cli_say("%s", err);
 	if (become_user(&x->cf) != 0)
@@ -115,7 +123,56 @@ cli_ctx_close(struct cli_ctx *x)
 	conf_free(&x->cf);
 }
 
-/* audit_change - one record per account change: who, what, on whom. */
+/* state_list - append "," and the item to the list in arg (a buf). */
+static int
+state_item(const char *item, void *arg)
+{
+	struct buf *b = arg;
+
+	buf_addf(b, "%s%s", b->len ? "," : "", item);
+	return 0;
+}
+
+static int
+state_app(const struct app_password *p, void *arg)
+{
+	return p->revoked ? 0 : state_item(p->label, arg);
+}
+
+/* account_state - the account as one line, for the before and after of
+ * audit records: "absent", or its lock, password state, second factor
+ * and lists. Never a secret: the hash's scheme only. */
+static void
+account_state(struct cli_ctx *x, const char *name, char *out, size_t outsz)
+{
+	struct buf addrs = BUF_INIT, allows = BUF_INIT, apps = BUF_INIT;
+	char scheme[PWHASH_SCHEME_MAX] = "?";
+	struct account a;
+	int rc = store_get(x->st, name, &a);
+
+	if (rc != 0) {
+		snprintf(out, outsz, "%s", rc == 1 ? "absent" : "unknown");
+		return;
+	}
+	pwhash_scheme(a.hash, scheme, sizeof(scheme));
+	(void)store_addresses(x->st, name, state_item, &addrs);
+	(void)store_allows(x->st, name, state_item, &allows);
+	(void)store_app_list(x->st, name, state_app, &apps);
+	snprintf(out, outsz,
+		 "locked=%s must_change=%s 2fa=%s password=%s changed=%lld addresses=%s "
+		 "allow_from=%s app_passwords=%s",
+		 a.locked ? "yes" : "no", a.must_change ? "yes" : "no",
+		 a.totp_sealed ? "on" : "off", scheme, (long long)a.pw_changed,
+		 addrs.len ? addrs.data : "-", allows.len ? allows.data : "-",
+		 apps.len ? apps.data : "-");
+	account_clear(&a);
+	buf_free(&addrs);
+	buf_free(&allows);
+	buf_free(&apps);
+}
+
+/* audit_change - one record per account change: who, what, on whom, and
+ * (for the account the command names) its state before and after. */
 static int
 audit_change(struct cli_ctx *x, const char *event, const char *account, const char *k,
 	     const char *v)
@@ -127,6 +184,13 @@ audit_change(struct cli_ctx *x, const char *event, const char *account, const ch
 	json_object_set_new(f, "account", audit_str(account, strlen(account)));
 	if (k != NULL && v != NULL)
 		json_object_set_new(f, k, audit_str(v, strlen(v)));
+	if (x->target != NULL && strcmp(x->target, account) == 0) {
+		char after[CLI_STATE_MAX];
+
+		account_state(x, account, after, sizeof(after));
+		json_object_set_new(f, "before", audit_str(x->before, strlen(x->before)));
+		json_object_set_new(f, "after", audit_str(after, strlen(after)));
+	}
 	rc = audit_append(x->audit, event, f);
 	json_decref(f);
 	if (rc == -1)
@@ -673,6 +737,20 @@ user_usage(void)
 	       2;
 }
 
+/* user_target - the account a changing `user` command names, or NULL. */
+static const char *
+user_target(const struct cli *c)
+{
+	const char *verb = c->nwords > 1 ? c->words[1] : "";
+
+	if (strcmp(verb, "address") == 0 || strcmp(verb, "2fa") == 0 ||
+	    strcmp(verb, "app-password") == 0)
+		return c->nwords > 3 ? c->words[3] : NULL;
+	if (strcmp(verb, "list") == 0 || strcmp(verb, "show") == 0 || strcmp(verb, "import") == 0)
+		return NULL;
+	return c->nwords > 2 ? c->words[2] : NULL;
+}
+
 int
 cli_user(struct cli *c)
 {
@@ -687,6 +765,9 @@ cli_user(struct cli *c)
 		cli_ctx_close(&x);
 		return 1;
 	}
+	x.target = user_target(c);
+	if (x.target != NULL)
+		account_state(&x, x.target, x.before, sizeof(x.before));
 	if (strcmp(verb, "list") == 0 && c->nwords == 2)
 		rc = store_list(x.st, list_cb, NULL) == 0 ? 0 : cli_say("%s", store_error(x.st));
 	else if (strcmp(verb, "add") == 0 && c->nwords == 3)
@@ -802,6 +883,61 @@ audit_search_cmd(struct cli *c, const struct conf *cf, const char *path)
 	return 0;
 }
 
+/* say_report - a report line on stdout (ok) or stderr. */
+static void
+say_report(const struct buf *out, bool ok)
+{
+	fputs(buf_cstr(out), ok ? stdout : stderr);
+	if (out->len > 0 && out->data[out->len - 1] != '\n')
+		fputc('\n', ok ? stdout : stderr);
+}
+
+/* check_anchor - one anchor (text "seq=N hash=H" or "N:H", from where)
+ * against the log; 0 or 1. */
+static int
+check_anchor(const char *path, const char *text, size_t len, const char *where)
+{
+	char hash[AUDIT_HASH_HEX];
+	struct buf out = BUF_INIT;
+	uint64_t seq;
+	int rc;
+
+	if (audit_anchor_parse(text, len, &seq, hash) == -1)
+		return cli_say("%s: not an anchor (seq=N hash=H, or N:H)", where);
+	rc = audit_anchor_check(path, seq, hash, &out);
+	if (rc == -1 && out.len == 0)
+		buf_addf(&out, "%s: %s", path, strerror(errno));
+	buf_addf(&out, " (%s)", where);
+	say_report(&out, rc == 0);
+	buf_free(&out);
+	return rc == 0 ? 0 : 1;
+}
+
+/* audit_verify_cmd - the hash chain, then the anchors: the last one the
+ * daemon wrote (state_dir/audit.anchor) and --anchor from elsewhere (the
+ * copy of the log line syslog shipped away), which also catch a log cut
+ * short, something the chain alone cannot see. */
+static int
+audit_verify_cmd(struct cli *c, const struct conf *cf, const char *path)
+{
+	char apath[PATH_MAX];
+	struct buf out = BUF_INIT, anchor = BUF_INIT;
+	int rc;
+
+	rc = audit_verify(path, &out) == 0 ? 0 : 1;
+	say_report(&out, rc == 0);
+	buf_free(&out);
+	snprintf(apath, sizeof(apath), "%s/%s", cf->state_dir, AUDIT_ANCHOR_FILE);
+	if (file_read(apath, 4096, &anchor) == 0)
+		rc |= check_anchor(path, anchor.data, anchor.len, AUDIT_ANCHOR_FILE);
+	else if (errno != ENOENT)
+		rc |= cli_say("%s: %s", apath, strerror(errno));
+	buf_free(&anchor);
+	if (c->anchor != NULL)
+		rc |= check_anchor(path, c->anchor, strlen(c->anchor), "--anchor");
+	return rc;
+}
+
 int
 cli_audit(struct cli *c)
 {
@@ -813,7 +949,8 @@ cli_audit(struct cli *c)
 	if (c->nwords != 2 ||
 	    (strcmp(c->words[1], "verify") != 0 && strcmp(c->words[1], "tail") != 0 &&
 	     strcmp(c->words[1], "search") != 0))
-		return cli_say("usage: postern audit verify | tail [-f] | search [--since T] "
+		return cli_say("usage: postern audit verify [--anchor N:HASH] | tail [-f] | "
+			       "search [--since T] "
 			       "[--actor A] [--event E] [--format json|syslog]"),
 		       2;
 	if (cli_ctx_open(&x, c, false) != 0) {
@@ -822,11 +959,7 @@ cli_audit(struct cli *c)
 	}
 	snprintf(path, sizeof(path), "%s/%s", x.cf.state_dir, AUDIT_FILE);
 	if (strcmp(c->words[1], "verify") == 0) {
-		rc = audit_verify(path, &out);
-		fputs(buf_cstr(&out), rc == 0 ? stdout : stderr);
-		if (out.len > 0 && out.data[out.len - 1] != '\n')
-			fputc('\n', rc == 0 ? stdout : stderr);
-		rc = rc == 0 ? 0 : 1;
+		rc = audit_verify_cmd(c, &x.cf, path);
 	} else if (strcmp(c->words[1], "search") == 0) {
 		rc = audit_search_cmd(c, &x.cf, path);
 	} else if (c->follow) {

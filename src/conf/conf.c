@@ -750,14 +750,23 @@ set_bool(struct ctx *c, const struct conf_node *n, void *t)
 	return 0;
 }
 
+/* valid_mail_address - local@host, no more than 254 bytes, nothing that
+ * would need quoting in a header or an SMTP path. */
+static bool
+valid_mail_address(const char *s)
+{
+	const char *at = strrchr(s, '@');
+
+	return at != NULL && at != s && valid_hostname(at + 1) && strlen(s) <= 254 &&
+	       strpbrk(s, " <>\"\\,;") == NULL;
+}
+
 static int
 gu_alert_to(struct ctx *c, const struct conf_node *n, void *t)
 {
 	char **field = t;
-	const char *at = strrchr(n->args[0], '@');
 
-	if (at == NULL || at == n->args[0] || !valid_hostname(at + 1) ||
-	    strlen(n->args[0]) > 254 || strpbrk(n->args[0], " <>\"\\,;") != NULL)
+	if (!valid_mail_address(n->args[0]))
 		return cerr(c, n, "%s: '%s' is not a mail address (like "
 				  "security@example.org)",
 			    n->name, n->args[0]);
@@ -993,6 +1002,252 @@ st_metrics(struct ctx *c, const struct conf_node *n, void *t)
 	return 0;
 }
 
+
+/* Admin roles and the admin API. */
+#define AF(f) offsetof(struct conf_admin, f)
+static const char *const admin_role_names[] = {"none", "auditor", "operator", "admin"};
+
+const char *
+conf_admin_role_name(enum admin_role r)
+{
+	return (size_t)r < nitems(admin_role_names) ? admin_role_names[r] : "none";
+}
+
+static int
+parse_admin_role(const char *s, enum admin_role *r)
+{
+	size_t i;
+
+	for (i = ROLE_AUDITOR; i < nitems(admin_role_names); i++)
+		if (strcmp(s, admin_role_names[i]) == 0) {
+			*r = (enum admin_role)i;
+			return 0;
+		}
+	return -1;
+}
+
+/* valid_principal - a Unix user or group name (or number) as useradd(8)
+ * allows it: [a-z_][a-z0-9_.-]*$?, or digits. */
+static bool
+valid_principal(const char *s)
+{
+	size_t i, len = strlen(s);
+
+	if (len == 0 || len > CONF_PRINCIPAL_MAX)
+		return false;
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (!(islower(ch) || isdigit(ch) || ch == '_' || ch == '.' || ch == '-' ||
+		      isupper(ch) || (ch == '$' && i == len - 1)))
+			return false;
+	}
+	return s[0] != '-' && s[0] != '.';
+}
+
+/* ad_role - `admin|operator|auditor USER|@GROUP...`. */
+static int
+ad_role(struct ctx *c, const struct conf_node *n, void *t)
+{
+	struct conf_admin *a = t;
+	enum admin_role role;
+	size_t i;
+
+	if (parse_admin_role(n->name, &role) == -1)
+		return cerr(c, n, "%s: not a role", n->name);
+	for (i = 0; i < n->nargs; i++) {
+		const char *s = n->args[i];
+		bool group = s[0] == '@';
+		struct conf_principal *p;
+
+		if (!valid_principal(s + group))
+			return cerr(c, n, "%s: '%s' is not a user or @group name or number", n->name,
+				    s);
+		if (a->nprincipals == CONF_PRINCIPALS_MAX)
+			return cerr(c, n, "%s: more than %d users and groups in admin { }", n->name,
+				    CONF_PRINCIPALS_MAX);
+		p = &a->principals[a->nprincipals++];
+		str_copy(p->name, s + group, sizeof(p->name));
+		p->group = group;
+		p->role = role;
+	}
+	return 0;
+}
+
+static int
+ad_api(struct ctx *c, const struct conf_node *n, void *t)
+{
+	struct conf_admin *a = t;
+
+	if (net_parse_hostport(n->args[0], &a->api, &a->api_len) == -1)
+		return cerr(c, n, "api: '%s' is not an address and port (like 127.0.0.1:8443)",
+			    n->args[0]);
+	return 0;
+}
+
+static int
+ad_api_allow(struct ctx *c, const struct conf_node *n, void *t)
+{
+	struct conf_acl *acl = t;
+	size_t i;
+
+	acl->n = 0;
+	for (i = 0; i < n->nargs; i++) {
+		if (acl->n == CONF_ACL_MAX)
+			return cerr(c, n, "api_allow: more than %d networks", CONF_ACL_MAX);
+		if (net_parse_cidr(n->args[i], &acl->net[acl->n]) == -1)
+			return cerr(c, n, "api_allow: '%s' is not a network (like 127.0.0.1/32)",
+				    n->args[i]);
+		acl->n++;
+	}
+	return 0;
+}
+
+static int
+ad_api_account(struct ctx *c, const struct conf_node *n, void *t)
+{
+	struct conf_admin *a = t;
+	struct conf_api_account *x;
+
+	if (strlen(n->args[0]) > CONF_PRINCIPAL_MAX)
+		return cerr(c, n, "api_account: '%s' is too long", n->args[0]);
+	if (parse_admin_role(n->args[1], &(enum admin_role){0}) == -1)
+		return cerr(c, n, "api_account: '%s' is not admin, operator or auditor",
+			    n->args[1]);
+	if (a->napi_accounts == CONF_API_ACCOUNTS_MAX)
+		return cerr(c, n, "api_account: more than %d accounts", CONF_API_ACCOUNTS_MAX);
+	x = &a->api_accounts[a->napi_accounts++];
+	str_copy(x->name, n->args[0], sizeof(x->name));
+	(void)parse_admin_role(n->args[1], &x->role);
+	return 0;
+}
+
+static const struct directive admin_tab[] = {
+	{"admin", 1, CONF_MAX_ARGS, 0, ad_role, 0, 0, NULL},
+	{"operator", 1, CONF_MAX_ARGS, 0, ad_role, 0, 0, NULL},
+	{"auditor", 1, CONF_MAX_ARGS, 0, ad_role, 0, 0, NULL},
+	{"api", 1, 1, 0, ad_api, 0, 0, NULL},
+	{"api_allow", 1, CONF_MAX_ARGS, 0, ad_api_allow, AF(api_allow), 0, NULL},
+	{"api_account", 2, 2, 0, ad_api_account, 0, 0, NULL},
+	{"api_token_ttl", 1, 1, 0, set_duration, AF(api_token_ttl), 60, "a minute"},
+};
+#undef AF
+
+static int
+st_admin(struct ctx *c, const struct conf_node *n, void *t)
+{
+	(void)t;
+	return apply(c, n, admin_tab, nitems(admin_tab), &c->cf->admin);
+}
+
+static const struct directive audit_tab[] = {
+	{"anchor_every", 1, 1, 0, set_duration, offsetof(struct conf_audit, anchor_every), 10,
+	 "ten seconds"},
+};
+
+static int
+st_audit(struct ctx *c, const struct conf_node *n, void *t)
+{
+	(void)t;
+	return apply(c, n, audit_tab, nitems(audit_tab), &c->cf->audit);
+}
+
+/* The check block: when `postern check` runs by itself, and who reads it. */
+static int
+ck_mail_to(struct ctx *c, const struct conf_node *n, void *t)
+{
+	struct conf_check *k = t;
+	size_t i;
+
+	for (i = 0; i < n->nargs; i++) {
+		if (!valid_mail_address(n->args[i]))
+			return cerr(c, n, "mail_to: '%s' is not a mail address (like "
+					  "security@example.org)",
+				    n->args[i]);
+		if (k->nmail_to == CONF_CHECK_MAIL_TO_MAX)
+			return cerr(c, n, "mail_to: more than %d addresses", CONF_CHECK_MAIL_TO_MAX);
+		k->mail_to[k->nmail_to++] = xstrdup(n->args[i]);
+	}
+	return 0;
+}
+
+static const struct directive check_tab[] = {
+	{"every", 1, 1, 0, set_duration, offsetof(struct conf_check, every), CONF_CHECK_EVERY_MIN,
+	 "a check probes the listeners and looks up DNS: 1h at the most often"},
+	{"mail_to", 1, CONF_MAX_ARGS, 0, ck_mail_to, 0, 0, NULL},
+};
+
+static int
+st_check(struct ctx *c, const struct conf_node *n, void *t)
+{
+	struct conf_check *k = &c->cf->check;
+
+	(void)t;
+	if (apply(c, n, check_tab, nitems(check_tab), k) == -1)
+		return -1;
+	if (k->nmail_to == 0)
+		return cerr(c, n, "check: add 'mail_to ADDRESS' (who gets the report)");
+	if (k->every == 0)
+		k->every = CONF_CHECK_EVERY_DEFAULT;
+	return 0;
+}
+
+/* The backup block. */
+
+/* bk_every - a duration, or `off`. */
+static int
+bk_every(struct ctx *c, const struct conf_node *n, void *t)
+{
+	uint64_t *every = t;
+
+	if (strcmp(n->args[0], "off") == 0) {
+		*every = 0;
+		return 0;
+	}
+	if (set_duration(c, n, t) == -1)
+		return -1;
+	if (*every < CONF_BACKUP_EVERY_MIN)
+		return cerr(c, n, "every: at least %ds (or off)", CONF_BACKUP_EVERY_MIN);
+	return 0;
+}
+
+#define BF(f) offsetof(struct conf_backup, f)
+static const struct directive backup_tab[] = {
+	{"dir", 1, 1, 0, set_abs_path, BF(dir), 0, NULL},
+	{"every", 1, 1, 0, bk_every, BF(every), 0, NULL},
+	{"keep", 1, 1, 0, set_count, BF(keep), 1, "a backup that is deleted at once is none"},
+	{"key_file", 1, 1, 0, set_abs_path, BF(key_file), 0, NULL},
+	{"passphrase_file", 1, 1, 0, set_abs_path, BF(passphrase_file), 0, NULL},
+};
+#undef BF
+
+/* st_backup - the block, and what its directives need of each other. */
+static int
+st_backup(struct ctx *c, const struct conf_node *n, void *t)
+{
+	struct conf_backup *b = &c->cf->backup;
+
+	(void)t;
+	if (apply(c, n, backup_tab, nitems(backup_tab), b) == -1)
+		return -1;
+	if (b->key_file != NULL && b->passphrase_file != NULL)
+		return cerr(c, n, "backup: key_file or passphrase_file, not both");
+	if (b->every > 0 && b->dir == NULL)
+		return cerr(c, n, "backup: 'every' needs 'dir' (where the backups go)");
+	if (b->every > 0 && b->key_file == NULL && b->passphrase_file == NULL)
+		return cerr(c, n, "backup: 'every' needs 'key_file' or 'passphrase_file' (backups "
+				  "are always encrypted)");
+	return 0;
+}
+
+static void
+backup_free(struct conf_backup *b)
+{
+	free(b->dir);
+	free(b->key_file);
+	free(b->passphrase_file);
+}
+
 static const struct directive top_tab[] = {
 	{"hostname", 1, 1, 0, st_hostname, 0, 0, NULL},
 	{"state_dir", 1, 1, 0, st_state_dir, 0, 0, NULL},
@@ -1010,6 +1265,10 @@ static const struct directive top_tab[] = {
 	{"guard", 0, 0, 1, st_guard, 0, 0, NULL},
 	{"mailauth", 0, 0, 1, st_mailauth, 0, 0, NULL},
 	{"metrics", 1, 1, 0, st_metrics, 0, 0, NULL},
+	{"check", 0, 0, 1, st_check, 0, 0, NULL},
+	{"backup", 0, 0, 1, st_backup, 0, 0, NULL},
+	{"admin", 0, 0, 1, st_admin, 0, 0, NULL},
+	{"audit", 0, 0, 1, st_audit, 0, 0, NULL},
 };
 
 /* apply - store each child of parent through the matching table row. */
@@ -1100,6 +1359,11 @@ conf_defaults(struct conf *cf)
 	cf->auth.totp_window = 1;
 	cf->auth.scram_iterations = 50000;
 	cf->guard.enabled = true;
+	cf->admin.api_token_ttl = 15 * 60;
+	(void)net_parse_cidr("127.0.0.0/8", &cf->admin.api_allow.net[0]);
+	(void)net_parse_cidr("::1/128", &cf->admin.api_allow.net[1]);
+	cf->admin.api_allow.n = 2;
+	cf->audit.anchor_every = 3600;
 	cf->guard.window = 600;
 	cf->guard.ip_failures = 5;
 	cf->guard.net_failures = 20;
@@ -1125,6 +1389,7 @@ conf_defaults(struct conf *cf)
 	cf->guard.notify_users = true;
 	cf->guard.dnsbl_threshold = 1;
 	cf->guard.dnsbl_timeout = 10;
+	cf->backup.keep = 7;
 }
 
 /* validate_listener_tls - defaults and the rule that submission is
@@ -1220,6 +1485,11 @@ conf_validate(struct ctx *c)
 		return -1;
 	if (cf->has_smarthost)
 		cf->smarthost.tls = cf->tls.relay_policy;
+	if (cf->admin.api_len > 0 && cf->tls.ncerts == 0)
+		return cerr(c, NULL, "admin: the api listener needs a certificate (tls { cert; key })");
+	if (cf->admin.api_len > 0 && cf->admin.napi_accounts == 0)
+		return cerr(c, NULL,
+			    "admin: the api listener needs at least one api_account NAME ROLE");
 	for (i = 0; i < cf->nlisteners; i++)
 		if (validate_listener_tls(c, &cf->listeners[i]) == -1)
 			return -1;
@@ -1280,6 +1550,16 @@ conf_load(const char *path, struct conf *cf, char *err, size_t errsz)
 	return rc;
 }
 
+static void
+check_free(struct conf_check *k)
+{
+	size_t i;
+
+	for (i = 0; i < k->nmail_to; i++)
+		free(k->mail_to[i]);
+	k->nmail_to = 0;
+}
+
 void
 conf_free(struct conf *cf)
 {
@@ -1303,6 +1583,8 @@ conf_free(struct conf *cf)
 	free(cf->mailauth.psl);
 	free(cf->mailauth.dmarc_report_from);
 	free(cf->mailauth.dmarc_report_org);
+	check_free(&cf->check);
+	backup_free(&cf->backup);
 	memset(cf, 0, sizeof(*cf));
 }
 
@@ -1392,6 +1674,41 @@ dump_nets(struct buf *out, const char *indent, const char *name, const struct ci
 	for (i = 0; i < n; i++)
 		buf_addf(out, " %s", net_cidr_format(&nets[i], net, sizeof(net)));
 	buf_adds(out, "\n");
+}
+
+/* dump_admin - the roles, the admin API and the audit anchors. */
+static void
+dump_admin(const struct conf *cf, struct buf *out)
+{
+	const struct conf_admin *a = &cf->admin;
+	char addr[NET_ADDRSTRLEN + 8];
+	enum admin_role r;
+	size_t i;
+
+	buf_adds(out, "admin {\n");
+	for (r = ROLE_AUDITOR; r <= ROLE_ADMIN; r++) {
+		bool any = false;
+
+		for (i = 0; i < a->nprincipals; i++) {
+			if (a->principals[i].role != r)
+				continue;
+			buf_addf(out, "%s%s%s", any ? " " : "\t", any ? "" : conf_admin_role_name(r),
+				 any ? "" : " ");
+			buf_addf(out, "%s%s", a->principals[i].group ? "@" : "", a->principals[i].name);
+			any = true;
+		}
+		if (any)
+			buf_adds(out, "\n");
+	}
+	if (a->api_len > 0)
+		buf_addf(out, "\tapi %s\n",
+			 net_format((const struct sockaddr *)&a->api, addr, sizeof(addr)));
+	dump_nets(out, "\t", "api_allow", a->api_allow.net, a->api_allow.n);
+	for (i = 0; i < a->napi_accounts; i++)
+		buf_addf(out, "\tapi_account %s %s\n", a->api_accounts[i].name,
+			 conf_admin_role_name(a->api_accounts[i].role));
+	buf_addf(out, "\tapi_token_ttl %ju\n}\naudit {\n\tanchor_every %ju\n}\n",
+		 (uintmax_t)a->api_token_ttl, (uintmax_t)cf->audit.anchor_every);
 }
 
 /* dump_dnsbl - one list as `dnsbl` or `dnswl` with its codes. */
@@ -1485,6 +1802,29 @@ dump_mailauth(const struct conf *cf, struct buf *out)
 }
 
 static void
+dump_backup(const struct conf_backup *b, struct buf *out)
+{
+	if (b->every > 0)
+		buf_addf(out, "backup {\n\tevery %jus\n", (uintmax_t)b->every);
+	else
+		buf_adds(out, "backup {\n\tevery off\n");
+	buf_addf(out, "\tkeep %ju\n", (uintmax_t)b->keep);
+	if (b->dir != NULL) {
+		buf_adds(out, "\tdir ");
+		dump_word(out, b->dir, "\n");
+	}
+	if (b->key_file != NULL) {
+		buf_adds(out, "\tkey_file ");
+		dump_word(out, b->key_file, "\n");
+	}
+	if (b->passphrase_file != NULL) {
+		buf_adds(out, "\tpassphrase_file ");
+		dump_word(out, b->passphrase_file, "\n");
+	}
+	buf_adds(out, "}\n");
+}
+
+static void
 dump_domain(const struct conf_domain *d, struct buf *out)
 {
 	size_t j;
@@ -1502,6 +1842,20 @@ dump_domain(const struct conf_domain *d, struct buf *out)
 		buf_adds(out, "\n");
 	}
 	buf_adds(out, "}\n");
+}
+
+/* dump_check - the check block, when the check is scheduled. */
+static void
+dump_check(const struct conf_check *k, struct buf *out)
+{
+	size_t i;
+
+	if (k->every == 0)
+		return;
+	buf_addf(out, "check {\n\tevery %jus\n\tmail_to", (uintmax_t)k->every);
+	for (i = 0; i < k->nmail_to; i++)
+		buf_addf(out, " %s", k->mail_to[i]);
+	buf_adds(out, "\n}\n");
 }
 
 void
@@ -1607,6 +1961,9 @@ conf_dump(const struct conf *cf, struct buf *out)
 		 (uintmax_t)q->reply_timeout, (uintmax_t)q->idle_reuse);
 	dump_guard(&cf->guard, out);
 	dump_mailauth(cf, out);
+	dump_check(&cf->check, out);
+	dump_backup(&cf->backup, out);
+	dump_admin(cf, out);
 	if (cf->metrics_len > 0) {
 		char m[NET_ADDRSTRLEN + 8];
 

@@ -203,6 +203,66 @@ struct conf_guard {
 	char *store;	     /* "redis://host:port[/db]" shared by gateways, NULL: local */
 };
 
+/* Admin roles (see src/admin/role.h for what each may do). */
+enum admin_role { ROLE_NONE = 0, ROLE_AUDITOR, ROLE_OPERATOR, ROLE_ADMIN };
+
+#define CONF_PRINCIPALS_MAX 64
+#define CONF_PRINCIPAL_MAX 64
+#define CONF_API_ACCOUNTS_MAX 64
+
+/* A local caller mapped to a role: a Unix user or, with group, a group;
+ * by name or number. Names are looked up when a caller connects (children
+ * parse the config inside a chroot, where there is no /etc/passwd). */
+struct conf_principal {
+	char name[CONF_PRINCIPAL_MAX + 1];
+	bool group;
+	enum admin_role role;
+};
+
+/* An account of the account store allowed into the admin API. */
+struct conf_api_account {
+	char name[CONF_PRINCIPAL_MAX + 1];
+	enum admin_role role;
+};
+
+/* admin { }: who may administer the gateway, and the HTTPS admin API. */
+struct conf_admin {
+	struct conf_principal principals[CONF_PRINCIPALS_MAX];
+	size_t nprincipals;
+	struct sockaddr_storage api; /* api_len 0: no API listener */
+	socklen_t api_len;
+	struct conf_acl api_allow;   /* default: loopback */
+	struct conf_api_account api_accounts[CONF_API_ACCOUNTS_MAX];
+	size_t napi_accounts;
+	uint64_t api_token_ttl;	     /* seconds */
+};
+
+/* The scheduled self-audit (the `check` block): the queue process runs
+ * `postern check` every `every` seconds and mails the report to mail_to. */
+#define CONF_CHECK_MAIL_TO_MAX 8
+#define CONF_CHECK_EVERY_MIN 3600 /* it probes listeners and looks up DNS */
+#define CONF_CHECK_EVERY_DEFAULT 86400
+struct conf_check {
+	uint64_t every; /* seconds; 0: not scheduled */
+	char *mail_to[CONF_CHECK_MAIL_TO_MAX];
+	size_t nmail_to;
+};
+
+/* audit { }: the audit log's anchors. */
+struct conf_audit {
+	uint64_t anchor_every; /* seconds between chain-head anchors */
+};
+
+/* Encrypted backups (the `backup` block). */
+#define CONF_BACKUP_EVERY_MIN 60 /* seconds: a schedule tighter than this is a mistake */
+struct conf_backup {
+	char *dir;	       /* where `postern backup --scheduled` writes; NULL: nowhere */
+	uint64_t every;	       /* seconds between scheduled backups; 0: none */
+	uint64_t keep;	       /* scheduled backups kept in dir (the oldest go) */
+	char *key_file;	       /* a key made by `postern backup keygen`, or NULL */
+	char *passphrase_file; /* a passphrase on the file's first line, or NULL */
+};
+
 struct conf {
 	int refs; /* conf_ref/conf_unref count; 0 for an unshared conf */
 	char *path;
@@ -227,6 +287,10 @@ struct conf {
 	struct conf_auth auth;
 	struct conf_guard guard;
 	struct conf_mailauth mailauth;
+	struct conf_backup backup;
+	struct conf_admin admin;
+	struct conf_audit audit;
+	struct conf_check check;
 	/* Prometheus metrics over HTTP; metrics_len 0: off */
 	struct sockaddr_storage metrics;
 	socklen_t metrics_len;
@@ -266,5 +330,7 @@ void conf_dump(const struct conf *cf, struct buf *out);
 const char *conf_role_name(enum listen_role role);
 const char *conf_listen_tls_name(enum listen_tls t);
 const char *conf_tls_policy_name(enum tls_policy p);
+/* conf_role_name - "admin", "operator", "auditor" or "none". */
+const char *conf_admin_role_name(enum admin_role r);
 
 #endif

@@ -49,6 +49,7 @@ struct httpd {
 	struct httpd_new_conn *pending;
 	httpd_render render;
 	void *arg;
+	struct httpd_opts o;
 	unsigned nconns; /* open connections, counted by bevcb and closecb */
 	bool paused;	 /* the listener is disabled: HTTPD_MAX_CONNS are open */
 	bool freeing;
@@ -61,9 +62,9 @@ slot_release(struct httpd *h)
 	if (h->nconns == 0)
 		log_bug("httpd: connection count underflow");
 	h->nconns--;
-	if (h->paused && !h->freeing && h->nconns < HTTPD_MAX_CONNS) {
+	if (h->paused && !h->freeing && h->nconns < h->o.max_conns) {
 		if (evconnlistener_enable(h->lev) == -1)
-			log_warnx("httpd: cannot resume the metrics listener");
+			log_warnx("httpd: cannot resume the %s listener", h->o.what);
 		h->paused = false;
 	}
 }
@@ -72,9 +73,13 @@ slot_release(struct httpd *h)
 static void
 on_conn_closed(struct evhttp_connection *evcon, void *arg)
 {
+	struct httpd *h = arg;
+
 	/* once only, whatever evhttp does after this */
 	evhttp_connection_set_closecb(evcon, NULL, NULL);
-	slot_release(arg);
+	if (h->o.closed != NULL)
+		h->o.closed(evcon, h->o.arg);
+	slot_release(h);
 }
 
 static void
@@ -124,7 +129,8 @@ on_new_conn(struct event_base *base, void *arg)
 	struct httpd_new_conn *nc = xcalloc(1, sizeof(*nc));
 
 	nc->h = h;
-	nc->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	nc->bev = h->o.make_bev != NULL ? h->o.make_bev(base, h->o.arg)
+					: bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 	nc->ev = event_new(base, -1, 0, on_adopt, nc);
 	if (nc->bev == NULL || nc->ev == NULL)
 		log_fatalx("httpd: cannot allocate a connection");
@@ -134,9 +140,9 @@ on_new_conn(struct event_base *base, void *arg)
 	event_active(nc->ev, EV_TIMEOUT, 1);
 	nc->next = h->pending;
 	h->pending = nc;
-	if (++h->nconns >= HTTPD_MAX_CONNS && !h->paused) {
+	if (++h->nconns >= h->o.max_conns && !h->paused) {
 		if (evconnlistener_disable(h->lev) == -1)
-			log_warnx("httpd: cannot pause the metrics listener");
+			log_warnx("httpd: cannot pause the %s listener", h->o.what);
 		h->paused = true;
 	}
 	return nc->bev;
@@ -164,7 +170,7 @@ is_metrics_path(struct evhttp_request *req)
 }
 
 static void
-on_request(struct evhttp_request *req, void *arg)
+on_metrics(struct evhttp_request *req, void *arg)
 {
 	struct httpd *h = arg;
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
@@ -194,30 +200,40 @@ on_request(struct evhttp_request *req, void *arg)
 	buf_free(&text);
 }
 
+static void
+on_request(struct evhttp_request *req, void *arg)
+{
+	struct httpd *h = arg;
+
+	if (h->o.handle != NULL)
+		h->o.handle(req, h->o.arg);
+	else
+		on_metrics(req, h);
+}
+
 struct httpd *
-httpd_new(struct event_base *base, int fd, httpd_render render, void *arg)
+httpd_new_opts(struct event_base *base, int fd, const struct httpd_opts *o)
 {
 	struct evhttp_bound_socket *bound;
 	struct httpd *h;
 
 	/* evconnlistener accepts in a loop until EAGAIN */
 	if (evutil_make_socket_nonblocking(fd) == -1) {
-		log_warn("httpd: cannot serve the metrics listener");
+		log_warn("httpd: cannot serve the %s listener", o->what);
 		close(fd);
 		return NULL;
 	}
 	h = xcalloc(1, sizeof(*h));
 	h->base = base;
-	h->render = render;
-	h->arg = arg;
+	h->o = *o;
 	h->http = evhttp_new(base);
 	if (h->http == NULL) {
 		close(fd);
 		goto fail;
 	}
-	evhttp_set_max_headers_size(h->http, HTTPD_MAX_HEADERS);
-	evhttp_set_max_body_size(h->http, HTTPD_MAX_BODY);
-	evhttp_set_timeout(h->http, HTTPD_TIMEOUT);
+	evhttp_set_max_headers_size(h->http, (ev_ssize_t)o->max_headers);
+	evhttp_set_max_body_size(h->http, (ev_ssize_t)o->max_body);
+	evhttp_set_timeout(h->http, o->timeout);
 	/* Every method reaches on_request, which answers 405; evhttp itself
 	 * would answer 501 to the ones it was not told about. */
 	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
@@ -235,9 +251,23 @@ httpd_new(struct event_base *base, int fd, httpd_render render, void *arg)
 	h->lev = evhttp_bound_socket_get_listener(bound);
 	return h;
 fail:
-	log_warnx("httpd: cannot serve the metrics listener");
+	log_warnx("httpd: cannot serve the %s listener", o->what);
 	httpd_free(h);
 	return NULL;
+}
+
+struct httpd *
+httpd_new(struct event_base *base, int fd, httpd_render render, void *arg)
+{
+	struct httpd_opts o = {NULL, NULL, NULL, NULL, HTTPD_MAX_CONNS, HTTPD_MAX_HEADERS,
+			       HTTPD_MAX_BODY, HTTPD_TIMEOUT, "metrics"};
+	struct httpd *h = httpd_new_opts(base, fd, &o);
+
+	if (h != NULL) {
+		h->render = render;
+		h->arg = arg;
+	}
+	return h;
 }
 
 void

@@ -41,7 +41,27 @@
 #define HTTPD_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 struct event_base;
+struct bufferevent;
+struct evhttp_request;
+struct evhttp_connection;
 struct httpd;
+
+/* For other servers than the metrics one (the admin API): who answers,
+ * how connections are made (TLS) and the limits. */
+struct httpd_opts {
+	/* every request; may answer later (evhttp_send_reply) unless closed
+	 * is called for its connection first */
+	void (*handle)(struct evhttp_request *req, void *arg);
+	/* the bufferevent of a new connection (fd -1: evhttp sets it) */
+	struct bufferevent *(*make_bev)(struct event_base *base, void *arg);
+	/* a connection is going away: drop every request of it */
+	void (*closed)(struct evhttp_connection *evcon, void *arg);
+	void *arg;
+	unsigned max_conns;
+	size_t max_headers, max_body;
+	int timeout; /* seconds */
+	const char *what; /* for log lines: "metrics", "admin API" */
+};
 
 /* httpd_render - append the exposition text to out (an empty buffer). */
 typedef void (*httpd_render)(void *arg, struct buf *out);
@@ -50,6 +70,8 @@ typedef void (*httpd_render)(void *arg, struct buf *out);
  * owned by the httpd from now on, also when NULL (an evhttp failure) is
  * returned. render is called once per GET with arg. */
 struct httpd *httpd_new(struct event_base *base, int fd, httpd_render render, void *arg);
+/* httpd_new_opts - the same for another server, as o says (copied). */
+struct httpd *httpd_new_opts(struct event_base *base, int fd, const struct httpd_opts *o);
 /* httpd_set_timeout - seconds of inactivity before a connection is closed
  * (HTTPD_TIMEOUT by default); for connections accepted from now on. */
 void httpd_set_timeout(struct httpd *h, int seconds);

@@ -52,11 +52,14 @@ ehlo_keyword(struct smtp_reply *r, const char *p, size_t n)
 		{"SMTPUTF8", EXT_SMTPUTF8},	{"SIZE", EXT_SIZE},
 		{"DSN", EXT_DSN},		{"STARTTLS", EXT_STARTTLS},
 		{"CHUNKING", EXT_CHUNKING},	{"ENHANCEDSTATUSCODES", EXT_ENHANCEDSTATUSCODES},
+		{"AUTH", EXT_AUTH},
 	};
 	size_t klen = 0, i;
 
 	while (klen < n && p[klen] != ' ')
 		klen++;
+	if (n >= 5 && strncasecmp(p, "AUTH=", 5) == 0)
+		r->ext |= EXT_AUTH; /* what some servers sent before RFC 4954 */
 	for (i = 0; i < nitems(kws); i++) {
 		if (strlen(kws[i].kw) != klen || strncasecmp(kws[i].kw, p, klen) != 0)
 			continue;

@@ -28,6 +28,7 @@
 #define EXT_STARTTLS 0x20
 #define EXT_CHUNKING 0x40
 #define EXT_ENHANCEDSTATUSCODES 0x80
+#define EXT_AUTH 0x100 /* AUTH, or the pre-RFC 4954 "AUTH=" form */
 
 struct smtp_reply {
 	int code;	   /* 200..599 once complete */

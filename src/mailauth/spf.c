@@ -818,8 +818,10 @@ void
 spf_check_start(struct spf_check *c)
 {
 	c->depth = -1;
-	if (!valid_name(c->sender_dom, true)) {
-		/* 4.3: malformed or single-label domain */
+	if (c->sender_dom[0] == '[' || !valid_name(c->sender_dom, true)) {
+		/* 4.3: malformed or single-label domain; an address literal
+		 * (a HELO of "[192.0.2.1]", RFC 5321 4.1.3) is not a domain
+		 * and is never looked up */
 		c->depth = 0;
 		c->fr[0] = xmalloc(sizeof(struct frame));
 		str_copy(c->fr[0]->domain, "", sizeof(c->fr[0]->domain));

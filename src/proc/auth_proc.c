@@ -9,6 +9,7 @@
  */
 #include <event2/event.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,7 +138,7 @@ do_begin(struct auth_proc *ap, struct ipc_msg *m)
 	cb = ipc_get_data(m, &cblen);
 	plus = ipc_get_u8(m);
 	ipc_end(m);
-	if (mech < MECH_PLAIN || mech > MECH_SCRAM_PLUS || len > SASL_MAX || has > 1 ||
+	if (mech < MECH_PLAIN || mech > MECH_ADMIN || len > SASL_MAX || has > 1 ||
 	    plus > 1 || (cblen != 0 && cblen != 32) || (mech == MECH_SCRAM_PLUS) != (cblen != 0))
 		log_bug("auth: bad AUTH_BEGIN from %s", m->peer);
 	authd_begin(ap->authd, sid, (enum auth_mech)mech, ip, tls != 0, data, len, has != 0, cb,
@@ -248,6 +249,8 @@ auth_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user 
 	ap->authd = authd_new(ap->base, cf, &ap_ops, ap, err, sizeof(err));
 	if (ap->authd == NULL)
 		log_fatalx("auth: %s", err);
+	authd_set_api_key(ap->authd, fds->api_key);
+	sodium_memzero(fds->api_key, sizeof(fds->api_key));
 	ap->parent = ipc_new(ap->base, fds->parent, "parent", on_parent, ap);
 	ap->smtp = ipc_new(ap->base, fds->peer, "smtp", on_smtp, ap);
 	if (cf->metrics_len > 0) {

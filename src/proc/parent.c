@@ -18,6 +18,7 @@
  * STANDARDS: sd_notify(3) for the notifications.
  */
 #include <errno.h>
+#include <sodium.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -64,6 +65,8 @@ struct parent {
 	struct privsep_user pu;
 	int *lfds;	 /* listening sockets, one per cf->listeners */
 	int metrics_fd;	 /* listening metrics socket (bound at start only), or -1 */
+	int api_fd;	 /* listening admin API socket (bound at start only), or -1 */
+	uint8_t api_key[32]; /* seals admin API tokens; wiped once handed out */
 	int control_fd;
 	int lock_fd;
 	struct child smtp, queue, auth;
@@ -203,7 +206,9 @@ bind_control(struct parent *p)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return -1;
-	old = umask(0177);
+	/* Anyone local may connect: the queue process asks the kernel who
+	 * the caller is and maps that to a role (admin { }). */
+	old = umask(0111);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 || listen(fd, 16) == -1) {
 		umask(old);
 		log_warn("cannot bind the control socket %s", sun.sun_path);
@@ -593,15 +598,22 @@ start_child(struct parent *p, enum child_kind kind, int child_end, int peer_end,
 	fds.peer = peer_end;
 	fds.auth = auth_end;
 	fds.metrics = -1;
+	fds.api = -1;
 	if (kind == CHILD_SMTP) {
+		sodium_memzero(p->api_key, sizeof(p->api_key));
 		close(p->control_fd);
 		fds.listeners = p->lfds;
 		fds.control = -1;
 		fds.metrics = p->metrics_fd;
+		fds.api = p->api_fd;
 		smtp_proc_main(p->cf, &fds, &p->pu, &p->certs);
 	}
+	memcpy(fds.api_key, p->api_key, sizeof(fds.api_key));
+	sodium_memzero(p->api_key, sizeof(p->api_key));
 	if (p->metrics_fd != -1)
 		close(p->metrics_fd);
+	if (p->api_fd != -1)
+		close(p->api_fd);
 	close_fds(p->lfds, p->cf->nlisteners);
 	tls_certs_free(&p->certs);
 	if (kind == CHILD_AUTH) {
@@ -610,6 +622,30 @@ start_child(struct parent *p, enum child_kind kind, int child_end, int peer_end,
 	}
 	fds.control = p->control_fd;
 	queue_proc_main(p->cf, &fds, &p->pu);
+}
+
+/* bind_api - the admin API listener, when configured, and the key that
+ * seals its tokens. */
+static int
+bind_api(struct parent *p)
+{
+	char m[NET_ADDRSTRLEN + 8];
+
+	p->api_fd = -1;
+	if (sodium_init() == -1)
+		return -1;
+	randombytes_buf(p->api_key, sizeof(p->api_key));
+	if (p->cf->admin.api_len == 0)
+		return 0;
+	net_format((struct sockaddr *)&p->cf->admin.api, m, sizeof(m));
+	p->api_fd = net_listen((struct sockaddr *)&p->cf->admin.api, p->cf->admin.api_len,
+			       HTTPD_BACKLOG);
+	if (p->api_fd == -1) {
+		fprintf(stderr, "postern: admin api %s: %s\n", m, strerror(errno));
+		return -1;
+	}
+	log_info("parent admin API on https://%s/api/v1/", m);
+	return 0;
 }
 
 static int
@@ -627,9 +663,12 @@ setup(struct parent *p, const char *path)
 	p->smtp.name = "smtp";
 	p->queue.name = "queue";
 	p->auth.name = "auth";
-	str_copy(p->path, path, sizeof(p->path));
+	/* Absolute, so that reloads and the commands the queue process runs
+	 * for admins (proc/job.c) find the same file whatever their cwd. */
+	if (realpath(path, p->path) == NULL)
+		str_copy(p->path, path, sizeof(p->path));
 	if (conf_read_file(path, &p->text, err, sizeof(err)) == -1 ||
-	    (p->cf = conf_new_shared(path, buf_cstr(&p->text), p->text.len, err, sizeof(err))) ==
+	    (p->cf = conf_new_shared(p->path, buf_cstr(&p->text), p->text.len, err, sizeof(err))) ==
 		    NULL) {
 		fprintf(stderr, "postern: %s\n", err);
 		return -1;
@@ -669,7 +708,7 @@ setup(struct parent *p, const char *path)
 		}
 		log_info("parent metrics on http://%s/metrics", m);
 	}
-	return 0;
+	return bind_api(p);
 }
 
 int
@@ -720,6 +759,10 @@ parent_main(const char *path, bool debug)
 	if (p->metrics_fd != -1)
 		close(p->metrics_fd);
 	p->metrics_fd = -1;
+	if (p->api_fd != -1)
+		close(p->api_fd);
+	p->api_fd = -1;
+	sodium_memzero(p->api_key, sizeof(p->api_key));
 	forget_keys(&p->certs);
 	p->base = event_base_new();
 	if (p->base == NULL)

@@ -13,6 +13,7 @@
 #define POSTERN_PROCS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "conf/conf.h"
@@ -26,6 +27,10 @@ struct proc_fds {
 	int *listeners; /* smtp: one per cf->listeners, in order */
 	int control;	/* queue: the listening control socket */
 	int metrics;	/* smtp: the listening metrics socket, or -1 */
+	int api;	/* smtp: the listening admin API socket, or -1 */
+	/* auth and queue: the key sealing admin API tokens (made by the
+	 * parent at each start; the smtp process never has it) */
+	uint8_t api_key[32];
 };
 
 struct tls_certs;

@@ -54,7 +54,10 @@ enum imsg_type {
 	IMSG_NOTICE,
 	IMSG_METRICS,
 	IMSG_DMARC_EVAL, /* smtp -> queue: one evaluation for the reports */
-	IMSG_READY,	 /* a child -> parent: up, or running the config just sent */
+	IMSG_ADMIN_RUN,	   /* smtp -> queue: an admin API request with its token */
+	IMSG_ADMIN_RESULT, /* queue -> smtp: its HTTP status and JSON body (an fd) */
+	IMSG_ADMIN_LOGOUT, /* smtp -> queue: a token to end now */
+	IMSG_READY,	   /* a child -> parent: up, or running the config just sent */
 };
 
 void proto_add_envelope(struct ipc_out *out, const struct envelope *env);

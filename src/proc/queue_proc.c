@@ -10,22 +10,28 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "dns/dns.h"
+#include "lib/file.h"
 #include "lib/ipc.h"
 #include "mail/notice.h"
 #include "mail/syntax.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/util.h"
+#include "admin/api.h"
+#include "admin/token.h"
 #include "proc/control.h"
 #include "proc/procs.h"
+#include "proc/tasks.h"
 #include "proc/proto.h"
 #include "queue/dmarcrep.h"
 #include "queue/queue.h"
@@ -38,6 +44,7 @@ struct queue_proc {
 	struct ipc *smtp;
 	struct queue q;
 	struct control *control;
+	struct tasks *tasks; /* scheduled backups and self-audits */
 };
 
 static struct queue_proc qp_global;
@@ -119,6 +126,63 @@ do_commit(struct queue_proc *qp, struct ipc_msg *m)
 	queue_commit(&qp->q, id, size, &opts, on_committed, ctx);
 }
 
+/* An admin API answer goes back in an anonymous file: it can be larger
+ * than an IPC message. */
+struct admin_run {
+	struct queue_proc *qp;
+	uint64_t rid;
+};
+
+static void
+on_admin_done(unsigned http, struct buf *body, void *arg)
+{
+	struct admin_run *r = arg;
+	struct ipc_out out;
+	int fd = memfd_create("postern-api-answer", MFD_CLOEXEC);
+
+	if (fd != -1 && (write_all(fd, body->data, body->len) == -1 || lseek(fd, 0, SEEK_SET) == -1)) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd == -1) {
+		log_warn("queue admin-answer-lost rid=%llx", (unsigned long long)r->rid);
+		fd = memfd_create("postern-api-answer", MFD_CLOEXEC); /* empty: a 500 */
+		if (fd == -1)
+			log_fatal("memfd_create");
+		http = 500;
+	}
+	if (r->qp->smtp != NULL) {
+		ipc_begin(&out, IMSG_ADMIN_RESULT);
+		ipc_add_u64(&out, r->rid);
+		ipc_add_u32(&out, http);
+		ipc_add_fd(&out, fd);
+		ipc_send(r->qp->smtp, &out);
+	} else {
+		close(fd);
+	}
+	free(r);
+}
+
+static void
+do_admin_run(struct queue_proc *qp, struct ipc_msg *m)
+{
+	char token[TOKEN_MAX + 1], ip[TOKEN_IP_MAX + 1];
+	struct admin_run *r = xcalloc(1, sizeof(*r));
+	const void *body;
+	size_t len;
+
+	r->qp = qp;
+	r->rid = ipc_get_u64(m);
+	ipc_get_strbuf(m, token, sizeof(token));
+	ipc_get_strbuf(m, ip, sizeof(ip));
+	body = ipc_get_data(m, &len);
+	ipc_end(m);
+	if (len > API_MAX_BODY)
+		log_bug("queue: oversized ADMIN_RUN from %s", m->peer);
+	control_api_run(qp->control, token, ip, body, len, on_admin_done, r);
+	sodium_memzero(token, sizeof(token));
+}
+
 static void
 on_smtp(struct ipc *ipc, struct ipc_msg *m, void *arg)
 {
@@ -145,6 +209,19 @@ on_smtp(struct ipc *ipc, struct ipc_msg *m, void *arg)
 		ipc_end(m);
 		queue_abort(&qp->q, id);
 		break;
+	case IMSG_ADMIN_RUN:
+		do_admin_run(qp, m);
+		break;
+	case IMSG_ADMIN_LOGOUT: {
+		char token[TOKEN_MAX + 1], ip[TOKEN_IP_MAX + 1];
+
+		ipc_get_strbuf(m, token, sizeof(token));
+		ipc_get_strbuf(m, ip, sizeof(ip));
+		ipc_end(m);
+		control_api_logout(qp->control, token, ip);
+		sodium_memzero(token, sizeof(token));
+		break;
+	}
 	case IMSG_DMARC_EVAL: {
 		struct dmarc_eval e;
 
@@ -166,6 +243,7 @@ on_conf(struct queue_proc *qp, struct ipc_msg *m)
 	conf_unref(qp->cf);
 	qp->cf = cf;
 	queue_set_conf(&qp->q, cf);
+	tasks_set_conf(qp->tasks, cf);
 	log_set_level(cf->log_debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
 	log_info("queue reloaded");
 	proto_send_ready(qp->parent);
@@ -177,6 +255,7 @@ queue_finish_stop(struct queue_proc *qp)
 	struct ipc_out out;
 
 	control_free(qp->control);
+	tasks_free(qp->tasks);
 	queue_free(&qp->q);
 	log_info("queue stopped");
 	ipc_begin(&out, IMSG_STOPPED);
@@ -188,26 +267,21 @@ queue_finish_stop(struct queue_proc *qp)
 /* on_notice - a mail of our own (a guard alert or a user notice), passed
  * on by the parent from the auth process: composed here and queued with
  * the null sender, so that a failure never bounces back (RFC 3834). */
+/* send_notice - a mail of ours to one address, composed and queued. */
 static void
-on_notice(struct queue_proc *qp, struct ipc_msg *m)
+send_notice(struct queue_proc *qp, const char *to, const char *subject, const char *text)
 {
-	char to[SMTP_PATH_MAX + 1], subject[NOTICE_SUBJECT_MAX + 1], id[40], *text;
+	char id[40], quoted[SMTP_PATH_MAX + 3];
 	struct envelope env;
 	struct env_rcpt r;
 	struct notice n;
 	struct buf msg = BUF_INIT;
 	struct smtp_path path;
-	char quoted[SMTP_PATH_MAX + 3];
 	uint32_t rnd;
 
-	ipc_get_strbuf(m, to, sizeof(to));
-	ipc_get_strbuf(m, subject, sizeof(subject));
-	text = ipc_get_str(m, NOTICE_BODY_MAX);
-	ipc_end(m);
 	snprintf(quoted, sizeof(quoted), "<%s>", to);
 	if (smtp_parse_path(quoted, strlen(quoted), true, &path) == -1 || path.null) {
 		log_warnx("queue notice-refused to=<%.80s> reason=bad-address", to);
-		free(text);
 		return;
 	}
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
@@ -238,7 +312,26 @@ on_notice(struct queue_proc *qp, struct ipc_msg *m)
 		log_info("queue notice-sent to=<%s> subject=\"%s\"", path.addr, subject);
 	envelope_clear(&env);
 	buf_free(&msg);
+}
+
+static void
+on_notice(struct queue_proc *qp, struct ipc_msg *m)
+{
+	char to[SMTP_PATH_MAX + 1], subject[NOTICE_SUBJECT_MAX + 1], *text;
+
+	ipc_get_strbuf(m, to, sizeof(to));
+	ipc_get_strbuf(m, subject, sizeof(subject));
+	text = ipc_get_str(m, NOTICE_BODY_MAX);
+	ipc_end(m);
+	send_notice(qp, to, subject, text);
 	free(text);
+}
+
+/* task_mail - a scheduled task's report or alert. */
+static void
+task_mail(void *arg, const char *to, const char *subject, const char *body)
+{
+	send_notice(arg, to, subject, body);
 }
 
 static void
@@ -314,6 +407,9 @@ queue_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user
 	qp->parent = ipc_new(qp->base, fds->parent, "parent", on_parent, qp);
 	qp->smtp = ipc_new(qp->base, fds->peer, "smtp", on_smtp, qp);
 	qp->control = control_new(qp->base, fds->control, &qp->q);
+	control_set_api_key(qp->control, fds->api_key);
+	qp->tasks = tasks_new(qp->base, cf, task_mail, qp);
+	sodium_memzero(fds->api_key, sizeof(fds->api_key));
 	queue_start(&qp->q);
 	proto_send_ready(qp->parent);
 	if (cf->metrics_len > 0)

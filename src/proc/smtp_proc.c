@@ -47,6 +47,9 @@
 #include "lib/util.h"
 #include "guard/banset.h"
 #include "guard/window.h"
+#include "admin/api.h"
+#include "auth/authd.h"
+#include "proc/control.h"
 #include "proc/procs.h"
 #include "proc/proto.h"
 #include "proc/sandbox.h"
@@ -80,6 +83,7 @@ struct smtp_proc {
 	struct metrics *metrics;	/* ours; NULL when metrics are off */
 	struct metrics *snap_auth, *snap_queue; /* the others', latest */
 	struct httpd *httpd;
+	struct api *api;	/* the admin API, or NULL */
 	size_t nsessions;
 	uint64_t next_sid;
 	bool stopping;
@@ -611,6 +615,8 @@ on_conf(struct smtp_proc *sp, struct ipc_msg *m)
 	conf_unref(sp->cf);
 	sp->cf = cf;
 	sp->senv.cf = cf;
+	if (sp->api != NULL)
+		api_set_conf(sp->api, cf);
 	log_set_level(cf->log_debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
 }
 
@@ -724,6 +730,84 @@ metrics_start(struct smtp_proc *sp, int fd)
 		log_warnx("smtp metrics-unavailable (the HTTP endpoint could not start)");
 }
 
+/* The admin API: this process carries its requests, the auth process
+ * checks logins and seals tokens, the queue process checks tokens and
+ * runs the commands. */
+
+static SSL *
+api_new_ssl(void *arg)
+{
+	struct smtp_proc *sp = arg;
+
+	return sp->senv.tls != NULL ? tls_server_ssl(sp->senv.tls) : NULL;
+}
+
+static void
+api_login(void *arg, uint64_t sid, const char *ip, const uint8_t *plain, size_t len)
+{
+	ops_auth_begin(arg, sid, MECH_ADMIN, ip, true, plain, len, true, NULL, 0, false);
+}
+
+static void
+api_run(void *arg, uint64_t rid, const char *token, const char *ip, const char *body, size_t len)
+{
+	struct smtp_proc *sp = arg;
+	struct ipc_out out;
+
+	ipc_begin(&out, IMSG_ADMIN_RUN);
+	ipc_add_u64(&out, rid);
+	ipc_add_str(&out, token);
+	ipc_add_str(&out, ip);
+	ipc_add_data(&out, body, len);
+	ipc_send_secret(sp->queue, &out);
+}
+
+static void
+api_logout(void *arg, const char *token, const char *ip)
+{
+	struct smtp_proc *sp = arg;
+	struct ipc_out out;
+
+	ipc_begin(&out, IMSG_ADMIN_LOGOUT);
+	ipc_add_str(&out, token);
+	ipc_add_str(&out, ip);
+	ipc_send_secret(sp->queue, &out);
+}
+
+static uint64_t
+api_next_id(void *arg)
+{
+	struct smtp_proc *sp = arg;
+
+	return sp->next_sid++;
+}
+
+static const struct api_ops sp_api_ops = {api_new_ssl, api_login, api_run, api_logout,
+					  api_next_id};
+
+/* on_admin_result - the queue's answer to an API request, in a file. */
+static void
+on_admin_result(struct smtp_proc *sp, struct ipc_msg *m)
+{
+	struct buf body = BUF_INIT;
+	uint64_t rid = ipc_get_u64(m);
+	uint32_t http = ipc_get_u32(m);
+	int fd = ipc_take_fd(m);
+	char chunk[16384];
+	ssize_t n;
+
+	ipc_end(m);
+	if (http < 200 || http > 599)
+		log_bug("smtp: bad ADMIN_RESULT status %u", http);
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0 && body.len < CONTROL_API_ANSWER_MAX)
+		buf_add(&body, chunk, (size_t)n);
+	close(fd);
+	if (n != 0)
+		http = 500;
+	api_run_answer(sp->api, rid, http, body.data, body.len);
+	buf_free(&body);
+}
+
 static void
 on_queue(struct ipc *ipc, struct ipc_msg *m, void *arg)
 {
@@ -738,6 +822,10 @@ on_queue(struct ipc *ipc, struct ipc_msg *m, void *arg)
 		log_fatalx("smtp: queue process went away");
 	if (m->type == IMSG_METRICS) {
 		take_snapshot(sp, &sp->snap_queue, m);
+		return;
+	}
+	if (m->type == IMSG_ADMIN_RESULT) {
+		on_admin_result(sp, m);
 		return;
 	}
 	sid = ipc_get_u64(m);
@@ -839,6 +927,8 @@ on_auth(struct ipc *ipc, struct ipc_msg *m, void *arg)
 	if (delay > 120000)
 		log_bug("smtp: bad AUTH_ANSWER delay");
 	s = session_of(sp, sid);
+	if (s == NULL && sp->api != NULL)
+		(void)api_login_answer(sp->api, sid, st, challenge, clen, delay);
 	if (s != NULL)
 		session_auth_answer(s, st, challenge, clen, user, addrs, n,
 				    days == UINT32_MAX ? -1 : (int)(days > 36500 ? 36500 : days),
@@ -924,6 +1014,11 @@ smtp_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user 
 	install_listeners(sp, fds->listeners, cf->nlisteners);
 	if (fds->metrics != -1)
 		metrics_start(sp, fds->metrics);
+	if (fds->api != -1) {
+		sp->api = api_new(sp->base, fds->api, cf, &sp_api_ops, sp);
+		if (sp->api == NULL)
+			log_warnx("smtp admin-api-unavailable");
+	}
 	confine(cf);
 	proto_send_ready(sp->parent);
 	event_base_dispatch(sp->base);

@@ -1037,6 +1037,20 @@ ctl_need_msg(struct queue *q, char **argv, int argc, struct buf *out, struct qms
 	return 0;
 }
 
+const char *
+queue_state_word(struct queue *q, const char *id)
+{
+	struct qmsg *m = valid_queue_id(id) ? queue_find(q, id) : NULL;
+
+	if (m == NULL)
+		return "absent";
+	if (m->deleted)
+		return "deleted";
+	if (m->st.hold)
+		return m->quarantine != NULL ? "quarantined" : "held";
+	return "queued";
+}
+
 int
 queue_ctl(struct queue *q, char **argv, int argc, struct buf *out)
 {

@@ -126,6 +126,9 @@ void queue_set_rcpt(struct qmsg *m, uint32_t idx, enum rcpt_status st, const cha
 /* queue_ctl - run one control command ("list", "show ID", ...), reply in
  * out; returns 0 or -1 (out then holds the error). */
 int queue_ctl(struct queue *q, char **argv, int argc, struct buf *out);
+/* queue_state_word - the state of message id for audit records: "absent",
+ * "deleted", "quarantined", "held" or "queued". */
+const char *queue_state_word(struct queue *q, const char *id);
 void queue_stop(struct queue *q);
 void queue_free(struct queue *q);
 

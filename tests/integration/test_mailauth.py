@@ -50,6 +50,8 @@ ZONES = {
     "nodmarc.test": '@ TXT "v=spf1 -all"\n',
     # IPv6: only ::1 may send
     "six.test": '@ TXT "v=spf1 ip6:::1/128 -all"\n',
+    # SPF that lets anyone pass
+    "open.test": '@ TXT "v=spf1 a +all"\n',
 }
 
 
@@ -341,6 +343,11 @@ class MailAuthTest(unittest.TestCase):
             self.assertRegex(p.stdout, r"SPF +missing")
             self.assertIn("publish: void.shop.test. IN TXT \"v=spf1 mx ip4:127.0.0.1 -all\"",
                           p.stdout)
+            p = check("open.test")
+            self.assertEqual(p.returncode, 1)
+            self.assertRegex(p.stdout, r"SPF +weak +\"v=spf1 a \+all\" ends in \+all or \?all: "
+                                       r"anyone may send as open.test")
+            self.assertIn("publish: open.test. IN TXT \"v=spf1 mx ip4:127.0.0.1 -all\"", p.stdout)
 
     def test_aggregate_reports(self):
         import gzip

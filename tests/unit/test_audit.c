@@ -685,6 +685,61 @@ test_tail(void **state)
 	buf_free(&out);
 }
 
+/* test_anchor - the head of the chain, its text form, and the check that
+ * catches what the chain cannot: records cut off the end. */
+static void
+test_anchor(void **state)
+{
+	struct tdir *t = *state;
+	struct buf all = BUF_INIT, out = BUF_INIT, text = BUF_INIT;
+	char hash[AUDIT_HASH_HEX], h2[AUDIT_HASH_HEX];
+	struct audit *a;
+	uint64_t seq, s2;
+	size_t o4, l4;
+
+	a = xopen(t->log, 0);
+	assert_int_equal(audit_head(a, &seq, hash), 0);
+	assert_int_equal(seq, 0);
+	audit_close(a);
+	make_log(t->log, 5);
+	a = xopen(t->log, 0);
+	assert_int_equal(audit_head(a, &seq, hash), 0);
+	audit_close(a);
+	assert_int_equal(seq, 5);
+	audit_anchor_format(seq, hash, &text);
+	assert_int_equal(audit_anchor_parse(text.data, text.len, &s2, h2), 0);
+	assert_int_equal(s2, 5);
+	assert_string_equal(h2, hash);
+	assert_int_equal(audit_anchor_check(t->log, seq, hash, &out), 0);
+	assert_string_equal(buf_cstr(&out), "anchor seq=5: ok");
+	/* the short form, and what is not an anchor */
+	buf_reset(&text);
+	buf_addf(&text, " 5:%s\n", hash);
+	assert_int_equal(audit_anchor_parse(text.data, text.len, &s2, h2), 0);
+	assert_int_equal(audit_anchor_parse("0:x", 3, &s2, h2), -1);
+	assert_int_equal(audit_anchor_parse("seq=5 hash=abc", 14, &s2, h2), -1);
+	assert_int_equal(audit_anchor_parse("", 0, &s2, h2), -1);
+	buf_reset(&text);
+	buf_addf(&text, "0:%s", hash);
+	assert_int_equal(audit_anchor_parse(text.data, text.len, &s2, h2), -1);
+	/* cut the last record off: the chain still checks, the anchor does not */
+	read_log(t->log, &all);
+	line_span(&all, 4, &o4, &l4);
+	write_log(t->log, all.data, o4 + l4);
+	buf_reset(&out);
+	assert_int_equal(audit_verify(t->log, &out), 0);
+	buf_reset(&out);
+	assert_int_equal(audit_anchor_check(t->log, 5, hash, &out), -1);
+	assert_non_null(strstr(buf_cstr(&out), "ends at record 4"));
+	/* a different record 4 */
+	buf_reset(&out);
+	assert_int_equal(audit_anchor_check(t->log, 4, hash, &out), -1);
+	assert_non_null(strstr(buf_cstr(&out), "another hash"));
+	buf_free(&all);
+	buf_free(&out);
+	buf_free(&text);
+}
+
 struct follow_state {
 	struct audit *a;
 	int seen;
@@ -859,6 +914,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_clean_and_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tail, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_anchor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_follow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_and_damaged, setup, teardown),
 	};

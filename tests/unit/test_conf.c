@@ -378,6 +378,17 @@ test_validation(void **state)
 		{BASE "smtp {\n\tmax_recipients 5\n\tmax_data_line_length 999\n}\n",
 		 "t.conf:5: max_data_line_length must be at least 1000 (RFC 5321 4.5.3.1.6)"},
 		{BASE "smtp { max_recipients 0 }\n", "t.conf:3: max_recipients must be at least 1"},
+		{BASE "admin { admin bad/name }\n",
+		 "t.conf:3: admin: 'bad/name' is not a user or @group name or number"},
+		{BASE "admin { operator @ }\n",
+		 "t.conf:3: operator: '@' is not a user or @group name or number"},
+		{BASE "admin { root alice }\n", "t.conf:3: unknown directive 'root' in admin"},
+		{BASE "admin { api_account bob superuser }\n",
+		 "t.conf:3: api_account: 'superuser' is not admin, operator or auditor"},
+		{BASE "admin { api 127.0.0.1:8443\napi_account bob admin }\n",
+		 "t.conf: admin: the api listener needs a certificate (tls { cert; key })"},
+		{BASE "audit { anchor_every 5s }\n",
+		 "t.conf:3: anchor_every must be at least 10 (ten seconds)"},
 		{BASE "smtp { max_message_size 4095 }\n",
 		 "t.conf:3: max_message_size must be at least 4096"},
 		{BASE "smtp { data_timeout 0 }\n", "t.conf:3: data_timeout must be at least 1"},
@@ -459,7 +470,10 @@ static const char full[] =
 	"\tconnect_timeout 30s\n"
 	"\treply_timeout 5m\n"
 	"\tidle_reuse 1d\n"
-	"}\n";
+	"}\n"
+	"admin {\n\tadmin root @wheel\n\toperator 1001 @mailops\n\tauditor aud_1\n"
+	"\tapi_allow 10.0.0.0/8\n\tapi_token_ttl 5m\n}\n"
+	"audit { anchor_every 10m }\n";
 
 static void
 test_values(void **state)
@@ -621,6 +635,10 @@ test_dump_round_trip(void **state)
 					      "with space\"\n\ttls may\n}\n"));
 	assert_non_null(strstr(buf_cstr(&d1), "\tmax_message_size 26214400\n"));
 	assert_non_null(strstr(buf_cstr(&d1), "resolver 127.0.0.1:5353\nresolver [::1]:53\n"));
+	assert_non_null(strstr(buf_cstr(&d1), "admin {\n\tauditor aud_1\n\toperator 1001 "
+					      "@mailops\n\tadmin root @wheel\n\tapi_allow "
+					      "10.0.0.0/8\n\tapi_token_ttl 300\n}\naudit {\n\t"
+					      "anchor_every 600\n}\n"));
 	if (parse(buf_cstr(&d1), &again, err, sizeof(err)) != 0)
 		fail_msg("dump does not parse: %s\n%s", err, buf_cstr(&d1));
 	conf_dump(&again, &d2);
@@ -744,6 +762,144 @@ test_signing_only_domain(void **state)
 	conf_free(&cf);
 }
 
+/* check { every; mail_to }: the scheduled self-audit. */
+static void
+test_check_block(void **state)
+{
+	static const struct {
+		const char *text, *err;
+	} bad[] = {
+		{BASE "check {\n every 24h\n}\n",
+		 "t.conf:3: check: add 'mail_to ADDRESS' (who gets the report)"},
+		{BASE "check {\n every 10m\n mail_to a@example.test\n}\n",
+		 "t.conf:4: every must be at least 3600 (a check probes the listeners and looks up "
+		 "DNS: 1h at the most often)"},
+		{BASE "check {\n mail_to security\n}\n",
+		 "t.conf:4: mail_to: 'security' is not a mail address (like security@example.org)"},
+		{BASE "check {\n mail_to a@x.test b@x.test c@x.test d@x.test e@x.test f@x.test\n"
+		      " mail_to g@x.test h@x.test i@x.test\n}\n",
+		 "t.conf:5: mail_to: more than 8 addresses"},
+		{BASE "check {\n every\n}\n", "t.conf:4: every takes 1 argument, not 0"},
+		{BASE "check {\n daily yes\n}\n", "t.conf:4: unknown directive 'daily' in check"},
+	};
+	struct conf cf, again;
+	struct buf d1 = BUF_INIT, d2 = BUF_INIT;
+	char err[CONF_ERR_MAX + 64];
+	size_t i;
+
+	(void)state;
+	/* not scheduled by default, and not in the dump */
+	assert_int_equal(parse(BASE, &cf, err, sizeof(err)), 0);
+	assert_int_equal(cf.check.every, 0);
+	assert_int_equal(cf.check.nmail_to, 0);
+	conf_dump(&cf, &d1);
+	assert_null(strstr(buf_cstr(&d1), "check {"));
+	conf_free(&cf);
+	buf_reset(&d1);
+	/* mail_to alone: daily */
+	assert_int_equal(parse(BASE "check { mail_to sec@example.test }\n", &cf, err, sizeof(err)), 0);
+	assert_int_equal(cf.check.every, 86400);
+	assert_int_equal(cf.check.nmail_to, 1);
+	assert_string_equal(cf.check.mail_to[0], "sec@example.test");
+	conf_free(&cf);
+	assert_int_equal(parse(BASE "check {\n every 12h\n mail_to a@example.test b@example.test\n"
+				    " mail_to c@example.test\n}\n",
+			       &cf, err, sizeof(err)),
+			 0);
+	assert_int_equal(cf.check.every, 12 * 3600);
+	assert_int_equal(cf.check.nmail_to, 3);
+	conf_dump(&cf, &d1);
+	assert_non_null(strstr(buf_cstr(&d1), "check {\n\tevery 43200s\n\tmail_to a@example.test "
+					      "b@example.test c@example.test\n}\n"));
+	if (parse(buf_cstr(&d1), &again, err, sizeof(err)) != 0)
+		fail_msg("dump does not parse: %s\n%s", err, buf_cstr(&d1));
+	conf_dump(&again, &d2);
+	assert_string_equal(buf_cstr(&d1), buf_cstr(&d2));
+	conf_free(&cf);
+	conf_free(&again);
+	buf_free(&d1);
+	buf_free(&d2);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (parse(bad[i].text, &cf, err, sizeof(err)) != -1)
+			fail_msg("row %zu parses", i);
+		if (strcmp(err, bad[i].err) != 0)
+			fail_msg("row %zu: got '%s'", i, err);
+	}
+}
+
+/* The backup block: defaults, values, what its directives need of each
+ * other, and a dump that reads back. */
+static void
+test_backup_block(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *err; /* NULL: parses */
+	} rows[] = {
+		{"backup {\n dir /b\n every 24h\n keep 3\n key_file /k\n}\n", NULL},
+		{"backup { passphrase_file /p; every off }\n", NULL},
+		{"backup { dir /b }\n", NULL},
+		{"backup {\n dir /b\n every 24h\n}\n",
+		 "t.conf:3: backup: 'every' needs 'key_file' or 'passphrase_file' (backups are "
+		 "always encrypted)"},
+		{"backup {\n every 1h\n key_file /k\n}\n",
+		 "t.conf:3: backup: 'every' needs 'dir' (where the backups go)"},
+		{"backup {\n key_file /k\n passphrase_file /p\n}\n",
+		 "t.conf:3: backup: key_file or passphrase_file, not both"},
+		{"backup {\n every 30s\n}\n", "t.conf:4: every: at least 60s (or off)"},
+		{"backup {\n every soon\n}\n",
+		 "t.conf:4: every: 'soon' is not a duration (like 30s, 5m, 2h, 5d)"},
+		{"backup {\n keep 0\n}\n",
+		 "t.conf:4: keep must be at least 1 (a backup that is deleted at once is none)"},
+		{"backup {\n dir backups\n}\n", "t.conf:4: dir: 'backups' must be an absolute path"},
+		{"backup {\n often 1h\n}\n", "t.conf:4: unknown directive 'often' in backup"},
+	};
+	char text[512], err[CONF_ERR_MAX + 64];
+	struct buf d1 = BUF_INIT, d2 = BUF_INIT;
+	struct conf cf, again;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(parse(BASE, &cf, err, sizeof(err)), 0);
+	assert_int_equal(cf.backup.every, 0);
+	assert_int_equal(cf.backup.keep, 7);
+	assert_null(cf.backup.dir);
+	assert_null(cf.backup.key_file);
+	conf_dump(&cf, &d1);
+	assert_non_null(strstr(buf_cstr(&d1), "backup {\n\tevery off\n\tkeep 7\n}\n"));
+	conf_free(&cf);
+	buf_reset(&d1);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int rc;
+
+		snprintf(text, sizeof(text), "%s%s", BASE, rows[i].text);
+		rc = parse(text, &cf, err, sizeof(err));
+		if (rows[i].err == NULL && rc != 0)
+			fail_msg("row %zu: %s", i, err);
+		if (rows[i].err != NULL && (rc != -1 || strcmp(err, rows[i].err) != 0))
+			fail_msg("row %zu: got %d '%s'", i, rc, err);
+		if (rc == 0)
+			conf_free(&cf);
+	}
+	snprintf(text, sizeof(text), "%s%s", BASE, rows[0].text);
+	assert_int_equal(parse(text, &cf, err, sizeof(err)), 0);
+	assert_int_equal(cf.backup.every, 86400);
+	assert_int_equal(cf.backup.keep, 3);
+	assert_string_equal(cf.backup.dir, "/b");
+	assert_string_equal(cf.backup.key_file, "/k");
+	assert_null(cf.backup.passphrase_file);
+	conf_dump(&cf, &d1);
+	assert_non_null(strstr(buf_cstr(&d1), "backup {\n\tevery 86400s\n\tkeep 3\n\tdir /b\n"
+					      "\tkey_file /k\n}\n"));
+	assert_int_equal(parse(buf_cstr(&d1), &again, err, sizeof(err)), 0);
+	conf_dump(&again, &d2);
+	assert_string_equal(buf_cstr(&d1), buf_cstr(&d2));
+	conf_free(&cf);
+	conf_free(&again);
+	buf_free(&d1);
+	buf_free(&d2);
+}
+
 /* smtp { sandbox }: on unless turned off, a yes/no, and in the dump. */
 static void
 test_smtp_sandbox(void **state)
@@ -807,6 +963,8 @@ main(void)
 		cmocka_unit_test(test_route_parse),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_smtp_sandbox),
+		cmocka_unit_test(test_check_block),
+		cmocka_unit_test(test_backup_block),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -54,6 +54,11 @@ test_replies(void **state)
 		 "mx / PIPELININGX / XSIZE 5", 0, 0},
 		{{"250-mx", "250 SIZE"}, {0, 1}, 250, "mx / SIZE", EXT_SIZE, 0},
 		{{"250-mx", "250 SIZE 12abc"}, {0, 1}, 250, "mx / SIZE 12abc", EXT_SIZE, 12},
+		/* AUTH, and the form before RFC 4954 (for postern check's probe) */
+		{{"250-mx", "250 AUTH PLAIN LOGIN"}, {0, 1}, 250, "mx / AUTH PLAIN LOGIN", EXT_AUTH, 0},
+		{{"250-mx", "250-auth=LOGIN", "250 STARTTLS"}, {0, 0, 1}, 250,
+		 "mx / auth=LOGIN / STARTTLS", EXT_AUTH | EXT_STARTTLS, 0},
+		{{"250-mx", "250 AUTHX"}, {0, 1}, 250, "mx / AUTHX", 0, 0},
 		/* control bytes and 8-bit text never reach logs or bounces */
 		{{"550 bad\x01\x1b[31m\x7f\xff."}, {1}, 550, "bad??[31m??.", 0, 0},
 		{{"421-4.3.2 going\r", "421 4.3.2 down"}, {0, 1}, 421, "4.3.2 going? / 4.3.2 down", 0,

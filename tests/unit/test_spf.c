@@ -202,6 +202,31 @@ test_bad_ip(void **state)
 	assert_string_equal(spf_result_str(SPF_SOFTFAIL), "softfail");
 }
 
+/* A HELO address literal is not a domain: none, and no DNS query (a
+ * resolver that cannot answer for it would make it a temperror). */
+static void
+test_helo_literal(void **state)
+{
+	static const char *const helos[] = {"[192.0.2.1]", "[IPv6:2001:db8::1]"};
+	struct pending pend = {0};
+	struct spf_resolver deferred = {deferred_query, &pend};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(helos) / sizeof(helos[0]); i++) {
+		struct spf_params p = {.ip = "192.0.2.1", .mailfrom = "", .helo = helos[i]};
+		struct outcome o = {0};
+		struct spf_check *c = spf_check_new(&deferred, &p, done, &o);
+
+		assert_non_null(c);
+		spf_check_start(c);
+		assert_int_equal(o.calls, 1);
+		assert_int_equal(o.r, SPF_NONE);
+		assert_int_equal(pend.queries, 0);
+		spf_check_free(c);
+	}
+}
+
 int
 main(void)
 {
@@ -209,6 +234,7 @@ main(void)
 		cmocka_unit_test(test_sync_and_deferred),
 		cmocka_unit_test(test_free_in_flight),
 		cmocka_unit_test(test_bad_ip),
+		cmocka_unit_test(test_helo_literal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,6 +3,7 @@
  * test_store - the SQLite account store: accounts, history, generations,
  * addresses, allowed networks, app passwords, file mode.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -249,6 +250,81 @@ test_totp_state(void **state)
 	store_close(st);
 }
 
+static int
+count_cb(const struct account *a, void *arg)
+{
+	(void)a;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* store_open_ro: for reports; it never makes a database, nor writes. */
+static void
+test_read_only(void **state)
+{
+	struct store *st;
+	struct stat sb;
+	char err[256];
+	int n = 0;
+
+	(void)state;
+	errno = 0;
+	assert_null(store_open_ro(path, err, sizeof(err)));
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(stat(path, &sb), -1); /* not created */
+	st = open_store();
+	assert_int_equal(store_add(st, "r@example.test", "{PLAIN}x", 1), 0);
+	store_close(st);
+	st = store_open_ro(path, err, sizeof(err));
+	if (st == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(store_list(st, count_cb, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_add(st, "w@example.test", "{PLAIN}x", 1), -1);
+	store_close(st);
+	/* a file that is not a store */
+	st = open_store();
+	store_close(st);
+	{
+		FILE *fp = fopen(path, "w");
+
+		fputs("not a database", fp);
+		fclose(fp);
+	}
+	assert_null(store_open_ro(path, err, sizeof(err)));
+	assert_non_null(strstr(err, "accounts.db"));
+}
+
+/* store_counts: what a backup reports. */
+static void
+test_counts(void **state)
+{
+	struct store *st = open_store();
+	struct store_counts n;
+	struct app_password p;
+
+	(void)state;
+	assert_int_equal(store_counts(st, &n), 0);
+	assert_int_equal(n.accounts, 0);
+	assert_int_equal(store_add(st, "a@example.test", "h", 1), 0);
+	assert_int_equal(store_add(st, "b@example.test", "h", 1), 0);
+	assert_int_equal(store_set_totp(st, "b@example.test", "sealed"), 0);
+	memset(&p, 0, sizeof(p));
+	p.hash = "ah";
+	snprintf(p.label, sizeof(p.label), "phone");
+	assert_int_equal(store_app_add(st, "b@example.test", &p), 0);
+	snprintf(p.label, sizeof(p.label), "old");
+	assert_int_equal(store_app_add(st, "b@example.test", &p), 0);
+	assert_int_equal(store_app_revoke(st, "b@example.test", "old"), 0);
+	assert_int_equal(store_ban_put(st, "192.0.2.0/24", 10, "test", "guard", 1, 1), 0);
+	assert_int_equal(store_counts(st, &n), 0);
+	assert_int_equal(n.accounts, 2);
+	assert_int_equal(n.totp, 1);
+	assert_int_equal(n.app_passwords, 1); /* the revoked one is not counted */
+	assert_int_equal(n.bans, 1);
+	store_close(st);
+}
+
 int
 main(void)
 {
@@ -258,6 +334,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_addresses_and_networks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_app_passwords, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_totp_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_counts, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
