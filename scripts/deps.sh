@@ -4,8 +4,8 @@
 # Idempotent: does nothing when everything is present. Needs root to install.
 set -eu
 
-BUILD="meson ninja-build pkg-config gcc libc6-dev libevent-dev libunbound-dev libssl-dev openssl libsqlite3-dev libsodium-dev libcrypt-dev libjansson-dev libzxcvbn-dev libqrencode-dev libhiredis-dev libpsl-dev publicsuffix zlib1g-dev"
-TEST="libcmocka-dev clang libclang-rt-14-dev python3 python3-aiosmtpd swaks postfix nmap knot knot-dnsutils testssl.sh sslscan libnet-ssleay-perl libio-socket-ssl-perl gsasl oathtool dovecot-core fail2ban redis-server nftables iproute2 python3-dkim python3-nacl opendkim opendkim-tools libxml2-utils"
+BUILD="meson ninja-build pkg-config gcc libc6-dev libevent-dev libunbound-dev libssl-dev openssl libsqlite3-dev libsodium-dev libcrypt-dev libjansson-dev libzxcvbn-dev libqrencode-dev libhiredis-dev libpsl-dev publicsuffix zlib1g-dev libseccomp-dev"
+TEST="libcmocka-dev clang systemd libclang-rt-14-dev python3 python3-aiosmtpd swaks postfix nmap knot knot-dnsutils testssl.sh sslscan libnet-ssleay-perl libio-socket-ssl-perl gsasl oathtool dovecot-core fail2ban redis-server nftables iproute2 python3-dkim python3-nacl opendkim opendkim-tools libxml2-utils"
 
 want="$BUILD"
 case "${1:-build}" in
@@ -31,6 +31,8 @@ if [ -n "$missing" ]; then
     # postfix is only wanted for smtp-sink/smtp-source: no configuration, no service.
     # fail2ban is only wanted for fail2ban-regex and fail2ban-client (contrib/fail2ban);
     # note that Debian starts its service, with the sshd jail on.
+    # systemd is only wanted for systemd-analyze and systemd-sysusers, which check
+    # contrib/systemd/ (test_systemd); nothing is started.
     # redis-server is only wanted for test_redis, which starts its own on a free
     # loopback port; Debian also starts its service on 127.0.0.1:6379.
     echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections

@@ -809,22 +809,7 @@ store_guard_unlock(struct store *st, const char *name)
 	return rc < 0 ? -1 : rc == 0 ? 1 : 0;
 }
 
-int
-store_data_version(struct store *st, int64_t *version)
-{
-	sqlite3_stmt *s = prep(st, "PRAGMA data_version");
-	int rc;
-
-	if (s == NULL)
-		return -1;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*version = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 0 : fail(st);
-}
-
-/* count - the one integer a SELECT returns. */
+/* count - the one integer a SELECT (or PRAGMA) returns. */
 static int
 count(struct store *st, const char *sql, int64_t *out)
 {
@@ -838,6 +823,12 @@ count(struct store *st, const char *sql, int64_t *out)
 		*out = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW ? 0 : fail(st);
+}
+
+int
+store_data_version(struct store *st, int64_t *version)
+{
+	return count(st, "PRAGMA data_version", version);
 }
 
 int

@@ -9,6 +9,8 @@
 
 #include <string.h>
 
+#include "lib/util.h"
+
 #define OFF_VERSION 8
 #define OFF_KIND 10
 #define OFF_ZERO 11
@@ -20,26 +22,6 @@
 #define KDF_CONTEXT "pstnbkup"
 #define SUBKEY_STREAM 1
 #define SUBKEY_CHECK 2
-
-static uint64_t
-get_be(const uint8_t *p, size_t n)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-static void
-put_be(uint8_t *p, uint64_t v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
-}
 
 void
 bkcrypt_header_new(struct bkcrypt_header *h, enum bkcrypt_kind kind)
@@ -53,10 +35,10 @@ bkcrypt_header_new(struct bkcrypt_header *h, enum bkcrypt_kind kind)
 		randombytes_buf(h->salt, sizeof(h->salt));
 	}
 	memcpy(h->raw, BKCRYPT_MAGIC, 8);
-	put_be(h->raw + OFF_VERSION, h->version, 2);
+	be_store(h->raw + OFF_VERSION, h->version, 2);
 	h->raw[OFF_KIND] = (uint8_t)kind;
-	put_be(h->raw + OFF_OPS, h->opslimit, 8);
-	put_be(h->raw + OFF_MEM, h->memlimit, 8);
+	be_store(h->raw + OFF_OPS, h->opslimit, 8);
+	be_store(h->raw + OFF_MEM, h->memlimit, 8);
 	memcpy(h->raw + OFF_SALT, h->salt, sizeof(h->salt));
 }
 
@@ -88,14 +70,14 @@ bkcrypt_header_parse(const uint8_t *p, size_t n, struct bkcrypt_header *h, const
 		return -1;
 	}
 	memcpy(h->raw, p, BKCRYPT_HEADER_SIZE);
-	h->version = (unsigned)get_be(p + OFF_VERSION, 2);
+	h->version = (unsigned)be_load(p + OFF_VERSION, 2);
 	if (h->version != BKCRYPT_VERSION) {
 		*why = "is a backup of another format version (this postern reads version 1)";
 		return -1;
 	}
 	h->kind = (enum bkcrypt_kind)p[OFF_KIND];
-	h->opslimit = get_be(p + OFF_OPS, 8);
-	h->memlimit = get_be(p + OFF_MEM, 8);
+	h->opslimit = be_load(p + OFF_OPS, 8);
+	h->memlimit = be_load(p + OFF_MEM, 8);
 	memcpy(h->salt, p + OFF_SALT, sizeof(h->salt));
 	if (h->kind != BKCRYPT_PASSPHRASE && h->kind != BKCRYPT_KEYFILE)
 		*at = OFF_KIND;
@@ -184,7 +166,7 @@ push(struct bkcrypt_writer *w, uint8_t tag)
 	uint8_t ad[BKCRYPT_HEADER_SIZE + 4];
 	size_t adlen = 0;
 
-	put_be(w->frame, clen, 4);
+	be_store(w->frame, clen, 4);
 	if (w->first)
 		memcpy(ad, w->header, (adlen = sizeof(w->header)));
 	memcpy(ad + adlen, w->frame, 4);
@@ -261,7 +243,7 @@ bkcrypt_reader_init(struct bkcrypt_reader *r, const struct bkcrypt_header *h,
 size_t
 bkcrypt_frame_len(const uint8_t len[4])
 {
-	uint64_t n = get_be(len, 4);
+	uint64_t n = be_load(len, 4);
 
 	return n >= BKCRYPT_ABYTES && n <= BKCRYPT_FRAME_MAX ? (size_t)n : 0;
 }

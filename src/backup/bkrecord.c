@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "lib/util.h"
+
 enum {
 	ST_TYPE,     /* at a record boundary */
 	ST_HEAD,     /* collecting a record's fixed part (and a FILE's path) */
@@ -25,25 +27,12 @@ enum {
 #define EHEAD 17     /* 'E' files:u64 bytes:u64 */
 #define MODE_BITS 0777
 
-static uint64_t
-get_be(const uint8_t *p, size_t n)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
-
 static void
 put_be(struct buf *out, uint64_t v, size_t n)
 {
 	uint8_t b[8];
-	size_t i;
 
-	for (i = 0; i < n; i++)
-		b[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+	be_store(b, v, n);
 	buf_add(out, b, n);
 }
 
@@ -219,8 +208,8 @@ file_head(struct bkrecord_parser *p, size_t plen)
 	if (!valid_bkrecord_path(f->area, (const char *)p->head + FHEAD, plen))
 		return fail(p, "a file path that is not allowed");
 	memcpy(f->path, p->head + FHEAD, plen);
-	f->mode = (uint32_t)get_be(tail, 4);
-	f->size = get_be(tail + 4, 8);
+	f->mode = (uint32_t)be_load(tail, 4);
+	f->size = be_load(tail + 4, 8);
 	if ((f->mode & ~(uint32_t)MODE_BITS) != 0)
 		return fail(p, "a file mode with more than permission bits");
 	if (f->size > BKRECORD_FILE_MAX || p->bytes + f->size > UINT64_MAX / 2)
@@ -248,7 +237,7 @@ head_done(struct bkrecord_parser *p)
 
 	switch (p->head[0]) {
 	case 'M':
-		n = get_be(p->head + 1, 4);
+		n = be_load(p->head + 1, 4);
 		if (n == 0 || n > BKRECORD_MANIFEST_MAX)
 			return fail(p, "a manifest of a size not allowed");
 		buf_reserve(&p->manifest, (size_t)n);
@@ -256,7 +245,7 @@ head_done(struct bkrecord_parser *p)
 		p->state = ST_MANIFEST;
 		return 0;
 	case 'F':
-		n = get_be(p->head + 2, 2);
+		n = be_load(p->head + 2, 2);
 		if (p->have == FHEAD) {
 			if (n == 0 || n > BKRECORD_PATH_MAX)
 				return fail(p, "a file path of a length not allowed");
@@ -265,7 +254,7 @@ head_done(struct bkrecord_parser *p)
 		}
 		return file_head(p, (size_t)n);
 	default: /* 'E' */
-		if (get_be(p->head + 1, 8) != p->files || get_be(p->head + 9, 8) != p->bytes)
+		if (be_load(p->head + 1, 8) != p->files || be_load(p->head + 9, 8) != p->bytes)
 			return fail(p, "the end record does not match the files before it");
 		p->state = ST_DONE;
 		if (p->cb.end(p->cb.arg, p->files, p->bytes) == -1)

@@ -423,6 +423,8 @@ check_conf(const struct conf *cf, time_t now, struct findings *f)
 		findings_add(f, "tls.relay-plaintext", "relay { tls none }");
 	check_trusted(cf, f);
 	check_admin_api(cf, f);
+	if (!cf->smtp_sandbox)
+		findings_add(f, "smtp.sandbox-off", "smtp { sandbox no }");
 	check_guard(cf, f);
 	check_auth(cf, f);
 	check_mailauth(cf, f);

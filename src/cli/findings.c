@@ -48,6 +48,10 @@ static const struct findings_kind kinds[] = {
 	 "wider than a /24 (IPv6 /48) is mostly other people's machines.",
 	 "List only your own hosts and networks in trusted_networks, as narrow as they are, and let "
 	 "users authenticate on the submission port instead."},
+	{"smtp.sandbox-off", SEV_HIGH, "The smtp process runs without its sandbox",
+	 "smtp { sandbox no }: the process that parses everything the internet sends may open "
+	 "files and start programs, so a bug in it is a foothold on the gateway.",
+	 "Remove 'sandbox no' from smtp { } (it is meant for debugging only) and restart postern."},
 	{"admin.api-exposed", SEV_HIGH, "The admin API answers a wide public network",
 	 "admin { api_allow } lets a public network wider than a /24 (IPv6 /48) reach the HTTPS "
 	 "admin API: anyone there can try admin passwords and codes, and every weakness of the API "

@@ -643,6 +643,17 @@ sm_line_endings(struct ctx *c, const struct conf_node *n, void *t)
 	return 0;
 }
 
+static int set_bool(struct ctx *c, const struct conf_node *n, void *t);
+
+/* sm_sandbox - smtp { sandbox yes|no }: a field of struct conf, not of the
+ * limits the rest of the block sets. */
+static int
+sm_sandbox(struct ctx *c, const struct conf_node *n, void *t)
+{
+	(void)t;
+	return set_bool(c, n, &c->cf->smtp_sandbox);
+}
+
 #define LIM(f) offsetof(struct conf_limits, f)
 static const struct directive smtp_tab[] = {
 	{"max_command_length", 1, 1, 0, set_size, LIM(max_command_length), 512, "RFC 5321 4.5.3.1.4"},
@@ -660,6 +671,7 @@ static const struct directive smtp_tab[] = {
 	{"tls_handshake_timeout", 1, 1, 0, set_duration, LIM(tls_handshake_timeout), 1, NULL},
 	{"max_header_size", 1, 1, 0, set_size, LIM(max_header_size), 4096, NULL},
 	{"line_endings", 1, 1, 0, sm_line_endings, 0, 0, NULL},
+	{"sandbox", 1, 1, 0, sm_sandbox, 0, 0, NULL},
 };
 #undef LIM
 
@@ -1339,6 +1351,7 @@ conf_defaults(struct conf *cf)
 	cf->limits.shutdown_timeout = 30;
 	cf->limits.tls_handshake_timeout = 30;
 	cf->limits.max_header_size = 1024 * 1024;
+	cf->smtp_sandbox = true;
 	cf->mailauth.spf = true;
 	cf->mailauth.spf_fail = MA_REJECT;
 	cf->mailauth.spf_softfail = MA_ACCEPT;
@@ -1951,7 +1964,7 @@ conf_dump(const struct conf *cf, struct buf *out)
 		 "\tcommand_timeout %jus\n\tdata_timeout %jus\n\tsession_timeout %jus\n"
 		 "\tmax_connections %ju\n\tmax_connections_per_ip %ju\n"
 		 "\tshutdown_timeout %jus\n\ttls_handshake_timeout %jus\n\tmax_header_size %ju\n"
-		 "\tline_endings %s\n}\n",
+		 "\tline_endings %s\n",
 		 (uintmax_t)l->max_command_length, (uintmax_t)l->max_data_line_length,
 		 (uintmax_t)l->max_recipients, (uintmax_t)l->max_message_size,
 		 (uintmax_t)l->max_errors, (uintmax_t)l->command_timeout,
@@ -1959,6 +1972,7 @@ conf_dump(const struct conf *cf, struct buf *out)
 		 (uintmax_t)l->max_connections, (uintmax_t)l->max_connections_per_ip,
 		 (uintmax_t)l->shutdown_timeout, (uintmax_t)l->tls_handshake_timeout,
 		 (uintmax_t)l->max_header_size, l->line_endings == LINE_ENDINGS_STRICT ? "strict" : "normalize");
+	buf_addf(out, "\tsandbox %s\n}\n", cf->smtp_sandbox ? "yes" : "no");
 	buf_addf(out,
 		 "auth {\n\targon2_memory %ju\n\targon2_ops %ju\n\thash_threads %ju\n"
 		 "\thash_queue %ju\n\tcache_ttl %jus\n\tmin_length %ju\n\tmax_length %ju\n"

@@ -302,6 +302,9 @@ struct conf {
 	/* Prometheus metrics over HTTP; metrics_len 0: off */
 	struct sockaddr_storage metrics;
 	socklen_t metrics_len;
+	/* smtp { sandbox }: the smtp process runs under its seccomp filter
+	 * (src/proc/sandbox.c); off only to debug, changed only by a restart */
+	bool smtp_sandbox;
 };
 
 /* conf_parse - build cf from text (named file in messages). On error

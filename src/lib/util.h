@@ -59,6 +59,11 @@ size_t utf8_next(const char *s, size_t len, uint32_t *cp);
 /* wipe_free - explicit_bzero then free, for buffers that held secrets. */
 void wipe_free(void *p, size_t n);
 
+/* be_load - the big-endian unsigned number in p[0..n), n at most 8. */
+uint64_t be_load(const uint8_t *p, size_t n);
+/* be_store - v as n big-endian bytes at p (the low n bytes of v). */
+void be_store(uint8_t *p, uint64_t v, size_t n);
+
 /* now_ms - monotonic clock in milliseconds. */
 uint64_t now_ms(void);
 

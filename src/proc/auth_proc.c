@@ -220,6 +220,7 @@ on_parent(struct ipc *ipc, struct ipc_msg *m, void *arg)
 		ap->cf = cf;
 		authd_set_conf(ap->authd, cf);
 		log_set_level(cf->log_debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+		proto_send_ready(ap->parent);
 		break;
 	case IMSG_STOP:
 		ipc_end(m);
@@ -277,6 +278,7 @@ auth_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user 
 		event_add(ap->ev_metrics, &(struct timeval){1, 0});
 	}
 	log_info("auth ready state_dir=%s", cf->state_dir);
+	proto_send_ready(ap->parent);
 	authd_sync(ap->authd); /* the smtp process learns the bans in force */
 	event_base_dispatch(ap->base);
 	log_fatalx("auth: event loop ended");

@@ -5,15 +5,24 @@
  * processes and supervises them: SIGHUP reloads, SIGTERM stops gracefully,
  * an unexpected child exit stops everything (a supervisor restarts us).
  *
+ * Under a service manager (systemd Type=notify) it says READY=1 once every
+ * child is up and the smtp process serves the listeners, RELOADING=1 and
+ * READY=1 around a reload, STOPPING=1 at stop, with a STATUS= line.
+ *
  * SECURITY: keeps root when started as root, to bind privileged ports on
- * reload; parses nothing but the operator's config. A config that does not
- * validate on reload is refused and the running one kept.
+ * reload; started unprivileged with CAP_NET_BIND_SERVICE (the systemd unit
+ * in contrib/systemd/) it keeps that capability for the same reason and
+ * the children drop it. Parses nothing but the operator's config. A config
+ * that does not validate on reload is refused and the running one kept.
+ *
+ * STANDARDS: sd_notify(3) for the notifications.
  */
 #include <errno.h>
 #include <sodium.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +32,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/file.h"
@@ -30,6 +40,7 @@
 #include "lib/httpd.h"
 #include "lib/log.h"
 #include "lib/net.h"
+#include "lib/sdnotify.h"
 #include "lib/util.h"
 #include "mailauth/dkimkey.h"
 #include "proc/nft.h"
@@ -60,12 +71,61 @@ struct parent {
 	int control_fd;
 	int lock_fd;
 	struct child smtp, queue, auth;
+	struct sdnotify notify; /* the service manager, if one started us */
+	unsigned pending_ready; /* READY messages the children still owe */
 	bool stopping;
 	int status;
 	struct event *ev_kill;
 };
 
 static struct parent pp;
+
+/* The children: smtp, queue and auth. */
+#define NCHILDREN 3
+
+/* notify - a notification for the service manager (if any); a failure is
+ * logged, never fatal: the manager's timeouts decide what it means. */
+static void __attribute__((format(printf, 2, 3)))
+notify(struct parent *p, const char *fmt, ...)
+{
+	char msg[SDNOTIFY_MSG_MAX];
+	va_list ap;
+
+	if (p->notify.fd == -1)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (sdnotify_send(&p->notify, "%s", msg) == -1)
+		log_warn("parent cannot notify the service manager");
+}
+
+/* notify_reloading - RELOADING=1 with the monotonic time of the request,
+ * as Type=notify-reload wants it (systemd 253 and later). */
+static void
+notify_reloading(struct parent *p)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	notify(p, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=Reloading %s",
+	       (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000,
+	       p->path);
+}
+
+/* child_ready - a child is up, or runs a new config; when the last one
+ * owed says so, the gateway serves (again). */
+static void
+child_ready(struct parent *p, struct child *c)
+{
+	if (p->pending_ready == 0)
+		log_bug("parent: unexpected READY from %s", c->name);
+	if (--p->pending_ready > 0 || p->stopping)
+		return;
+	log_info("parent ready listeners=%zu", p->cf->nlisteners);
+	notify(p, "READY=1\nSTATUS=Accepting mail on %zu listener%s", p->cf->nlisteners,
+	       p->cf->nlisteners == 1 ? "" : "s");
+}
 
 void
 control_path(const struct conf *cf, char *out, size_t outsz)
@@ -254,54 +314,63 @@ on_expiry_timer(evutil_socket_t fd, short what, void *arg)
 	tls_certs_log_expiry(&p->certs);
 }
 
+/* reload_load - the new config with its certificates, notice templates
+ * and listeners, or NULL with why in err (the running config is then
+ * kept). */
+static struct conf *
+reload_load(struct parent *p, struct buf *text, struct tls_certs *certs,
+	    struct notices **notices, int **fds, char *err, size_t errsz)
+{
+	struct conf *cf;
+
+	if (conf_read_file(p->path, text, err, errsz) == -1 ||
+	    (cf = conf_new_shared(p->path, buf_cstr(text), text->len, err, errsz)) == NULL)
+		return NULL;
+	if (strcmp(cf->state_dir, p->cf->state_dir) != 0 || strcmp(cf->user, p->cf->user) != 0 ||
+	    cf->smtp_sandbox != p->cf->smtp_sandbox) {
+		snprintf(err, errsz, "state_dir, user and smtp { sandbox } change only with a restart");
+		goto fail;
+	}
+	if (dkimkey_check_conf(cf, p->pu.drop ? p->pu.uid : (uid_t)-1, err, errsz) == -1 ||
+	    (*notices = notices_load(cf->notices.dir, err, errsz)) == NULL)
+		goto fail;
+	if (tls_certs_load(cf, certs, err, errsz) == -1) {
+		notices_free(*notices);
+		goto fail;
+	}
+	*fds = bind_listeners(cf, p->cf, p->lfds);
+	if (*fds == NULL) {
+		tls_certs_free(certs);
+		notices_free(*notices);
+		snprintf(err, errsz, "cannot listen");
+		goto fail;
+	}
+	return cf;
+fail:
+	conf_unref(cf);
+	return NULL;
+}
+
 static void
 reload(struct parent *p)
 {
 	char err[CONF_ERR_MAX + 1024];
 	struct buf text = BUF_INIT;
 	struct tls_certs certs;
-	struct notices *notices;
+	struct notices *notices = NULL;
 	struct conf *cf;
-	int *fds;
+	int *fds = NULL;
 	size_t i;
 
 	if (p->stopping)
 		return;
-	if (conf_read_file(p->path, &text, err, sizeof(err)) == -1 ||
-	    (cf = conf_new_shared(p->path, buf_cstr(&text), text.len, err, sizeof(err))) == NULL) {
+	notify_reloading(p);
+	cf = reload_load(p, &text, &certs, &notices, &fds, err, sizeof(err));
+	if (cf == NULL) {
 		log_warnx("parent reload-refused reason=\"%s\" (keeping the running config)", err);
 		buf_free(&text);
-		return;
-	}
-	if (strcmp(cf->state_dir, p->cf->state_dir) != 0 || strcmp(cf->user, p->cf->user) != 0) {
-		log_warnx("parent reload-refused reason=\"state_dir and user change only with a "
-			  "restart\" (keeping the running config)");
-		conf_unref(cf);
-		buf_free(&text);
-		return;
-	}
-	if (dkimkey_check_conf(cf, p->pu.drop ? p->pu.uid : (uid_t)-1, err, sizeof(err)) == -1 ||
-	    (notices = notices_load(cf->notices.dir, err, sizeof(err))) == NULL) {
-		log_warnx("parent reload-refused reason=\"%s\" (keeping the running config)", err);
-		conf_unref(cf);
-		buf_free(&text);
-		return;
-	}
-	if (tls_certs_load(cf, &certs, err, sizeof(err)) == -1) {
-		log_warnx("parent reload-refused reason=\"%s\" (keeping the running config)", err);
-		notices_free(notices);
-		conf_unref(cf);
-		buf_free(&text);
-		return;
-	}
-	fds = bind_listeners(cf, p->cf, p->lfds);
-	if (fds == NULL) {
-		tls_certs_free(&certs);
-		notices_free(notices);
-		log_warnx("parent reload-refused reason=\"cannot listen\" (keeping the running "
-			  "config)");
-		conf_unref(cf);
-		buf_free(&text);
+		notify(p, "READY=1\nSTATUS=Reload refused, running the previous config: %.400s",
+		       err);
 		return;
 	}
 	close_fds(p->lfds, p->cf->nlisteners);
@@ -324,6 +393,7 @@ reload(struct parent *p)
 	send_conf(p, &p->auth);
 	send_conf(p, &p->smtp);
 	send_listeners(p);
+	p->pending_ready += NCHILDREN; /* each says READY once it runs the new config */
 	log_info("parent reloaded config=%s listeners=%zu", p->path, cf->nlisteners);
 }
 
@@ -362,6 +432,7 @@ stop(struct parent *p, int status)
 	p->stopping = true;
 	p->status = status;
 	log_info("parent stopping");
+	notify(p, "STOPPING=1\nSTATUS=Stopping: sessions in progress may finish");
 	if (!p->smtp.stopped) {
 		ipc_begin(&out, IMSG_STOP);
 		ipc_send(p->smtp.ipc, &out);
@@ -397,6 +468,7 @@ child_gone(struct parent *p, struct child *c, const char *how)
 	c->stopped = true;
 	if (!p->stopping) {
 		log_warnx("parent: %s process %s; stopping", c->name, how);
+		notify(p, "STOPPING=1\nSTATUS=Stopping: the %s process %s", c->name, how);
 		p->stopping = true;
 		p->status = 1;
 		kill_children(p, SIGKILL);
@@ -479,6 +551,11 @@ on_child_msg(struct ipc *ipc, struct ipc_msg *m, void *arg)
 		from_auth(&pp, m);
 		return;
 	}
+	if (m->type == IMSG_READY) {
+		ipc_end(m);
+		child_ready(&pp, c);
+		return;
+	}
 	if (m->type != IMSG_STOPPED)
 		log_bug("parent: unexpected message %u from %s", m->type, c->name);
 	ipc_end(m);
@@ -503,10 +580,14 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		break;
 	case SIGCHLD:
 		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-			char how[64];
+			char how[128];
 
+			/* SIGSYS: the smtp process's seccomp filter killed it */
 			if (WIFSIGNALED(st))
-				snprintf(how, sizeof(how), "was killed by signal %d", WTERMSIG(st));
+				snprintf(how, sizeof(how), "was killed by signal %d%s", WTERMSIG(st),
+					 WTERMSIG(st) == SIGSYS ? " (SIGSYS: a system call its sandbox "
+								  "forbids)"
+								: "");
 			else
 				snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(st));
 			if (pid == p->smtp.pid)
@@ -542,6 +623,7 @@ start_child(struct parent *p, enum child_kind kind, int child_end, int peer_end,
 	for (i = 0; i < nunused; i++)
 		if (unused[i] != -1)
 			close(unused[i]);
+	sdnotify_close(&p->notify); /* only the parent speaks to the service manager */
 	memset(&fds, 0, sizeof(fds));
 	fds.ppid = getppid();
 	fds.parent = child_end;
@@ -605,6 +687,10 @@ setup(struct parent *p, const char *path)
 	char err[CONF_ERR_MAX + 1024];
 
 	memset(p, 0, sizeof(*p));
+	if (sdnotify_open(&p->notify, err, sizeof(err)) == -1) {
+		fprintf(stderr, "postern: %s\n", err);
+		return -1;
+	}
 	p->control_fd = -1;
 	p->lock_fd = -1;
 	p->smtp.name = "smtp";
@@ -676,6 +762,7 @@ parent_main(const char *path, bool debug)
 	log_init("parent", false, debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
 	if (setup(p, path) == -1)
 		return 1;
+	p->pending_ready = NCHILDREN;
 	if (debug)
 		log_set_level(LOG_LEVEL_DEBUG);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sq) == -1 ||

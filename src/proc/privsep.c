@@ -3,18 +3,23 @@
  * privsep - user lookup, chroot and privilege drop.
  *
  * SECURITY: a failure to drop is fatal; after dropping we verify that
- * setuid(0) fails.
+ * setuid(0) fails. Started unprivileged but with capabilities (the systemd
+ * unit's CAP_NET_BIND_SERVICE, which only the parent needs, to bind on
+ * reload), the children give up every capability instead.
  */
 #include "proc/privsep.h"
 #include "proc/procs.h"
 
+#include <errno.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "lib/log.h"
@@ -52,11 +57,30 @@ privsep_lookup(const char *user, struct privsep_user *pu, char *err, size_t errs
 	return 0;
 }
 
+/* drop_caps - no capability left: none effective, permitted, inheritable
+ * or ambient (capset(2) through syscall(2): glibc has no wrapper, and
+ * libcap is not worth a dependency for one call). */
+static void
+drop_caps(void)
+{
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	memset(d, 0, sizeof(d));
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1 && errno != EINVAL)
+		log_fatal("cannot clear the ambient capabilities");
+	if (syscall(SYS_capset, &h, d) == -1)
+		log_fatal("cannot drop capabilities");
+}
+
 void
 privsep_drop(const struct privsep_user *pu, const char *chroot_dir)
 {
-	if (!pu->drop)
+	if (!pu->drop) {
+		drop_caps();
+		(void)prctl(PR_SET_DUMPABLE, 0);
 		return;
+	}
 	if (chroot_dir != NULL) {
 		if (chroot(chroot_dir) == -1 || chdir("/") == -1)
 			log_fatal("chroot %s", chroot_dir);

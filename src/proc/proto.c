@@ -217,6 +217,15 @@ proto_get_dmarc_eval(struct ipc_msg *m, struct dmarc_eval *e)
 }
 
 void
+proto_send_ready(struct ipc *parent)
+{
+	struct ipc_out out;
+
+	ipc_begin(&out, IMSG_READY);
+	ipc_send(parent, &out);
+}
+
+void
 proto_add_user_notice(struct ipc_out *out, const char *kind, const char *to,
 		      const struct template_var *vars, size_t nvars)
 {

@@ -18,7 +18,9 @@
  *   parent -> queue:        NOTICE, USER_NOTICE (passed on as they came);
  *                           NOTICES (the templates) before CONF on a reload
  *   auth, queue -> smtp:    METRICS (a registry snapshot, once a second)
- *   smtp, queue, auth -> parent: STOPPED
+ *   smtp, queue, auth -> parent: READY (up; again after each CONF applied,
+ *                           the smtp process once its new listeners serve),
+ *                           STOPPED
  *
  * SECURITY: the smtp process handles network input and may be hostile to
  * the queue: proto_get_envelope() validates every field again.
@@ -59,6 +61,7 @@ enum imsg_type {
 	IMSG_ADMIN_RUN,	   /* smtp -> queue: an admin API request with its token */
 	IMSG_ADMIN_RESULT, /* queue -> smtp: its HTTP status and JSON body (an fd) */
 	IMSG_ADMIN_LOGOUT, /* smtp -> queue: a token to end now */
+	IMSG_READY,	   /* a child -> parent: up, or running the config just sent */
 	IMSG_USER_NOTICE,  /* auth -> parent -> queue: a notice from a template */
 	IMSG_NOTICES,	   /* parent -> queue: the notice templates */
 };
@@ -84,6 +87,10 @@ struct tls_pem;
 void proto_send_cert(struct ipc *ipc, const struct tls_pem *p);
 /* proto_get_cert - into p (allocated; free with tls_certs_free). */
 void proto_get_cert(struct ipc_msg *m, struct tls_pem *p);
+
+/* proto_send_ready - tell the parent this process serves (at start, and
+ * once it runs a config the parent sent). */
+void proto_send_ready(struct ipc *parent);
 
 /* A user notice as it travels: the kind, the mailbox, the values. */
 struct user_notice {

@@ -247,6 +247,7 @@ on_conf(struct queue_proc *qp, struct ipc_msg *m)
 	tasks_set_conf(qp->tasks, cf);
 	log_set_level(cf->log_debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
 	log_info("queue reloaded");
+	proto_send_ready(qp->parent);
 }
 
 static void
@@ -440,6 +441,7 @@ queue_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user
 	qp->tasks = tasks_new(qp->base, cf, task_mail, qp);
 	sodium_memzero(fds->api_key, sizeof(fds->api_key));
 	queue_start(&qp->q);
+	proto_send_ready(qp->parent);
 	if (cf->metrics_len > 0)
 		event_add(event_new(qp->base, -1, EV_PERSIST, on_metrics_timer, qp),
 			  &(struct timeval){1, 0});

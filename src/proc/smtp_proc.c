@@ -3,9 +3,12 @@
  * smtp_proc - the smtp process: listeners, connection limits, sessions,
  * and the IPC that connects sessions to the queue.
  *
- * SECURITY: the only process that reads network input. Chrooted to an
- * empty directory and unprivileged; it holds no keys and no spool access
- * beyond the O_APPEND descriptors the queue gives it, one per message.
+ * SECURITY: the only process that reads network input. Unprivileged,
+ * chrooted to an empty directory when started as root, and confined by its
+ * seccomp filter (proc/sandbox.c) once it holds its listeners, TLS
+ * contexts and resolver: no file can be opened or run from here. It holds
+ * no keys and no spool access beyond the O_APPEND descriptors the queue
+ * gives it, one per message.
  * At accept, before a session starts: the allow and deny lists (global and
  * per listener), the bans the auth process pushes, connection counts
  * (max_connections, max_connections_per_ip) and the connection rate. The
@@ -51,6 +54,7 @@
 #include "proc/control.h"
 #include "proc/procs.h"
 #include "proc/proto.h"
+#include "proc/sandbox.h"
 #include "smtp/session.h"
 #include "tls/tls.h"
 
@@ -543,7 +547,9 @@ install_listeners(struct smtp_proc *sp, int *fds, size_t n)
 
 		l->sp = sp;
 		l->conf = sp->cf->listeners[i];
-		l->ev = evconnlistener_new(sp->base, on_accept, l, LEV_OPT_CLOSE_ON_FREE, -1,
+		/* backlog 0: the parent's listen() stands (-1 would call it again
+		 * with libevent's 128) */
+		l->ev = evconnlistener_new(sp->base, on_accept, l, LEV_OPT_CLOSE_ON_FREE, 0,
 					   fds[i]);
 		if (l->ev == NULL)
 			log_fatalx("smtp: evconnlistener_new failed");
@@ -703,6 +709,7 @@ on_parent(struct ipc *ipc, struct ipc_msg *m, void *arg)
 		sp->pending_fds = NULL;
 		sp->npending = 0;
 		log_info("smtp reloaded listeners=%zu", sp->nlisteners);
+		proto_send_ready(sp->parent);
 		break;
 	case IMSG_STOP:
 		ipc_end(m);
@@ -995,6 +1002,26 @@ on_auth(struct ipc *ipc, struct ipc_msg *m, void *arg)
 	free(addrs);
 }
 
+/* confine - the seccomp sandbox, now that the process holds everything it
+ * will use (and, when a test asks for it, the self-test under it). */
+static void
+confine(const struct conf *cf)
+{
+	const char *test = getenv(SANDBOX_SELFTEST_ENV);
+	char path[PATH_MAX];
+
+	if (cf->smtp_sandbox)
+		sandbox_smtp();
+	else
+		log_warnx("smtp sandbox off (smtp { sandbox no }): for debugging only");
+	if (test == NULL)
+		return;
+	if (strcmp(test, "kill") == 0)
+		sandbox_selftest_forbidden();
+	snprintf(path, sizeof(path), "%s/postern.lock", cf->state_dir);
+	sandbox_selftest(path);
+}
+
 void
 smtp_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user *pu,
 	       struct tls_certs *certs)
@@ -1056,6 +1083,8 @@ smtp_proc_main(struct conf *cf, struct proc_fds *fds, const struct privsep_user 
 		if (sp->api == NULL)
 			log_warnx("smtp admin-api-unavailable");
 	}
+	confine(cf);
+	proto_send_ready(sp->parent);
 	event_base_dispatch(sp->base);
 	log_fatalx("smtp: event loop ended");
 }

@@ -3,6 +3,7 @@
 throwaway state dir, a scriptable SMTP/LMTP sink for it to deliver to, and
 helpers for talking to both. Everything stays on 127.0.0.1 / ::1."""
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -353,11 +354,15 @@ class Daemon:
         with open(self.conf, "w") as f:
             f.write(body)
 
-    def start(self, wait=True):
+    def start(self, wait=True, env=None, prefix=()):
+        """env: extra environment variables; prefix: a command that runs
+        postern (like as_service_user's)."""
         before = len(self.log())
         self.log_fd = open(self.logfile, "ab")
-        self.proc = subprocess.Popen([POSTERN, "serve", "-c", self.conf], stdout=self.log_fd,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen([*prefix, POSTERN, "serve", "-c", self.conf],
+                                     stdout=self.log_fd, stderr=subprocess.STDOUT,
+                                     start_new_session=True,
+                                     env=dict(os.environ, **env) if env else None)
         if wait:
             # the auth process has its store open (it writes to state_dir)
             ok = wait_for(lambda: "parent started" in self.log()[before:] and
@@ -438,6 +443,55 @@ class Daemon:
 
     def __exit__(self, *a):
         self.cleanup()
+
+
+SERVICE_USER = "postern"
+
+
+def as_service_user(d, caps=("net_bind_service",)):
+    """Prepare d to run the way contrib/systemd/postern.service runs it:
+    as the unprivileged SERVICE_USER from the start, with only caps
+    (ambient), its state_dir and TLS key its own. Returns the command
+    prefix for Daemon.start (util-linux setpriv). Needs root."""
+    pw = pwd.getpwnam(SERVICE_USER)
+    key = os.path.join(d.dir, "service.key")
+    shutil.copyfile(d.key, key)
+    os.chown(key, pw.pw_uid, pw.pw_gid)
+    os.chmod(key, 0o600)
+    with open(d.conf) as f:
+        text = f.read()
+    d.write_conf(text.replace(d.key, key))
+    d.key = key
+    os.makedirs(d.state, exist_ok=True)
+    os.chown(d.state, pw.pw_uid, pw.pw_gid)
+    capset = ",".join(["-all"] + ["+" + c for c in caps])
+    return ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--clear-groups",
+            f"--inh-caps={capset}", f"--ambient-caps={capset}", f"--bounding-set={capset}"]
+
+
+def can_run_as_service_user():
+    """None, or why as_service_user cannot be used here."""
+    if os.geteuid() != 0:
+        return "needs root (to start postern as the service user)"
+    if shutil.which("setpriv") is None:
+        return "setpriv (util-linux) is not installed"
+    try:
+        pwd.getpwnam(SERVICE_USER)
+    except KeyError:
+        return f"no user {SERVICE_USER} (scripts/deps.sh creates it)"
+    return None
+
+
+def proc_pid(d, name):
+    """The pid of d's process name (smtp, queue, auth) from its log lines."""
+    m = re.findall(r"postern/" + name + r"\[(\d+)\]", d.log())
+    return int(m[-1]) if m else None
+
+
+def proc_status(pid):
+    """/proc/PID/status as a dict."""
+    with open(f"/proc/{pid}/status") as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
 
 
 class Client:

@@ -187,7 +187,7 @@ PLANTED = {
     ("dns.spf.weak", "high"), ("dns.dmarc.weak", "medium"), ("dns.dkim.missing", "high"),
     ("dns.mta-sts.missing", "low"), ("dns.tls-rpt.missing", "low"),
     ("tls.versions", "info"), ("version.postern", "info"), ("version.library", "info"),
-    ("admin.api-exposed", "high"),
+    ("admin.api-exposed", "high"), ("smtp.sandbox-off", "high"),
 }
 
 
@@ -254,6 +254,9 @@ domain weak.test {{
 relay {{ tls none }}
 trusted_networks 127.0.0.1 8.0.0.0/8
 resolver 127.0.0.1:{self.dns.port}
+smtp {{
+    sandbox no
+}}
 admin {{
     api 127.0.0.1:{free_port()}
     api_allow 0.0.0.0/0

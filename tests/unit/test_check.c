@@ -34,7 +34,8 @@ static const struct {
 	{MX, {"tls.mx-plaintext", "auth.breached-list-off", "guard.no-alerts"},
 	 {"guard.off", "relay.trusted-wide", "auth.strength-off", "auth.min-length",
 	  "tls.relay-plaintext", "mailauth.spf-off"}},
-	{MX QUIET, {NULL}, {"auth.breached-list-off", "guard.no-alerts", "auth.hash-weak"}},
+	{MX QUIET, {NULL}, {"auth.breached-list-off", "guard.no-alerts", "auth.hash-weak",
+			    "smtp.sandbox-off"}},
 	/* a certificate makes the mx listener offer STARTTLS; its file is missing */
 	{MX QUIET TLS " }\n", {"tls.cert-unreadable"}, {"tls.mx-plaintext"}},
 	{MX QUIET "guard { enabled no; conn_rate 0 }\n", {"guard.off"}, {"guard.rate-off"}},
@@ -72,6 +73,7 @@ static const struct {
 	 {NULL},
 	 {"mailauth.spf-off", "mailauth.dmarc-off"}},
 	{MX QUIET "relay { tls none }\n", {"tls.relay-plaintext"}, {NULL}},
+	{MX QUIET "smtp { sandbox no }\n", {"smtp.sandbox-off"}, {NULL}},
 	/* the admin API: who can reach it */
 	{MX QUIET TLS " }\nadmin { api 127.0.0.1:8443; api_account a@x.test admin }\n",
 	 {NULL},

@@ -900,6 +900,52 @@ test_backup_block(void **state)
 	buf_free(&d2);
 }
 
+/* smtp { sandbox }: on unless turned off, a yes/no, and in the dump. */
+static void
+test_smtp_sandbox(void **state)
+{
+	static const struct {
+		const char *text;
+		int ok;
+		bool on;
+		const char *err;
+	} rows[] = {
+		{BASE, 0, true, NULL},
+		{BASE "smtp { sandbox yes }\n", 0, true, NULL},
+		{BASE "smtp { sandbox no }\n", 0, false, NULL},
+		{BASE "smtp {\n max_errors 5\n sandbox no\n}\n", 0, false, NULL},
+		{BASE "smtp { sandbox off }\n", -1, false, "t.conf:3: sandbox: 'off' is not yes or no"},
+		{BASE "smtp { sandbox }\n", -1, false, "t.conf:3: sandbox takes 1 argument, not 0"},
+		{BASE "smtp { sandbox no no }\n", -1, false,
+		 "t.conf:3: sandbox takes 1 argument, not 2"},
+		{BASE "sandbox no\n", -1, false, "t.conf:3: unknown directive 'sandbox'"},
+	};
+	char err[CONF_ERR_MAX + 64];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct buf d = BUF_INIT;
+		struct conf cf, again;
+
+		if (parse(rows[i].text, &cf, err, sizeof(err)) != rows[i].ok)
+			fail_msg("row %zu: %s", i, rows[i].ok == 0 ? err : "accepted");
+		if (rows[i].ok != 0) {
+			assert_string_equal(err, rows[i].err);
+			continue;
+		}
+		assert_int_equal(cf.smtp_sandbox, rows[i].on);
+		conf_dump(&cf, &d);
+		assert_non_null(strstr(buf_cstr(&d), rows[i].on ? "\tsandbox yes\n}\n"
+								  : "\tsandbox no\n}\n"));
+		assert_int_equal(parse(buf_cstr(&d), &again, err, sizeof(err)), 0);
+		assert_int_equal(again.smtp_sandbox, rows[i].on);
+		conf_free(&again);
+		conf_free(&cf);
+		buf_free(&d);
+	}
+}
+
 /* notices { }: defaults, values, errors and the dump. */
 static void
 test_notices(void **state)
@@ -970,6 +1016,7 @@ main(void)
 		cmocka_unit_test(test_dump_round_trip),
 		cmocka_unit_test(test_route_parse),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_smtp_sandbox),
 		cmocka_unit_test(test_check_block),
 		cmocka_unit_test(test_backup_block),
 		cmocka_unit_test(test_notices),
