@@ -156,15 +156,22 @@ pending_find(struct api *a, uint64_t id, bool login)
 	return NULL;
 }
 
-/* peer - the client's address as text, and whether api_allow lets it in. */
+/* peer - the client's address as text, and whether it may come in: in
+ * api_allow and not banned (*why says which when not). */
 static bool
-peer(struct api *a, struct evhttp_request *req, char *ip, size_t ipsz)
+peer(struct api *a, struct evhttp_request *req, char *ip, size_t ipsz, const char **why)
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	const struct sockaddr *sa = evcon ? evhttp_connection_get_addr(evcon) : NULL;
 
+	ip[0] = '\0';
 	if (sa == NULL || net_ntop(sa, ip, ipsz) == NULL)
 		return false;
+	if (a->ops->banned(a->arg, sa)) {
+		*why = "banned";
+		return false;
+	}
+	*why = "not-in-api_allow";
 	return conf_acl_match(&a->allow, sa);
 }
 
@@ -229,9 +236,10 @@ on_request(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL, *token;
 	char ip[NET_ADDRSTRLEN];
+	const char *why = "no-address";
 
-	if (!peer(a, req, ip, sizeof(ip))) {
-		log_warnx("api refused ip=%s reason=not-in-api_allow", ip);
+	if (!peer(a, req, ip, sizeof(ip), &why)) {
+		log_warnx("api refused ip=%s reason=%s", ip[0] ? ip : "?", why);
 		reply_error(req, 403, "not allowed from this address");
 		return;
 	}

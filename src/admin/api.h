@@ -13,7 +13,7 @@
  *        the reason in stderr); 401 token missing, expired or not valid
  *   POST /api/v1/logout  Authorization: Bearer T   204; the token is dead
  * Anything else is 404 (405 for a known path with another method); a
- * client outside admin { api_allow } gets 403.
+ * client outside admin { api_allow }, or banned by the guard, gets 403.
  *
  * Runs in the smtp process, which terminates TLS and parses HTTP; it holds
  * no secret of the API: a login goes to the auth process as an
@@ -67,6 +67,8 @@ struct api_ops {
 	void (*logout)(void *arg, const char *token, const char *ip);
 	/* a fresh id for a login or a run (unique within the process) */
 	uint64_t (*next_id)(void *arg);
+	/* is sa banned by the guard now? (refused like at the SMTP listeners) */
+	bool (*banned)(void *arg, const struct sockaddr *sa);
 };
 
 /* api_login_parse - pure: the login body {"account","password","code"}

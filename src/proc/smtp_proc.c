@@ -846,8 +846,16 @@ api_next_id(void *arg)
 	return sp->next_sid++;
 }
 
-static const struct api_ops sp_api_ops = {api_new_ssl, api_login, api_run, api_logout,
-					  api_next_id};
+static bool
+api_banned(void *arg, const struct sockaddr *sa)
+{
+	struct smtp_proc *sp = arg;
+
+	return banset_match(sp->bans, sa, now_s()) != 0;
+}
+
+static const struct api_ops sp_api_ops = {api_new_ssl, api_login,   api_run,
+					  api_logout,  api_next_id, api_banned};
 
 /* on_admin_result - the queue's answer to an API request, in a file. */
 static void

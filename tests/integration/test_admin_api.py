@@ -14,7 +14,7 @@ import subprocess
 import time
 import unittest
 
-from harness import POSTERN, Daemon, free_port, no_verify
+from harness import POSTERN, Daemon, free_port, no_verify, wait_for
 
 PW = "correct horse battery staple 9"
 AUTH_CONF = "auth {\n    argon2_memory 8M\n    argon2_ops 1\n}\n"
@@ -161,6 +161,14 @@ class Api(unittest.TestCase):
         # outside api_allow: refused whatever is asked
         st, r = self.request("/api/v1/login", {}, source="127.0.0.2")
         self.assertEqual((st, r["error"]), (403, "not allowed from this address"))
+        # a network the guard bans is refused here as at the SMTP listeners
+        self.d.ctl("ban", "add", "127.0.0.3/32", "--for", "10m")
+        self.assertTrue(wait_for(lambda: self.request("/api/v1/login", {},
+                                                      source="127.0.0.3")[0] == 403, 10))
+        self.assertTrue(self.d.wait_log(r"api refused ip=127\.0\.0\.3 reason=banned"))
+        self.d.ctl("ban", "del", "127.0.0.3/32")
+        self.assertTrue(wait_for(lambda: self.request("/api/v1/login", {},
+                                                      source="127.0.0.3")[0] == 400, 10))
         # plain HTTP on the TLS port gets no answer
         c = http.client.HTTPConnection("127.0.0.1", self.api_port, timeout=10)
         with self.assertRaises((http.client.HTTPException, ConnectionError, OSError)):
