@@ -46,6 +46,9 @@ struct control {
 	struct audit *audit;
 	uint8_t api_key[TOKEN_KEY_LEN];
 	bool has_api_key;
+	unsigned njobs;	 /* child commands running for callers */
+	unsigned nconns; /* control connections open */
+	bool paused;	 /* the listener waits for a connection to close */
 	struct map *revoked; /* token -> its expiry (uint64_t *) */
 };
 
@@ -146,6 +149,7 @@ on_job_done(int status, struct buf *out, struct buf *err, void *arg)
 	struct admin_pending *p = arg;
 
 	p->job = NULL;
+	p->c->njobs--;
 	finish(p, status, out, err, NULL);
 }
 
@@ -240,9 +244,13 @@ control_dispatch(struct control *c, const struct admin_caller *who, struct admin
 		run_here(p, req);
 		return NULL;
 	}
-	p->job = job_start(c->base, c->q->cf->path, req->argc, req->argv, req->in.data,
-			   req->in.len, who->actor, CONTROL_JOB_TIMEOUT, on_job_done, p, err,
-			   sizeof(err));
+	if (c->njobs >= CONTROL_MAX_JOBS)
+		snprintf(err, sizeof(err), "busy: %u commands are running; try again shortly",
+			 c->njobs);
+	else
+		p->job = job_start(c->base, c->q->cf->path, req->argc, req->argv, req->in.data,
+				   req->in.len, who->actor, CONTROL_JOB_TIMEOUT, on_job_done, p,
+				   err, sizeof(err));
 	if (p->job == NULL) {
 		struct buf o = BUF_INIT, e = BUF_INIT;
 
@@ -252,6 +260,7 @@ control_dispatch(struct control *c, const struct admin_caller *who, struct admin
 		buf_free(&e);
 		return NULL;
 	}
+	c->njobs++;
 	return p;
 }
 
@@ -266,10 +275,17 @@ control_cancel(struct admin_pending *p)
 static void
 conn_free(struct ctl_conn *k)
 {
+	struct control *c = k->c;
+
 	if (k->p != NULL)
 		control_cancel(k->p);
 	bufferevent_free(k->bev);
 	free(k);
+	c->nconns--;
+	if (c->paused && c->nconns < CONTROL_MAX_CONNS) {
+		c->paused = false;
+		evconnlistener_enable(c->ev);
+	}
 }
 
 static void
@@ -403,6 +419,10 @@ on_ctl_accept(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *sa
 		close(fd);
 		free(k);
 		return;
+	}
+	if (++c->nconns >= CONTROL_MAX_CONNS && !c->paused) {
+		c->paused = true;
+		evconnlistener_disable(c->ev);
 	}
 	bufferevent_setcb(k->bev, on_ctl_read, NULL, on_ctl_event, k);
 	bufferevent_set_timeouts(k->bev, &tv, &tv);

@@ -28,6 +28,10 @@
 
 /* How long a command run for a caller may take. */
 #define CONTROL_JOB_TIMEOUT 600
+/* Commands run for callers at once; more are answered "busy". */
+#define CONTROL_MAX_JOBS 4
+/* Control connections open at once; more wait in the listen backlog. */
+#define CONTROL_MAX_CONNS 32
 
 struct event_base;
 struct queue;

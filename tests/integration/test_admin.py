@@ -13,6 +13,7 @@ import subprocess
 import unittest
 
 from harness import POSTERN, Daemon, wait_for
+from testdns import Knot
 
 PW = "correct horse battery staple 9"
 AUTH_CONF = "auth {\n    argon2_memory 8M\n    argon2_ops 1\n}\n"
@@ -227,6 +228,30 @@ class Roles(unittest.TestCase):
             self.assertEqual(ans["status"], 2, out)
         # still serving
         self.assertEqual(self.d.ctl("queue", "list").returncode, 0)
+
+
+@unittest.skipUnless(os.geteuid() == 0, "runs callers under other uids")
+class Busy(unittest.TestCase):
+    def test_commands_at_once_are_bounded(self):
+        dns = Knot({"example.test": "mx A 127.0.0.1\n"}).start()
+        self.addCleanup(dns.stop)
+        with Daemon(deliver="smtp://127.0.0.1:9",
+                    extra=AUTH_CONF + ADMIN_CONF + f"resolver 127.0.0.1:{dns.port}\n") as d:
+            d.start()
+            uid, groups = CALLERS["auditor"]
+            procs = [subprocess.Popen([POSTERN, "check", "-c", d.conf], stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True,
+                                      preexec_fn=as_caller(uid, groups)) for _ in range(8)]
+            outs = [p.communicate(timeout=300) for p in procs]
+            busy = [e for _, e in outs if "busy: 4 commands are running" in e]
+            ran = [o for o, _ in outs if "postern check" in o or "finding" in o.lower()]
+            self.assertTrue(busy, outs)
+            self.assertGreaterEqual(len(ran), 4, outs)
+            self.assertEqual(len(busy) + len(ran), 8, outs)
+            # and when they are done, the next one runs
+            p = subprocess.run([POSTERN, "check", "-c", d.conf], capture_output=True, text=True,
+                               timeout=300, preexec_fn=as_caller(uid, groups))
+            self.assertNotIn("busy", p.stderr)
 
 
 class Anchors(unittest.TestCase):
